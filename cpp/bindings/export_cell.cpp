@@ -1,0 +1,48 @@
+#include "common.hpp"
+#include "mldyn/cell.hpp"
+#include "mldyn/threads.hpp"
+#include "mldyn/units.hpp"
+
+using namespace mldyn;
+using namespace mldyn::bindings;
+
+void export_cell(py::module_& m) {
+    py::class_<Cell>(m, "Cell", "Periodic cell (rows of a 3x3 matrix in Å are the vectors a, b, c) or none.")
+        .def(py::init<>(), "An isolated system (no periodicity).")
+        .def(py::init([](const DoubleArray& h) {
+                 if (h.ndim() != 2 || h.shape(0) != 3 || h.shape(1) != 3)
+                     throw std::invalid_argument("cell must have shape (3, 3) (rows are the cell vectors, Å), got " +
+                                                 shape_string(h));
+                 Mat3 rows{};
+                 for (int i = 0; i < 3; ++i)
+                     for (int j = 0; j < 3; ++j) rows[i][j] = h.at(i, j);
+                 return Cell(rows);
+             }),
+             py::arg("vectors"))
+        .def_property_readonly("periodic", &Cell::periodic)
+        .def_property_readonly("orthorhombic", &Cell::orthorhombic)
+        .def_property_readonly("volume", &Cell::volume, "Volume in Å³ (0 if isolated).")
+        .def_property_readonly("max_cutoff", &Cell::max_cutoff,
+                               "Half the smallest perpendicular width (Å); inf if isolated.")
+        .def_property_readonly("widths", [](const Cell& c) { return c.widths(); }, "Perpendicular widths (Å).")
+        .def_property_readonly("vectors", [](const Cell& c) {
+            py::array_t<double> out({3, 3});
+            for (int i = 0; i < 3; ++i)
+                for (int j = 0; j < 3; ++j) out.mutable_at(i, j) = c.vectors()[i][j];
+            return out;
+        });
+
+    m.def("get_num_threads", &get_num_threads, "Threads used by the core.");
+    m.def("set_num_threads", &set_num_threads, py::arg("n"), "Set the core's thread count (n <= 0: OpenMP default).");
+    m.def("have_openmp", &have_openmp, "Whether the core was built with OpenMP.");
+
+    py::module_ u = m.def_submodule("units", "Pinned CODATA 2018 constants (see cpp/include/mldyn/units.hpp).");
+    u.attr("eV_J") = units::eV_J;
+    u.attr("amu_kg") = units::amu_kg;
+    u.attr("kB_eV_per_K") = units::kB_eV_per_K;
+    u.attr("hartree_eV") = units::hartree_eV;
+    u.attr("bohr_A") = units::bohr_A;
+    u.attr("au_time_fs") = units::au_time_fs;
+    u.attr("accel_per_force_over_mass") = units::accel_per_force_over_mass;
+    u.attr("kinetic_eV_per_amu_A2_fs2") = units::kinetic_eV_per_amu_A2_fs2;
+}

@@ -1,0 +1,75 @@
+#include <pybind11/stl.h>
+
+#include "common.hpp"
+#include "mldyn/integrators.hpp"
+
+using namespace mldyn;
+using namespace mldyn::bindings;
+
+void export_integrators(py::module_& m) {
+    m.def("maxwell_boltzmann",
+          [](const DoubleArray& masses, double temperature, std::uint64_t seed, bool rescale) {
+              if (masses.ndim() != 1) throw std::invalid_argument("masses must have shape (n_atoms,)");
+              const auto v = maxwell_boltzmann(to_vector(masses), temperature, seed, rescale);
+              return to_array(v, {masses.shape(0), 3});
+          },
+          py::arg("masses"), py::arg("temperature"), py::arg("seed"), py::arg("rescale") = true);
+
+    py::class_<NoseHooverParams>(m, "NoseHooverParams")
+        .def(py::init([](double t, double tdamp, int chain) { return NoseHooverParams{t, tdamp, chain}; }),
+             py::arg("temperature"), py::arg("tdamp"), py::arg("chain") = 3)
+        .def_readonly("temperature", &NoseHooverParams::temperature)
+        .def_readonly("tdamp", &NoseHooverParams::tdamp)
+        .def_readonly("chain", &NoseHooverParams::chain);
+
+    auto vec_nc = [](const std::vector<double>& v) { return to_array(v, {static_cast<py::ssize_t>(v.size() / 3), 3}); };
+    py::class_<Simulation>(m, "Simulation")
+        .def(py::init([](AgentLossModel model, Cell cell, const IntArray& species, const DoubleArray& masses,
+                         const DoubleArray& positions, const DoubleArray& velocities, double dt,
+                         const std::string& method) {
+                 const std::size_t n = check_nc(positions, "positions");
+                 check_nc(velocities, "velocities");
+                 if (static_cast<std::size_t>(velocities.shape(0)) != n)
+                     throw std::invalid_argument("velocities must have the same shape as positions");
+                 check_n(species, n, "species");
+                 check_n(masses, n, "masses");
+                 py::gil_scoped_release release;
+                 return Simulation(std::move(model), std::move(cell), to_vector(species), to_vector(masses),
+                                   to_vector(positions), to_vector(velocities), dt, parse_neighbour_method(method));
+             }),
+             py::arg("model"), py::arg("cell"), py::arg("species"), py::arg("masses"), py::arg("positions"),
+             py::arg("velocities"), py::arg("dt"), py::arg("method") = "auto")
+        .def("set_nose_hoover", &Simulation::set_nose_hoover, py::arg("params"))
+        .def("set_nve", &Simulation::set_nve)
+        .def("set_force_cap", &Simulation::set_force_cap, py::arg("cap"))
+        .def("set_degrees_of_freedom", &Simulation::set_degrees_of_freedom, py::arg("ndof"))
+        .def("run", &Simulation::run, py::arg("n_steps"), py::call_guard<py::gil_scoped_release>())
+        .def_property_readonly("n_atoms", &Simulation::n_atoms)
+        .def_property_readonly("dt", &Simulation::dt)
+        .def_property_readonly("step", &Simulation::step)
+        .def_property_readonly("time", &Simulation::time)
+        .def_property_readonly("positions", [vec_nc](const Simulation& s) { return vec_nc(s.positions()); })
+        .def_property_readonly("velocities", [vec_nc](const Simulation& s) { return vec_nc(s.velocities()); })
+        .def_property_readonly("forces", [vec_nc](const Simulation& s) { return vec_nc(s.forces()); })
+        .def_property_readonly("losses", [](const Simulation& s) { return to_array(s.losses(), {static_cast<py::ssize_t>(s.n_atoms())}); })
+        .def_property_readonly("masses", [](const Simulation& s) { return to_array(s.masses(), {static_cast<py::ssize_t>(s.n_atoms())}); })
+        .def_property_readonly("kinetic_energy", &Simulation::kinetic_energy)
+        .def_property_readonly("temperature", &Simulation::temperature)
+        .def_property_readonly("potential_energy", &Simulation::potential_energy)
+        .def_property_readonly("conserved_energy", &Simulation::conserved_energy)
+        .def_property_readonly("thermostat_energy", &Simulation::thermostat_energy)
+        .def_property_readonly("clipped_count", &Simulation::clipped_count)
+        .def_property_readonly("degrees_of_freedom", &Simulation::degrees_of_freedom)
+        .def_property_readonly("thermostatted", &Simulation::thermostatted)
+        .def_property_readonly("chain_positions", &Simulation::chain_positions)
+        .def_property_readonly("chain_velocities", &Simulation::chain_velocities)
+        .def("set_chain_state", &Simulation::set_chain_state, py::arg("eta"), py::arg("v_eta"))
+        .def("set_state",
+             [](Simulation& s, const DoubleArray& q, const DoubleArray& v, long step, double time) {
+                 check_nc(q, "positions");
+                 check_nc(v, "velocities");
+                 s.set_state(to_vector(q), to_vector(v), step, time);
+             },
+             py::arg("positions"), py::arg("velocities"), py::arg("step"), py::arg("time"))
+        .def("set_clipped_count", &Simulation::set_clipped_count, py::arg("count"));
+}

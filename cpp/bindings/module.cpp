@@ -1,0 +1,19 @@
+// mldyn._core: registers the thin wrappers; each export_*.cpp wraps one core header.
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+void export_cell(py::module_& m);
+void export_weights(py::module_& m);
+void export_invariants(py::module_& m);
+void export_model(py::module_& m);
+void export_integrators(py::module_& m);
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "mldyn compute core (C++17/OpenMP). Units: Å, fs, amu, eV.";
+    export_cell(m);
+    export_weights(m);
+    export_invariants(m);
+    export_model(m);
+    export_integrators(m);
+}

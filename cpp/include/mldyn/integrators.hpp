@@ -1,0 +1,114 @@
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "mldyn/model.hpp"
+
+namespace mldyn {
+
+/// Maxwell–Boltzmann velocities (n x 3, Å/fs) at `temperature` (K) for `masses_n` (amu),
+/// from a portable generator seeded by `seed` (same numbers on every platform).
+/// Centre-of-mass motion is removed; if `rescale` the kinetic energy is then scaled
+/// so the instantaneous temperature (3n - 3 degrees of freedom) is exactly `temperature`.
+std::vector<double> maxwell_boltzmann(const std::vector<double>& masses_n, double temperature,
+                                      std::uint64_t seed, bool rescale);
+
+/// Nosé–Hoover chain parameters: target temperature (K), damping time (fs), chain length (>= 1).
+struct NoseHooverParams {
+    double temperature = 300.0;
+    double tdamp = 50.0;
+    int chain = 3;
+};
+
+/// Molecular dynamics with an agent-loss model.
+///
+/// State: positions (n x 3, Å), velocities (n x 3, Å/fs), forces (n x 3, eV/Å),
+/// per-agent losses (n, eV), masses (n, amu), time (fs).
+/// Ensembles:
+///  - NVE: velocity Verlet.
+///  - NVT: velocity Verlet inside a Nosé–Hoover chain, Trotter split
+///    (chain half step, Verlet step, chain half step; as LAMMPS `fix nvt`),
+///    chain masses Q_1 = N_f k_B T tdamp², Q_j = k_B T tdamp².
+/// Force clipping (if `force_cap` > 0, eV/Å) rescales any |F_k| above the cap to
+/// the cap before it is used, and counts the events.
+class Simulation {
+public:
+    /// Throws std::invalid_argument on inconsistent sizes, non-positive masses or
+    /// time step, non-finite inputs, or an invalid configuration.
+    Simulation(AgentLossModel model, Cell cell, std::vector<int> species_n, std::vector<double> masses_n,
+               std::vector<double> positions_nc, std::vector<double> velocities_nc, double dt,
+               NeighbourMethod method);
+
+    /// Switch to NVT with a Nosé–Hoover chain; throws on bad parameters.
+    void set_nose_hoover(const NoseHooverParams& p);
+    /// Back to NVE.
+    void set_nve();
+    /// Cap on |F| per atom (eV/Å); <= 0 disables clipping.
+    void set_force_cap(double cap);
+    /// Degrees of freedom used for the temperature (default 3n - 3).
+    void set_degrees_of_freedom(double ndof);
+
+    /// Advances `n_steps` steps of `dt` fs. Throws std::runtime_error (the state
+    /// is left at the last completed step) if positions become NaN or inf.
+    void run(long n_steps);
+
+    std::size_t n_atoms() const { return species_.size(); }
+    double dt() const { return dt_; }
+    long step() const { return step_; }
+    double time() const { return time_; }
+    const std::vector<double>& positions() const { return q_; }
+    const std::vector<double>& velocities() const { return v_; }
+    const std::vector<double>& forces() const { return f_; }
+    const std::vector<double>& losses() const { return loss_; }
+    const std::vector<double>& masses() const { return m_; }
+    const std::vector<int>& species() const { return species_; }
+    const Cell& cell() const { return cell_; }
+    const AgentLossModel& model() const { return model_; }
+    bool thermostatted() const { return nvt_; }
+    const NoseHooverParams& nose_hoover() const { return nh_; }
+    double degrees_of_freedom() const { return ndof_; }
+
+    /// Kinetic energy (eV) and instantaneous temperature (K).
+    double kinetic_energy() const;
+    double temperature() const;
+    /// 1/2 sum_k H_k (eV): the potential energy of a conservative model, NaN otherwise.
+    double potential_energy() const;
+    /// NVE: kinetic + potential; NVT: plus the chain's kinetic and potential terms.
+    /// NaN when the model is not conservative (no conserved quantity exists).
+    double conserved_energy() const;
+    /// Thermostat energy (eV) sum_j Q_j v_j²/2 + N_f kT eta_1 + kT sum_{j>1} eta_j (0 in NVE).
+    double thermostat_energy() const;
+    /// Total number of clipped forces since construction (one per atom per evaluation).
+    long clipped_count() const { return clipped_total_; }
+
+    /// Chain state (positions eta and velocities v_eta in 1/fs), for checkpoints.
+    const std::vector<double>& chain_positions() const { return eta_; }
+    const std::vector<double>& chain_velocities() const { return veta_; }
+    void set_chain_state(const std::vector<double>& eta, const std::vector<double>& veta);
+    /// Overwrites the dynamical state and recomputes forces (for restarts).
+    void set_state(const std::vector<double>& positions_nc, const std::vector<double>& velocities_nc,
+                   long step, double time);
+    void set_clipped_count(long c) { clipped_total_ = c; }
+
+private:
+    void compute_forces();
+    void chain_half_step(double h);
+    std::vector<double> chain_masses() const;
+
+    AgentLossModel model_;
+    Cell cell_;
+    std::vector<int> species_;
+    std::vector<double> m_, q_, v_, f_, loss_;
+    double dt_;
+    NeighbourMethod method_;
+    long step_ = 0;
+    double time_ = 0.0;
+    double ndof_;
+    bool nvt_ = false;
+    NoseHooverParams nh_;
+    std::vector<double> eta_, veta_;
+    double force_cap_ = 0.0;
+    long clipped_total_ = 0;
+};
+
+}  // namespace mldyn

@@ -1,0 +1,52 @@
+#pragma once
+#include <cstddef>
+#include <vector>
+
+#include "mldyn/cell.hpp"
+#include "mldyn/neighbours.hpp"
+#include "mldyn/weights.hpp"
+
+namespace mldyn {
+
+/// Checks a configuration at the boundary where it enters the core and throws
+/// std::invalid_argument naming the problem: species ids outside [0, n_species),
+/// NaN or inf positions, a cutoff above half the smallest perpendicular cell width.
+void validate_configuration(const Cell& cell, const Basis& basis, const double* positions_nc,
+                            const int* species_n, std::size_t n, int n_species);
+
+/// Radial invariants of every agent and their gradients with respect to the
+/// agent's own position, in one pass over pairs (each pair feeds both atoms):
+///
+///   phi[k, a, m]     = sum_{i of species a, i != k, r_ki < r_cut} w_m(r_ki) S(r_ki)
+///   dphi[k, a, m, :] = d phi[k, a, m] / d q_k                       (1/Å times phi units)
+///
+/// Layouts (row-major): phi is n x S x M, dphi is n x S x M x 3, with S species
+/// and M basis functions. Per-thread accumulation buffers are reduced in thread
+/// order, so results are deterministic for a given thread count and agree across
+/// thread counts to rounding (~1e-15 relative).
+class InvariantCalculator {
+public:
+    InvariantCalculator(Basis basis, int n_species);
+
+    const Basis& basis() const { return basis_; }
+    int n_species() const { return n_species_; }
+    /// Number of invariants per agent, S * M.
+    std::size_t n_features() const { return static_cast<std::size_t>(n_species_) * basis_.size(); }
+
+    /// Fills phi_nsm (n*S*M) and, if not null, dphi_nsmc (n*S*M*3). Validates the input first.
+    /// Throws std::invalid_argument if two atoms coincide (r = 0).
+    void compute(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
+                 NeighbourMethod method, double* phi_nsm, double* dphi_nsmc);
+
+    /// The neighbour method used by the last `compute`.
+    NeighbourMethod last_method() const { return pairs_.method(); }
+
+private:
+    Basis basis_;
+    int n_species_;
+    PairFinder pairs_;
+    std::vector<double> thread_phi_;   // (threads - 1) x n*S*M, thread 0 writes the output directly
+    std::vector<double> thread_dphi_;  // (threads - 1) x n*S*M*3
+};
+
+}  // namespace mldyn

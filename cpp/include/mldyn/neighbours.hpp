@@ -1,0 +1,100 @@
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "mldyn/cell.hpp"
+#include "mldyn/threads.hpp"
+
+namespace mldyn {
+
+/// How pairs within the cutoff are found.
+///  - AllPairs: every i < j pair is tested, O(N²); the reference path.
+///  - CellList: atoms are binned in fractional coordinates (bins at least one
+///    cutoff wide), only neighbouring bins are tested, O(N) at fixed cutoff.
+///  - Auto: CellList when it pays off (enough atoms and at least 3 bins along
+///    every periodic axis), AllPairs otherwise.
+enum class NeighbourMethod { Auto, AllPairs, CellList };
+
+NeighbourMethod parse_neighbour_method(const std::string& name);
+
+/// Enumerates each unordered pair {i, j} with |d| < cutoff exactly once, where
+/// d = minimum_image(q_j - q_i) in Å. Both methods compute d with the same
+/// `Cell::minimum_image`, so they agree bit for bit on which pairs are inside.
+///
+/// `for_each_pair` must be called from inside an OpenMP parallel region (or
+/// serially); the outer loop is distributed with a static schedule, so the
+/// order in which a thread sees pairs depends only on the thread count.
+class PairFinder {
+public:
+    /// Prepares the search for `n` atoms with positions `positions_nc` (n x 3, Å).
+    /// `cutoff` in Å may be +inf only for AllPairs (or Auto, which then picks AllPairs).
+    void build(const Cell& cell, const double* positions_nc, std::size_t n, double cutoff,
+               NeighbourMethod method);
+
+    /// The method actually used by the last `build`.
+    NeighbourMethod method() const { return method_; }
+
+    /// Calls f(thread, i, j, d, r2) for every pair (i < j) with r2 = |d|² < cutoff².
+    template <class F>
+    void for_each_pair(F&& f) const;
+
+private:
+    template <class F>
+    void visit(std::size_t i, std::size_t j, int thread, F& f) const {
+        const double* qi = positions_ + 3 * i;
+        const double* qj = positions_ + 3 * j;
+        Vec3 d{qj[0] - qi[0], qj[1] - qi[1], qj[2] - qi[2]};
+        if (periodic_) d = cell_->minimum_image(d, cutoff_);
+        const double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+        if (r2 < cutoff2_) f(thread, i, j, d, r2);
+    }
+
+    const Cell* cell_ = nullptr;
+    const double* positions_ = nullptr;
+    std::size_t n_ = 0;
+    double cutoff_ = 0.0, cutoff2_ = 0.0;
+    bool periodic_ = false;
+    NeighbourMethod method_ = NeighbourMethod::AllPairs;
+
+    // Cell list: atoms sorted by bin (CSR layout) and, per bin, the unique
+    // neighbouring bins (itself included).
+    std::vector<std::size_t> bin_start_;     // n_bins + 1
+    std::vector<std::size_t> bin_atoms_;     // n, atom ids grouped by bin
+    std::vector<std::size_t> atom_bin_;      // n
+    std::vector<std::size_t> nbr_start_;     // n_bins + 1
+    std::vector<std::size_t> nbr_bins_;      // neighbouring bin ids
+};
+
+template <class F>
+void PairFinder::for_each_pair(F&& f) const {
+    const int thread = current_thread();
+    const long n = static_cast<long>(n_);
+    if (method_ == NeighbourMethod::AllPairs) {
+        // Cyclic static schedule balances the triangular loop and is deterministic.
+#if defined(MLDYN_HAVE_OPENMP)
+#pragma omp for schedule(static, 1)
+#endif
+        for (long i = 0; i < n; ++i)
+            for (std::size_t j = static_cast<std::size_t>(i) + 1; j < n_; ++j)
+                visit(static_cast<std::size_t>(i), j, thread, f);
+        return;
+    }
+#if defined(MLDYN_HAVE_OPENMP)
+#pragma omp for schedule(static, 16)
+#endif
+    for (long k = 0; k < n; ++k) {
+        const std::size_t i = bin_atoms_[static_cast<std::size_t>(k)];
+        const std::size_t b = atom_bin_[i];
+        for (std::size_t nb = nbr_start_[b]; nb < nbr_start_[b + 1]; ++nb) {
+            const std::size_t other = nbr_bins_[nb];
+            for (std::size_t s = bin_start_[other]; s < bin_start_[other + 1]; ++s) {
+                const std::size_t j = bin_atoms_[s];
+                if (j > i) visit(i, j, thread, f);
+            }
+        }
+    }
+}
+
+}  // namespace mldyn

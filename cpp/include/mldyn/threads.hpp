@@ -1,0 +1,15 @@
+#pragma once
+
+namespace mldyn {
+
+/// Number of threads the core uses for its parallel loops (1 without OpenMP).
+int get_num_threads();
+/// Sets the thread count for later calls; n <= 0 restores the OpenMP default
+/// (OMP_NUM_THREADS or the number of cores).
+void set_num_threads(int n);
+/// Index of the calling thread inside a parallel region (0 outside one).
+int current_thread();
+/// Whether the core was compiled with OpenMP.
+bool have_openmp();
+
+}  // namespace mldyn

@@ -1,0 +1,62 @@
+#pragma once
+#include <string>
+#include <vector>
+
+namespace mldyn {
+
+/// Family of a radial weight function w(r), r in Å.
+enum class WeightKind { Exponential, Gaussian, Power };
+
+/// One weight function of the basis.
+///  - Exponential: w(r) = exp(-alpha r), `param` = alpha in 1/Å (> 0);
+///  - Gaussian:    w(r) = exp(-r² / (2 sigma²)), `param` = sigma in Å (> 0);
+///  - Power:       w(r) = r^-n, `param` = n (> 0, dimensionless).
+struct WeightFunction {
+    WeightKind kind;
+    double param;
+    /// Throws std::invalid_argument if `param` is not finite and positive.
+    void validate() const;
+    std::string describe() const;
+};
+
+/// Smooth switching S(r) that takes weights to zero between r_on and r_cut (Å).
+/// S = 1 below r_on, 0 at and beyond r_cut, and the quintic smoothstep
+/// 1 - 10x³ + 15x⁴ - 6x⁵ with x = (r - r_on)/(r_cut - r_on) in between, so the
+/// weighted invariants and their gradients (and second derivatives) are continuous.
+/// With r_on >= r_cut there is no switching: a hard cutoff at r_cut.
+struct Switching {
+    double r_on;
+    double r_cut;
+    bool active() const { return r_on < r_cut; }
+};
+
+/// An ordered list of weight functions plus cutoff and switching.
+///
+/// Evaluation writes w_m(r)·S(r) and d/dr [w_m(r)·S(r)] for every function m.
+class Basis {
+public:
+    /// `r_cut` in Å (may be +inf for no cutoff); `r_on` in Å, switching starts there
+    /// (pass r_on >= r_cut, or +inf, for a hard cutoff). Throws std::invalid_argument
+    /// on an empty list, a bad parameter, a non-positive cutoff or r_on < 0.
+    Basis(std::vector<WeightFunction> functions, double r_cut, double r_on);
+
+    /// The paper's 18 functions: exp(-r/k) for k = 1..8, Gaussians with sigma = 1..8 Å,
+    /// and r^-1, r^-2.
+    static std::vector<WeightFunction> paper_default();
+
+    std::size_t size() const { return functions_.size(); }
+    const std::vector<WeightFunction>& functions() const { return functions_; }
+    double r_cut() const { return switching_.r_cut; }
+    double r_on() const { return switching_.r_on; }
+    bool has_power() const { return has_power_; }
+
+    /// Values and radial derivatives (per Å) at distance r > 0 (Å) into w[0..M) and dw[0..M).
+    void evaluate(double r, double* w, double* dw) const;
+
+private:
+    std::vector<WeightFunction> functions_;
+    Switching switching_;
+    bool has_power_ = false;
+};
+
+}  // namespace mldyn

@@ -1,0 +1,274 @@
+#include "mldyn/integrators.hpp"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+#include "mldyn/units.hpp"
+
+namespace mldyn {
+
+namespace {
+
+// splitmix64 seeds xoshiro256**: small, portable and identical on every platform.
+std::uint64_t splitmix64(std::uint64_t& x) {
+    std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+class Xoshiro256 {
+public:
+    explicit Xoshiro256(std::uint64_t seed) {
+        for (auto& x : s_) x = splitmix64(seed);
+    }
+    std::uint64_t next() {
+        const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+        const std::uint64_t t = s_[1] << 17;
+        s_[2] ^= s_[0]; s_[3] ^= s_[1]; s_[1] ^= s_[2]; s_[0] ^= s_[3];
+        s_[2] ^= t;
+        s_[3] = rotl(s_[3], 45);
+        return result;
+    }
+    /// Uniform in (0, 1].
+    double uniform() { return (static_cast<double>(next() >> 11) + 1.0) * 0x1.0p-53; }
+
+private:
+    static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+    std::uint64_t s_[4];
+};
+
+double kinetic(const std::vector<double>& m, const std::vector<double>& v) {
+    double twice = 0.0;
+    for (std::size_t i = 0; i < m.size(); ++i)
+        twice += m[i] * (v[3 * i] * v[3 * i] + v[3 * i + 1] * v[3 * i + 1] + v[3 * i + 2] * v[3 * i + 2]);
+    return 0.5 * twice * units::kinetic_eV_per_amu_A2_fs2;
+}
+
+bool all_finite(const std::vector<double>& x) {
+    for (double v : x)
+        if (!std::isfinite(v)) return false;
+    return true;
+}
+
+}  // namespace
+
+std::vector<double> maxwell_boltzmann(const std::vector<double>& masses_n, double temperature, std::uint64_t seed,
+                                      bool rescale) {
+    if (!std::isfinite(temperature) || temperature < 0.0)
+        throw std::invalid_argument("maxwell_boltzmann: temperature must be finite and >= 0 K");
+    const std::size_t n = masses_n.size();
+    for (double m : masses_n)
+        if (!std::isfinite(m) || !(m > 0.0)) throw std::invalid_argument("maxwell_boltzmann: masses must be > 0 amu");
+    Xoshiro256 rng(seed);
+    std::vector<double> v(3 * n);
+    const double kT = units::kB_eV_per_K * temperature;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double sigma = std::sqrt(kT / masses_n[i] * units::accel_per_force_over_mass);
+        for (int c = 0; c < 3; c += 1) {
+            // Box–Muller, one normal per pair of uniforms (simple and reproducible).
+            const double u1 = rng.uniform(), u2 = rng.uniform();
+            v[3 * i + c] = sigma * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+        }
+    }
+    double mtot = 0.0, p[3] = {0, 0, 0};
+    for (std::size_t i = 0; i < n; ++i) {
+        mtot += masses_n[i];
+        for (int c = 0; c < 3; ++c) p[c] += masses_n[i] * v[3 * i + c];
+    }
+    if (n > 0)
+        for (std::size_t i = 0; i < n; ++i)
+            for (int c = 0; c < 3; ++c) v[3 * i + c] -= p[c] / mtot;
+    if (rescale && n > 1 && temperature > 0.0) {
+        const double ndof = 3.0 * static_cast<double>(n) - 3.0;
+        const double t_now = 2.0 * kinetic(masses_n, v) / (ndof * units::kB_eV_per_K);
+        const double f = std::sqrt(temperature / t_now);
+        for (double& x : v) x *= f;
+    }
+    return v;
+}
+
+Simulation::Simulation(AgentLossModel model, Cell cell, std::vector<int> species_n, std::vector<double> masses_n,
+                       std::vector<double> positions_nc, std::vector<double> velocities_nc, double dt,
+                       NeighbourMethod method)
+    : model_(std::move(model)), cell_(std::move(cell)), species_(std::move(species_n)), m_(std::move(masses_n)),
+      q_(std::move(positions_nc)), v_(std::move(velocities_nc)), dt_(dt), method_(method) {
+    const std::size_t n = species_.size();
+    if (m_.size() != n) throw std::invalid_argument("simulation: masses must have one entry per atom");
+    if (q_.size() != 3 * n || v_.size() != 3 * n)
+        throw std::invalid_argument("simulation: positions and velocities must be n x 3");
+    for (std::size_t i = 0; i < n; ++i)
+        if (!std::isfinite(m_[i]) || !(m_[i] > 0.0)) {
+            std::ostringstream msg;
+            msg << "simulation: mass of atom " << i << " must be positive (amu), got " << m_[i];
+            throw std::invalid_argument(msg.str());
+        }
+    if (!std::isfinite(dt) || !(dt > 0.0)) throw std::invalid_argument("simulation: time step dt must be > 0 fs");
+    if (!all_finite(v_)) throw std::invalid_argument("simulation: velocities must be finite (Å/fs)");
+    ndof_ = n > 1 ? 3.0 * static_cast<double>(n) - 3.0 : 3.0;
+    f_.assign(3 * n, 0.0);
+    loss_.assign(n, 0.0);
+    compute_forces();
+}
+
+void Simulation::set_nose_hoover(const NoseHooverParams& p) {
+    if (!std::isfinite(p.temperature) || !(p.temperature > 0.0))
+        throw std::invalid_argument("simulation: Nosé–Hoover target temperature must be > 0 K");
+    if (!std::isfinite(p.tdamp) || !(p.tdamp > 0.0))
+        throw std::invalid_argument("simulation: Nosé–Hoover damping time must be > 0 fs");
+    if (p.chain < 1) throw std::invalid_argument("simulation: Nosé–Hoover chain length must be >= 1");
+    nh_ = p;
+    nvt_ = true;
+    eta_.assign(static_cast<std::size_t>(p.chain), 0.0);
+    veta_.assign(static_cast<std::size_t>(p.chain), 0.0);
+}
+
+void Simulation::set_nve() {
+    nvt_ = false;
+    eta_.clear();
+    veta_.clear();
+}
+
+void Simulation::set_force_cap(double cap) {
+    if (std::isnan(cap)) throw std::invalid_argument("simulation: force cap must be a number (eV/Å)");
+    force_cap_ = cap > 0.0 ? cap : 0.0;
+}
+
+void Simulation::set_degrees_of_freedom(double ndof) {
+    if (!(ndof > 0.0) || !std::isfinite(ndof))
+        throw std::invalid_argument("simulation: degrees of freedom must be > 0");
+    ndof_ = ndof;
+}
+
+void Simulation::set_chain_state(const std::vector<double>& eta, const std::vector<double>& veta) {
+    if (!nvt_ || eta.size() != eta_.size() || veta.size() != veta_.size())
+        throw std::invalid_argument("simulation: chain state must match the Nosé–Hoover chain length");
+    eta_ = eta;
+    veta_ = veta;
+}
+
+void Simulation::set_state(const std::vector<double>& positions_nc, const std::vector<double>& velocities_nc,
+                           long step, double time) {
+    if (positions_nc.size() != q_.size() || velocities_nc.size() != v_.size())
+        throw std::invalid_argument("simulation: state arrays must be n x 3");
+    q_ = positions_nc;
+    v_ = velocities_nc;
+    step_ = step;
+    time_ = time;
+    compute_forces();
+}
+
+void Simulation::compute_forces() {
+    const std::size_t n = species_.size();
+    model_.compute(cell_, q_.data(), species_.data(), n, method_, f_.data(), loss_.data());
+    if (force_cap_ > 0.0) {
+        for (std::size_t i = 0; i < n; ++i) {
+            double* f = f_.data() + 3 * i;
+            const double norm = std::sqrt(f[0] * f[0] + f[1] * f[1] + f[2] * f[2]);
+            if (norm > force_cap_) {
+                const double s = force_cap_ / norm;
+                f[0] *= s; f[1] *= s; f[2] *= s;
+                ++clipped_total_;
+            }
+        }
+    }
+}
+
+std::vector<double> Simulation::chain_masses() const {
+    const double kT = units::kB_eV_per_K * nh_.temperature;
+    std::vector<double> Q(eta_.size(), kT * nh_.tdamp * nh_.tdamp);
+    Q[0] *= ndof_;
+    return Q;
+}
+
+void Simulation::chain_half_step(double h) {
+    const std::size_t M = eta_.size();
+    const double kT = units::kB_eV_per_K * nh_.temperature;
+    const std::vector<double> Q = chain_masses();
+    double ke2 = 2.0 * kinetic_energy();
+    auto force = [&](std::size_t j) {
+        return j == 0 ? (ke2 - ndof_ * kT) / Q[0] : (Q[j - 1] * veta_[j - 1] * veta_[j - 1] - kT) / Q[j];
+    };
+    // Trotter factorisation (Martyna, Tuckerman, Klein): chain end inwards, scale, outwards.
+    veta_[M - 1] += 0.5 * h * force(M - 1);
+    for (std::size_t j = M - 1; j-- > 0;) {
+        const double e = std::exp(-0.25 * h * veta_[j + 1]);
+        veta_[j] = (veta_[j] * e + 0.5 * h * force(j)) * e;
+    }
+    const double scale = std::exp(-h * veta_[0]);
+    for (double& x : v_) x *= scale;
+    ke2 *= scale * scale;
+    for (std::size_t j = 0; j < M; ++j) eta_[j] += h * veta_[j];
+    for (std::size_t j = 0; j + 1 < M; ++j) {
+        const double e = std::exp(-0.25 * h * veta_[j + 1]);
+        veta_[j] = (veta_[j] * e + 0.5 * h * force(j)) * e;
+    }
+    veta_[M - 1] += 0.5 * h * force(M - 1);
+}
+
+void Simulation::run(long n_steps) {
+    if (n_steps < 0) throw std::invalid_argument("simulation: number of steps must be >= 0");
+    const std::size_t n = species_.size();
+    std::vector<double> inv_m(n);
+    for (std::size_t i = 0; i < n; ++i) inv_m[i] = units::accel_per_force_over_mass / m_[i];
+    const double half = 0.5 * dt_;
+    for (long s = 0; s < n_steps; ++s) {
+        const std::vector<double> q0 = q_, v0 = v_, f0 = f_, l0 = loss_, e0 = eta_, ve0 = veta_;
+        const long clipped0 = clipped_total_;
+        if (nvt_) chain_half_step(half);
+        for (std::size_t i = 0; i < n; ++i)
+            for (int c = 0; c < 3; ++c) {
+                v_[3 * i + c] += half * f_[3 * i + c] * inv_m[i];
+                q_[3 * i + c] += dt_ * v_[3 * i + c];
+            }
+        bool ok = all_finite(q_);
+        if (ok) {
+            compute_forces();
+            ok = all_finite(f_);
+        }
+        if (!ok) {
+            q_ = q0; v_ = v0; f_ = f0; loss_ = l0; eta_ = e0; veta_ = ve0;
+            clipped_total_ = clipped0;
+            std::ostringstream msg;
+            msg << "simulation: positions or forces became NaN or inf at step " << step_ + 1
+                << "; the state is kept at step " << step_;
+            throw std::runtime_error(msg.str());
+        }
+        for (std::size_t i = 0; i < n; ++i)
+            for (int c = 0; c < 3; ++c) v_[3 * i + c] += half * f_[3 * i + c] * inv_m[i];
+        if (nvt_) chain_half_step(half);
+        ++step_;
+        time_ += dt_;
+    }
+}
+
+double Simulation::kinetic_energy() const { return kinetic(m_, v_); }
+
+double Simulation::temperature() const { return 2.0 * kinetic_energy() / (ndof_ * units::kB_eV_per_K); }
+
+double Simulation::potential_energy() const {
+    if (!model_.conservative()) return std::numeric_limits<double>::quiet_NaN();
+    double sum = 0.0;
+    for (double h : loss_) sum += h;
+    return 0.5 * sum;
+}
+
+double Simulation::thermostat_energy() const {
+    if (!nvt_) return 0.0;
+    const double kT = units::kB_eV_per_K * nh_.temperature;
+    const std::vector<double> Q = chain_masses();
+    double e = ndof_ * kT * eta_[0];
+    for (std::size_t j = 0; j < eta_.size(); ++j) {
+        e += 0.5 * Q[j] * veta_[j] * veta_[j];
+        if (j > 0) e += kT * eta_[j];
+    }
+    return e;
+}
+
+double Simulation::conserved_energy() const {
+    return kinetic_energy() + potential_energy() + thermostat_energy();
+}
+
+}  // namespace mldyn

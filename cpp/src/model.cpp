@@ -1,0 +1,104 @@
+#include "mldyn/model.hpp"
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include "mldyn/threads.hpp"
+
+namespace mldyn {
+
+AgentLossModel::AgentLossModel(Basis basis, int n_species, std::vector<double> A_sf, std::vector<double> B_sff)
+    : calculator_(std::move(basis), n_species), n_species_(n_species), A_(std::move(A_sf)), B_(std::move(B_sff)) {
+    n_features_ = calculator_.n_features();
+    const std::size_t S = static_cast<std::size_t>(n_species), F = n_features_;
+    if (A_.size() != S * F) {
+        std::ostringstream msg;
+        msg << "model: A must have " << S << " x " << F << " = " << S * F << " entries, got " << A_.size();
+        throw std::invalid_argument(msg.str());
+    }
+    if (B_.empty()) B_.assign(S * F * F, 0.0);
+    if (B_.size() != S * F * F) {
+        std::ostringstream msg;
+        msg << "model: B must have " << S << " x " << F << " x " << F << " = " << S * F * F << " entries, got "
+            << B_.size();
+        throw std::invalid_argument(msg.str());
+    }
+    for (double x : A_)
+        if (!std::isfinite(x)) throw std::invalid_argument("model: A has a NaN or inf coefficient");
+    double bmax = 0.0;
+    for (double x : B_) {
+        if (!std::isfinite(x)) throw std::invalid_argument("model: B has a NaN or inf coefficient");
+        bmax = std::max(bmax, std::abs(x));
+    }
+    for (std::size_t s = 0; s < S; ++s)
+        for (std::size_t f = 0; f < F; ++f)
+            for (std::size_t g = f + 1; g < F; ++g) {
+                const double x = B_[(s * F + f) * F + g], y = B_[(s * F + g) * F + f];
+                if (std::abs(x - y) > 1e-10 * bmax) {
+                    std::ostringstream msg;
+                    msg << "model: B of species " << s << " is not symmetric (entry [" << f << "," << g << "] = " << x
+                        << " but [" << g << "," << f << "] = " << y << ")";
+                    throw std::invalid_argument(msg.str());
+                }
+            }
+    quadratic_ = bmax > 0.0;
+    const std::size_t M = calculator_.basis().size();
+    conservative_ = !quadratic_;
+    for (std::size_t s = 0; s < S && conservative_; ++s)
+        for (std::size_t a = 0; a < S && conservative_; ++a)
+            for (std::size_t m = 0; m < M; ++m)
+                if (A_[s * F + a * M + m] != A_[a * F + s * M + m]) { conservative_ = false; break; }
+}
+
+void AgentLossModel::compute(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
+                             NeighbourMethod method, double* forces_nc, double* loss_n) {
+    phi_.resize(n * n_features_);
+    dphi_.resize(n * n_features_ * 3);
+    calculator_.compute(cell, positions_nc, species_n, n, method, phi_.data(), dphi_.data());
+    forces_from_invariants(phi_.data(), dphi_.data(), species_n, n, forces_nc, loss_n);
+}
+
+void AgentLossModel::forces_from_invariants(const double* phi_nf, const double* dphi_nfc, const int* species_n,
+                                            std::size_t n, double* forces_nc, double* loss_n) const {
+    const std::size_t F = n_features_;
+    const int n_threads = std::max(1, get_num_threads());
+#if defined(MLDYN_HAVE_OPENMP)
+#pragma omp parallel num_threads(n_threads)
+#endif
+    {
+        std::vector<double> g(F);
+#if defined(MLDYN_HAVE_OPENMP)
+#pragma omp for schedule(static)
+#endif
+        for (long k = 0; k < static_cast<long>(n); ++k) {
+            const std::size_t s = static_cast<std::size_t>(species_n[k]);
+            const double* phi = phi_nf + k * F;
+            const double* A = A_.data() + s * F;
+            // g = dH/dphi = A_s + B_s phi;  H = A·phi + 1/2 phi·B·phi.
+            double h = 0.0;
+            for (std::size_t f = 0; f < F; ++f) {
+                double bphi = 0.0;
+                if (quadratic_) {
+                    const double* Brow = B_.data() + (s * F + f) * F;
+                    for (std::size_t e = 0; e < F; ++e) bphi += Brow[e] * phi[e];
+                }
+                g[f] = A[f] + bphi;
+                h += (A[f] + 0.5 * bphi) * phi[f];
+            }
+            const double* dphi = dphi_nfc + 3 * k * F;
+            double fx = 0.0, fy = 0.0, fz = 0.0;
+            for (std::size_t f = 0; f < F; ++f) {
+                fx -= g[f] * dphi[3 * f];
+                fy -= g[f] * dphi[3 * f + 1];
+                fz -= g[f] * dphi[3 * f + 2];
+            }
+            forces_nc[3 * k] = fx;
+            forces_nc[3 * k + 1] = fy;
+            forces_nc[3 * k + 2] = fz;
+            if (loss_n) loss_n[k] = h;
+        }
+    }
+}
+
+}  // namespace mldyn

@@ -1,0 +1,19 @@
+"""mldyn: Molecular Learning Dynamics with a C++/OpenMP core.
+
+Every nucleus is an agent moving down the gradient of its own species' loss, a
+quadratic function of radial invariants of its environment. Units: Å, fs, amu, eV.
+"""
+from . import units
+from ._core import get_num_threads, have_openmp, set_num_threads
+from .basis import PAPER_FUNCTIONS, Basis
+from .cell import Cell, make_cell
+from .invariants import compute_invariants
+from .md import Simulation, maxwell_boltzmann
+from .model import AgentLossModel
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AgentLossModel", "Basis", "Cell", "PAPER_FUNCTIONS", "Simulation", "compute_invariants", "get_num_threads",
+    "have_openmp", "make_cell", "maxwell_boltzmann", "set_num_threads", "units", "__version__",
+]
