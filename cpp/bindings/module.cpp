@@ -8,6 +8,7 @@ void export_weights(py::module_& m);
 void export_invariants(py::module_& m);
 void export_model(py::module_& m);
 void export_integrators(py::module_& m);
+void export_design(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "mldyn compute core (C++17/OpenMP). Units: Å, fs, amu, eV.";
@@ -16,4 +17,5 @@ PYBIND11_MODULE(_core, m) {
     export_invariants(m);
     export_model(m);
     export_integrators(m);
+    export_design(m);
 }

@@ -8,6 +8,9 @@ import sys
 
 # name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS = {
+    "fit": ("fit", "Fit an agent-loss model to reference forces (prints Table 1, writes model JSON)"),
+    "test": ("test", "Evaluate a model on every frame of a run (force RMSE per species)"),
+    "cp2k-input": ("cp2k_input", "Write a ready-to-run CP2K MD input deck that prints positions, velocities and forces every step"),
 }
 
 

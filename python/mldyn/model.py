@@ -58,6 +58,8 @@ class AgentLossModel:
         self.masses = np.array(masses, dtype=float)
         if self.masses.shape != (S,) or not np.all(self.masses > 0):
             raise ValueError(f"model: masses must be {S} positive numbers (amu), got {self.masses}")
+        #: Free-form training information (provenance, split, metrics), saved with the model.
+        self.metadata: dict = {}
         self._core_cache: dict[float, _core.AgentLossModel] = {}
         self.core_for(None)  # builds the core model now so bad A or B fail here
 
@@ -135,6 +137,19 @@ class AgentLossModel:
             raise ValueError(f"pair coefficients must have shape ({S}, {S}, {M}), got {c.shape}")
         c = 0.5 * (c + c.transpose(1, 0, 2))
         return cls(species, basis, c.reshape(S, S * M), None, masses)
+
+    def save(self, path):
+        """Write the model as versioned JSON (see :mod:`mldyn.modelfile`)."""
+        from .modelfile import save_model
+
+        return save_model(self, path)
+
+    @classmethod
+    def load(cls, path) -> "AgentLossModel":
+        """Read and validate a JSON model file."""
+        from .modelfile import load_model
+
+        return load_model(path)
 
     def __repr__(self) -> str:
         kind = "quadratic" if self.quadratic else "linear"

@@ -20,8 +20,9 @@ constexpr double bohr_A = 0.529177210903;
 constexpr double au_time_fs = 2.4188843265857e-2;
 
 /// Acceleration in Å/fs² produced by a force of 1 eV/Å on a mass of 1 amu:
-/// (eV / Å / amu) expressed in Å/fs² = eV_J / amu_kg * 1e-20 (m/s² -> Å/fs² is 1e10 / 1e30).
-constexpr double accel_per_force_over_mass = eV_J / amu_kg * 1e-20;
+/// 1 eV/Å / 1 amu = eV_J / (1e-10 m * amu_kg) m/s², and 1 m/s² = 1e10 Å / 1e30 fs²,
+/// so the factor is eV_J / amu_kg * 1e-10 (about 9.6485e-3).
+constexpr double accel_per_force_over_mass = eV_J / amu_kg * 1e-10;
 /// Kinetic energy in eV of 1 amu moving at 1 Å/fs: amu * (Å/fs)² in eV.
 constexpr double kinetic_eV_per_amu_A2_fs2 = 1.0 / accel_per_force_over_mass;
 

@@ -1,0 +1,33 @@
+"""mldyn test model.json DATA [--json]: evaluate a model on every frame of a run (like `dp test`)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="model file (JSON) written by mldyn fit")
+    p.add_argument("data", help="CP2K run directory, extended XYZ with forces, deepmd/npy system, or dataset .npz")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    from ..formats import load_dataset
+    from ..metrics import RELATIVE_RMSE_DEFINITION, evaluate_forces
+    from ..modelfile import load_model
+
+    model = load_model(args.model)
+    dataset = load_dataset(args.data, require_forces=True)
+    result = evaluate_forces(model, dataset, progress=not (args.quiet or args.json))
+    if args.json:
+        out = {"frames": result["frames"],
+               "species": {sp: {k: v[k] for k in ("rmse", "rms_reference", "relative_rmse")}
+                           for sp, v in result["species"].items()}}
+        print(json.dumps(out))
+        return 0
+    print(f"{result['frames']} frames; {RELATIVE_RMSE_DEFINITION}")
+    print(f"{'species':<8}{'agents':>10}{'RMSE (eV/Å)':>14}{'RMS ref (eV/Å)':>16}{'relative':>10}")
+    for sp, v in result["species"].items():
+        print(f"{sp:<8}{v['n_agents']:>10}{v['rmse']:>14.4f}{v['rms_reference']:>16.4f}{v['relative_rmse']:>10.3f}")
+    return 0

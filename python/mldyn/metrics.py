@@ -1,0 +1,55 @@
+"""Force-model errors against reference forces.
+
+Definitions (per agent species, over every agent of that species in every frame):
+
+* ``rmse``          sqrt(<|F_pred - F_ref|²>)            eV/Å
+* ``rms_reference`` sqrt(<|F_ref|²>)                     eV/Å
+* ``relative_rmse`` sqrt(<|F_pred - F_ref|²> / <|F_ref|²>) (the paper's eq. 5.2; the
+  same on accelerations, since all agents of a species share one mass)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .cell import make_cell
+from .model import AgentLossModel
+from .progress import progress_bar
+
+__all__ = ["evaluate_forces", "RELATIVE_RMSE_DEFINITION"]
+
+RELATIVE_RMSE_DEFINITION = "relative RMSE = sqrt(<|F_pred - F_ref|^2> / <|F_ref|^2>) over the agents of each species"
+
+
+def evaluate_forces(model: AgentLossModel, dataset, progress: bool = True) -> dict:
+    """Evaluate ``model`` on every frame of ``dataset`` (which needs forces).
+
+    Returns ``{"frames": n, "species": {name: {"rmse", "rms_reference", "relative_rmse", "n_agents"}}}``.
+    Dataset species are matched to the model's by name.
+    """
+    if dataset.forces_fnc is None:
+        raise ValueError("evaluating a model needs reference forces, but the dataset has none")
+    missing = sorted(set(dataset.species_names) - set(model.species))
+    if missing:
+        raise ValueError(f"the data has species {missing} that the model does not know (model: {model.species})")
+    symbols = np.asarray(dataset.species_names)[dataset.species_n]
+    ids = model.species_ids(symbols, dataset.n_atoms)
+    S = model.n_species
+    sse, ref, count = np.zeros(S), np.zeros(S), np.zeros(S, dtype=np.int64)
+    for t in progress_bar(range(dataset.n_frames), desc="evaluating", enabled=progress, unit="frame"):
+        cell = make_cell(None if dataset.cells_f33 is None else dataset.cells_f33[t])
+        pred, _ = model.compute(dataset.positions_fnc[t], ids, cell)
+        err2 = np.sum((pred - dataset.forces_fnc[t]) ** 2, axis=1)
+        ref2 = np.sum(dataset.forces_fnc[t] ** 2, axis=1)
+        sse += np.bincount(ids, err2, minlength=S)
+        ref += np.bincount(ids, ref2, minlength=S)
+        count += np.bincount(ids, minlength=S)
+    out = {}
+    for s, name in enumerate(model.species):
+        if count[s] == 0:
+            continue
+        out[name] = {"rmse": math.sqrt(sse[s] / count[s]), "rms_reference": math.sqrt(ref[s] / count[s]),
+                     "relative_rmse": math.sqrt(sse[s] / ref[s]) if ref[s] > 0 else math.nan,
+                     "n_agents": int(count[s])}
+    return {"frames": int(dataset.n_frames), "species": out}
