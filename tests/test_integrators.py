@@ -180,6 +180,36 @@ def test_nve_thermostat_energy_is_zero_and_nvt_reports_chain_state():
     assert np.isfinite(nvt.thermostat_energy) and nvt.thermostat_energy != 0.0
 
 
+def test_single_nose_hoover_thermostat_conserves_extended_energy():
+    """Chain length 1 (plain Nosé–Hoover): the extended energy is still conserved."""
+    model, pos, sp, L = argon_like(3)
+    sim = Simulation(model, pos, sp, L, dt=4.0, temperature=100.0, tdamp=100.0, chain=1, seed=5)
+    ext, kin = [sim.conserved_energy], [sim.kinetic_energy]
+    sim.run(3000, lambda s: (ext.append(s.conserved_energy), kin.append(s.kinetic_energy)), every=10)
+    ext = np.array(ext)
+    assert np.max(np.abs(ext - ext[0])) / np.mean(kin) < 1e-3
+    assert np.ptp(kin) > 0.05 * np.mean(kin)
+
+
+def test_checkpoint_restart_continues_nvt_trajectory_bitwise():
+    """100 steps in one go equal 50 steps, then a new simulation restored from the
+    positions, velocities, chain state, step and time, then 50 more steps."""
+    model, pos, sp, L = argon_like(3)
+    ref = Simulation(model, pos, sp, L, dt=4.0, temperature=100.0, seed=5)
+    ref.run(100)
+    first = Simulation(model, pos, sp, L, dt=4.0, temperature=100.0, seed=5)
+    first.run(50)
+    again = Simulation(model, first.positions, sp, L, velocities_nc=first.velocities, dt=4.0, temperature=100.0)
+    again.core.set_chain_state(first.core.chain_positions, first.core.chain_velocities)
+    again.core.set_state(first.positions, first.velocities, first.step, first.time)
+    again.run(50)
+    assert again.step == 100 and again.time == pytest.approx(400.0)
+    np.testing.assert_array_equal(again.positions, ref.positions)
+    np.testing.assert_array_equal(again.velocities, ref.velocities)
+    assert again.conserved_energy == ref.conserved_energy
+    assert np.max(np.abs(ref.positions - pos)) > 0.01
+
+
 # ----------------------------------------------------------------------------- (c) force clipping
 
 
@@ -288,6 +318,15 @@ def test_maxwell_boltzmann_rms_speed_matches_si_value():
     assert math.sqrt(np.mean(np.sum(v**2, axis=1))) == pytest.approx(expected, rel=1e-9)
 
 
+def test_simulation_with_temperature_starts_at_exactly_that_temperature():
+    model, pos, sp, L = argon_like(4)
+    sim = Simulation(model, pos, sp, L, dt=4.0, temperature=150.0, seed=12)
+    assert sim.temperature == pytest.approx(150.0, rel=1e-12)
+    assert np.max(np.abs(sim.velocities.T @ sim.masses)) < 1e-12
+    cold = Simulation(model, pos, sp, L, dt=4.0)
+    assert cold.kinetic_energy == 0.0
+
+
 # ----------------------------------------------------------------------------- (e) non-conservative
 
 
@@ -355,10 +394,12 @@ def test_run_with_enormous_forces_fails_at_first_step_and_keeps_initial_state():
 
 
 def test_run_in_which_two_atoms_collide_keeps_last_good_state():
-    """Two atoms meet head-on at exactly the same point (distance 0) during run():
-    the error must leave the simulation at the last completed step, not half-way."""
+    """Two atoms meet head-on at exactly the same point (distance 0) during run(), where
+    the r^-1 invariant is undefined. (Zero coefficients: exactly straight-line motion,
+    so they land on x = 0 together at step 4.) The error must leave the simulation at
+    the last completed step, not half-way through step 4."""
     basis = Basis((("power", 1.0),))
-    model = AgentLossModel.pair_potential(["A"], basis, np.full((1, 1, 1), 1e-12), masses=[1.0])
+    model = AgentLossModel.pair_potential(["A"], basis, np.zeros((1, 1, 1)), masses=[1.0])
     pos = np.array([[-1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     vel = np.array([[0.25, 0.0, 0.0], [-0.25, 0.0, 0.0]])
     sim = Simulation(model, pos, [0, 0], None, velocities_nc=vel, dt=1.0)

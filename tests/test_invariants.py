@@ -67,6 +67,17 @@ def test_phi_dphi_match_oracle_random_triclinic(n_species, switching):
     assert_matches_oracle(pos, sp, n_species, FUNCS, TRICLINIC, r_cut, r_on)
 
 
+@pytest.mark.parametrize("neighbours", ["all_pairs", "cell_list"])
+def test_phi_dphi_match_oracle_left_handed_triclinic_cell(neighbours):
+    """Cell vectors with a negative determinant are as valid as right-handed ones."""
+    cell = TRICLINIC * np.array([[1.0], [-1.0], [1.0]])
+    assert np.linalg.det(cell) < 0
+    rng = np.random.default_rng(25)
+    pos = R.random_configuration(60, cell, rng, min_dist=0.9)
+    sp = R.random_species(len(pos), 2, rng)
+    assert_matches_oracle(pos, sp, 2, FUNCS, cell, 4.0, 3.0, neighbours=neighbours)
+
+
 @pytest.mark.parametrize("n_species", [1, 2, 3])
 @pytest.mark.parametrize("cutoff", [pytest.param((None, None), id="no-cutoff"),
                                     pytest.param((5.0, None), id="hard-cutoff"),

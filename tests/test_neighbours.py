@@ -127,17 +127,20 @@ def test_cell_list_matches_all_pairs_isolated_flat_cluster_single_bin_axis():
     assert_methods_agree(pos, sp, 2, FUNCS, None, 3.5, None, oracle=True)
 
 
-def test_cell_list_isolated_sparse_cluster_does_not_allocate_bins_for_empty_space():
-    """A few atoms spread over 1e5 Å (e.g. after evaporation) with a 1.5 Å cutoff: the
-    result is trivial (one bonded pair), so the cell list must not need (1e5/1.5)^3 bins."""
+@pytest.mark.parametrize("cell", [pytest.param(None, id="isolated"), pytest.param(2.1e5, id="periodic")])
+def test_cell_list_sparse_system_does_not_allocate_bins_for_empty_space(cell):
+    """A few atoms spread over 1e5 Å (e.g. after evaporation, or a dilute gas) with a
+    1.5 Å cutoff: the result is trivial (one bonded pair), so the cell list must not
+    need ~(1e5/1.5)^3 bins for it."""
     pos = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1e5, 1e5, 1e5], [-1e5, 5e4, -1e5]])
     sp = np.zeros(4, dtype=np.int32)
     funcs = (("exp", 1.0),)
-    phi_a, _, _ = run_method(pos, sp, 1, funcs, None, 1.5, None, "all_pairs")
-    phi_c, _, method = run_method(pos, sp, 1, funcs, None, 1.5, None, "cell_list")
+    phi_a, _, _ = run_method(pos, sp, 1, funcs, cell, 1.5, None, "all_pairs")
+    phi_c, _, method = run_method(pos, sp, 1, funcs, cell, 1.5, None, "cell_list")
     assert method == "cell_list"
     np.testing.assert_array_equal(phi_c, phi_a)
     np.testing.assert_allclose(phi_a[:2, 0, 0], math.exp(-1.0), rtol=1e-15)
+    assert np.all(phi_a[2:] == 0.0)
 
 
 # --------------------------------------------------------------------------- images and edges

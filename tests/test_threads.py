@@ -99,3 +99,44 @@ def test_set_num_threads_nonpositive_restores_default(threads):
     threads(3)
     mldyn.set_num_threads(-1)
     assert mldyn.get_num_threads() == default
+
+
+# ----------------------------------------------------------------------------- Python threads
+
+
+def _concurrent_configs():
+    """Eight different water boxes of the same size (so buffers are never resized)."""
+    return [R.water_box(100, 14.5, np.random.default_rng(100 + i)) for i in range(8)]
+
+
+def test_model_compute_from_concurrent_python_threads_matches_serial(water_2000):
+    """The core releases the GIL: AgentLossModel.compute called from several Python
+    threads on one model must give each caller its own, correct answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = water_2000[0]
+    configs = _concurrent_configs()
+    serial = [model.compute(p, s, 14.5)[0] for p, s in configs]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            out = list(pool.map(lambda ps: model.compute(ps[0], ps[1], 14.5)[0], configs))
+            for got, want in zip(out, serial):
+                np.testing.assert_array_equal(got, want)
+
+
+def test_core_model_compute_from_concurrent_python_threads_matches_serial(water_2000):
+    """Same as above on the core object itself (mldyn._core.AgentLossModel), whose
+    compute releases the GIL while it fills per-object scratch buffers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = water_2000[0]
+    cell = mldyn.make_cell(14.5)
+    core = model.core_for(cell)
+    configs = [(np.ascontiguousarray(p), s.astype(np.int32)) for p, s in _concurrent_configs()]
+    serial = [core.compute(cell, p, s, "auto")[0] for p, s in configs]
+    mismatches = 0
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            out = list(pool.map(lambda ps: core.compute(cell, ps[0], ps[1], "auto")[0], configs))
+            mismatches += sum(not np.array_equal(got, want) for got, want in zip(out, serial))
+    assert mismatches == 0

@@ -1,3 +1,5 @@
+#include <pybind11/stl.h>
+
 #include "common.hpp"
 #include "mldyn/cell.hpp"
 #include "mldyn/threads.hpp"

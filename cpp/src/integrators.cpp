@@ -4,6 +4,7 @@
 #include <limits>
 #include <sstream>
 #include <stdexcept>
+#include <string>
 
 #include "mldyn/units.hpp"
 
@@ -134,6 +135,7 @@ void Simulation::set_nve() {
 void Simulation::set_force_cap(double cap) {
     if (std::isnan(cap)) throw std::invalid_argument("simulation: force cap must be a number (eV/Å)");
     force_cap_ = cap > 0.0 ? cap : 0.0;
+    compute_forces();  // the current forces (used by the next half kick) obey the new cap
 }
 
 void Simulation::set_degrees_of_freedom(double ndof) {
@@ -223,17 +225,23 @@ void Simulation::run(long n_steps) {
                 v_[3 * i + c] += half * f_[3 * i + c] * inv_m[i];
                 q_[3 * i + c] += dt_ * v_[3 * i + c];
             }
-        bool ok = all_finite(q_);
-        if (ok) {
-            compute_forces();
-            ok = all_finite(f_);
+        std::string problem;
+        if (!all_finite(q_)) {
+            problem = "positions became NaN or inf";
+        } else {
+            try {
+                compute_forces();
+                if (!all_finite(f_)) problem = "forces became NaN or inf";
+            } catch (const std::invalid_argument& e) {
+                problem = e.what();  // e.g. two atoms on top of each other
+            }
         }
-        if (!ok) {
+        if (!problem.empty()) {
             q_ = q0; v_ = v0; f_ = f0; loss_ = l0; eta_ = e0; veta_ = ve0;
             clipped_total_ = clipped0;
             std::ostringstream msg;
-            msg << "simulation: positions or forces became NaN or inf at step " << step_ + 1
-                << "; the state is kept at step " << step_;
+            msg << "simulation: step " << step_ + 1 << " failed (" << problem << "); the state is kept at step "
+                << step_;
             throw std::runtime_error(msg.str());
         }
         for (std::size_t i = 0; i < n; ++i)

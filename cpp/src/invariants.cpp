@@ -45,6 +45,7 @@ InvariantCalculator::InvariantCalculator(Basis basis, int n_species)
 void InvariantCalculator::compute(const Cell& cell, const double* positions_nc, const int* species_n,
                                   std::size_t n, NeighbourMethod method, double* phi_nsm, double* dphi_nsmc) {
     validate_configuration(cell, basis_, positions_nc, species_n, n, n_species_);
+    std::lock_guard<std::mutex> guard(scratch_.mutex);
     const std::size_t M = basis_.size();
     const std::size_t F = n_features();
     const bool want_grad = dphi_nsmc != nullptr;

@@ -53,6 +53,7 @@ AgentLossModel::AgentLossModel(Basis basis, int n_species, std::vector<double> A
 
 void AgentLossModel::compute(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
                              NeighbourMethod method, double* forces_nc, double* loss_n) {
+    std::lock_guard<std::mutex> guard(scratch_.mutex);
     phi_.resize(n * n_features_);
     dphi_.resize(n * n_features_ * 3);
     calculator_.compute(cell, positions_nc, species_n, n, method, phi_.data(), dphi_.data());

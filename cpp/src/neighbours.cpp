@@ -54,6 +54,15 @@ void PairFinder::build(const Cell& cell, const double* positions_nc, std::size_t
         }
     }
 
+    // A sparse isolated system (atoms far apart compared with the cutoff) would get
+    // more bins than atoms; widen the bins (never below one cutoff) to keep memory O(n).
+    const double max_bins = std::max(27.0, 8.0 * static_cast<double>(n));
+    const double total = static_cast<double>(nbins[0]) * nbins[1] * nbins[2];
+    if (total > max_bins) {
+        const double shrink = std::cbrt(total / max_bins);
+        for (auto& b : nbins) b = std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(b) / shrink));
+    }
+
     if (method == NeighbourMethod::Auto) {
         const bool many_bins = periodic_ ? (nbins[0] >= 3 && nbins[1] >= 3 && nbins[2] >= 3)
                                          : nbins[0] * nbins[1] * nbins[2] >= 27;

@@ -77,8 +77,8 @@ void Basis::evaluate(double r, double* w, double* dw) const {
     if (switching_.active() && r > switching_.r_on) {
         const double width = switching_.r_cut - switching_.r_on;
         const double x = (r - switching_.r_on) / width;
-        const double x2 = x * x, x3 = x2 * x;
-        const double s = 1.0 - x3 * (10.0 - 15.0 * x + 6.0 * x2);
+        const double x2 = x * x;
+        const double s = (1.0 - x) * (1.0 - x) * (1.0 - x) * (1.0 + 3.0 * x + 6.0 * x2);  // = 1 - 10x³ + 15x⁴ - 6x⁵, accurate near x = 1
         const double ds = -30.0 * x2 * (1.0 - 2.0 * x + x2) / width;
         for (std::size_t i = 0; i < m; ++i) {
             dw[i] = dw[i] * s + w[i] * ds;

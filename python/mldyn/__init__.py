@@ -7,6 +7,9 @@ from . import units
 from ._core import get_num_threads, have_openmp, set_num_threads
 from .basis import PAPER_FUNCTIONS, Basis
 from .cell import Cell, make_cell
+from .cp2k import read_cp2k
+from .dataset import Dataset
+from .formats import load_dataset
 from .invariants import compute_invariants
 from .md import Simulation, maxwell_boltzmann
 from .model import AgentLossModel
@@ -14,6 +17,6 @@ from .model import AgentLossModel
 __version__ = "0.1.0"
 
 __all__ = [
-    "AgentLossModel", "Basis", "Cell", "PAPER_FUNCTIONS", "Simulation", "compute_invariants", "get_num_threads",
-    "have_openmp", "make_cell", "maxwell_boltzmann", "set_num_threads", "units", "__version__",
+    "AgentLossModel", "Basis", "Cell", "Dataset", "PAPER_FUNCTIONS", "Simulation", "compute_invariants", "get_num_threads",
+    "have_openmp", "load_dataset", "make_cell", "maxwell_boltzmann", "read_cp2k", "set_num_threads", "units", "__version__",
 ]

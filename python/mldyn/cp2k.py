@@ -900,6 +900,7 @@ def read_cp2k(path_or_files, project: str | None = None, cell=None, masses: Mapp
         sources["cell"] = cellf
     alignment: dict = {"repeated_steps_dropped": {}, "steps_missing_elsewhere_dropped": {}}
     keep_idx: dict[str, np.ndarray] = {}
+    to_warn: list[str] = []
     for kind, src in sources.items():
         idx = _last_unique(src["steps"])
         n_dup = len(src["steps"]) - len(idx)
@@ -909,7 +910,7 @@ def read_cp2k(path_or_files, project: str | None = None, cell=None, masses: Mapp
             msg = (f"{src['path']}: {n_dup} frame(s) repeat an earlier step (restarted run?); the last copy of each "
                    f"is kept, dropped earlier copies of steps {_step_list(src['steps'][dropped])}")
             notes.append(msg)
-            warnings.warn(msg, CP2KAlignmentWarning, stacklevel=2)
+            to_warn.append(msg)
         keep_idx[kind] = idx
     common = None
     for kind, idx in keep_idx.items():
@@ -929,7 +930,9 @@ def read_cp2k(path_or_files, project: str | None = None, cell=None, masses: Mapp
             msg = (f"{sources[kind]['path']}: {lost.size} step(s) not printed by every file were dropped: "
                    f"{_step_list(lost)} (files printed at different frequencies or cover different steps)")
             notes.append(msg)
-            warnings.warn(msg, CP2KAlignmentWarning, stacklevel=2)
+            to_warn.append(msg)
+    if to_warn:
+        warnings.warn("; ".join(to_warn), CP2KAlignmentWarning, stacklevel=2)
     alignment["n_frames"] = int(common.size)
     alignment["first_step"], alignment["last_step"] = int(common[0]), int(common[-1])
     provenance["alignment"] = alignment

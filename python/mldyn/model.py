@@ -119,7 +119,7 @@ class AgentLossModel:
         pos = as_positions(positions_nc)
         ids = self.species_ids(species_n, len(pos))
         c = make_cell(cell)
-        return self.core_for(c).compute(c, pos, ids, neighbours)
+        return self.core_for(c).compute(c, pos, ids, neighbours)  # the core serialises its own scratch use
 
     def forces(self, positions_nc, species_n, cell=None, neighbours: str = "auto") -> np.ndarray:
         """Forces (n, 3) in eV/Å; see :meth:`compute`."""

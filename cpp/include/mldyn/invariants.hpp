@@ -4,6 +4,7 @@
 
 #include "mldyn/cell.hpp"
 #include "mldyn/neighbours.hpp"
+#include "mldyn/threads.hpp"
 #include "mldyn/weights.hpp"
 
 namespace mldyn {
@@ -47,6 +48,7 @@ private:
     PairFinder pairs_;
     std::vector<double> thread_phi_;   // (threads - 1) x n*S*M, thread 0 writes the output directly
     std::vector<double> thread_dphi_;  // (threads - 1) x n*S*M*3
+    ScratchMutex scratch_;
 };
 
 }  // namespace mldyn

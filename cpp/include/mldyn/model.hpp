@@ -51,6 +51,7 @@ private:
     std::vector<double> A_, B_;
     bool quadratic_ = false, conservative_ = false;
     std::vector<double> phi_, dphi_;
+    ScratchMutex scratch_;
 };
 
 }  // namespace mldyn

@@ -1,4 +1,5 @@
 #pragma once
+#include <mutex>
 
 namespace mldyn {
 
@@ -11,5 +12,14 @@ void set_num_threads(int n);
 int current_thread();
 /// Whether the core was compiled with OpenMP.
 bool have_openmp();
+
+/// Guards an object's scratch buffers when Python threads call it concurrently
+/// (the bindings release the GIL). Copies get a fresh mutex, so holders stay copyable.
+struct ScratchMutex {
+    std::mutex mutex;
+    ScratchMutex() = default;
+    ScratchMutex(const ScratchMutex&) {}
+    ScratchMutex& operator=(const ScratchMutex&) { return *this; }
+};
 
 }  // namespace mldyn
