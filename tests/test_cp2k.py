@@ -625,3 +625,22 @@ def test_progress_callback_gets_one_message_per_file(tmp_path, real):
     assert [m.split(":")[0] for m in messages] == ["read inp", "read pos", "read vel", "read frc", "read ener",
                                                   "read cell"]
     assert read_cp2k(tmp_path, progress=True).n_frames == 2  # a progress bar on stderr
+
+
+def test_input_periodic_none_is_isolated_and_partial_is_refused(tmp_path, real):
+    make_run(tmp_path, real, frames=2)
+    write_input(tmp_path / "in.inp", "      ABC 9.8528 9.8528 9.8528\n      PERIODIC NONE")
+    ds = read_cp2k(tmp_path)
+    assert ds.cells_f33 is None and "PERIODIC NONE" in ds.provenance["cell_source"]
+    write_input(tmp_path / "in.inp", "      ABC 9.8528 9.8528 9.8528\n      PERIODIC XY")
+    with raises_at(tmp_path / "in.inp", 17, "partly periodic"):
+        read_cp2k(tmp_path)
+
+
+def test_input_non_default_print_unit_is_refused(tmp_path, real):
+    make_run(tmp_path, real, frames=2)
+    text = (BUNDLED / "in.inp").read_text().replace("    &VELOCITIES\n", "    &VELOCITIES\n      UNIT angstrom*fs^-1\n")
+    (tmp_path / "in.inp").write_text(text)
+    line = text.splitlines().index("      UNIT angstrom*fs^-1") + 1
+    with raises_at(tmp_path / "in.inp", line, "UNIT angstrom\\*fs\\^-1 is not supported"):
+        read_cp2k(tmp_path)

@@ -557,6 +557,7 @@ def parse_cp2k_input_cell(path) -> tuple[np.ndarray | None, dict]:
                 cur["multiple"] = v
             elif key == "PERIODIC":
                 cur["periodic"] = (vals[0].upper() if vals else "XYZ")
+                cur["periodic_where"] = where
             elif key == "CELL_FILE_NAME":
                 raise ValueError(f"{where}: CELL_FILE_NAME is not supported; pass cell= to read_cp2k")
     if not cells:
@@ -564,6 +565,7 @@ def parse_cp2k_input_cell(path) -> tuple[np.ndarray | None, dict]:
     c = cells[0]
     info["cell_where"] = c["where"]
     info["periodic"] = c.get("periodic", "XYZ")
+    info["periodic_where"] = c.get("periodic_where", c["where"])
     if len(cells) > 1:
         info["note"] = f"{len(cells)} &SUBSYS/&CELL sections; the first ({c['where']}) is used"
     if "abc" in c:
@@ -761,6 +763,8 @@ def read_cp2k(path_or_files, project: str | None = None, cell=None, masses: Mapp
         ``&CELL`` in the input file): a length L, three lengths, or a (3, 3) matrix of row
         vectors (Å), or ``"isolated"`` for a non-periodic system (``cells_f33`` None).
         When the files do give a cell, they win and a disagreeing ``cell=`` is warned about.
+        An input file whose ``&CELL`` says ``PERIODIC NONE`` makes the run isolated;
+        partly periodic cells (``PERIODIC XY`` ...) are refused.
     masses : per-species or per-element masses in amu overriding CP2K's defaults
         (``units.ATOMIC_MASSES``), e.g. ``{"H": 2.014}``.
     require_forces : raise ValueError when the run has no ``-frc-1.xyz`` file.
@@ -987,10 +991,22 @@ def read_cp2k(path_or_files, project: str | None = None, cell=None, masses: Mapp
     elif inp_cell is not None:
         cells = np.broadcast_to(inp_cell, (common.size, 3, 3)).copy()
         provenance["cell_source"] = f"{inp_info['cell_where']} (&CELL of the input file, constant)"
-        if str(inp_info.get("periodic", "XYZ")).upper() != "XYZ":
-            notes.append(f"input &CELL PERIODIC {inp_info['periodic']}: the cell is kept as given")
+    periodic = str(inp_info.get("periodic") or "XYZ").upper()
+    if periodic not in ("XYZ", "NONE"):
+        raise ValueError(f"{inp_info['periodic_where']}: PERIODIC {periodic} (partly periodic) is not supported; "
+                         f"mldyn cells are periodic in x, y and z or isolated")
+    run_isolated = periodic == "NONE"
+    if run_isolated:
+        cells = None
+        provenance["cell_source"] = f"isolated (&CELL PERIODIC NONE, {inp_info['periodic_where']})"
+        notes.append("the input says PERIODIC NONE: the system is isolated, any printed cell is not kept")
     user_isolated = isinstance(cell, str) and cell.lower() in _ISOLATED
-    if cells is not None:
+    if run_isolated:
+        if cell is not None and not user_isolated:
+            msg = f"cell= ignored: the run is isolated ({provenance['cell_source']})"
+            notes.append(msg)
+            warnings.warn(msg, UserWarning, stacklevel=2)
+    elif cells is not None:
         if cell is not None:
             if user_isolated:
                 msg = f"cell='isolated' ignored: the run gives a cell ({provenance['cell_source']})"

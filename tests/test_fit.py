@@ -1,0 +1,143 @@
+"""End-to-end fitting: a model that made the forces is recovered; ridge, selection and
+Table 1 behave; the model file round-trips exactly and refuses bad files."""
+import json
+
+import numpy as np
+import pytest
+
+import mldyn
+from mldyn.dataset import Dataset
+from mldyn.fit import fit_model
+from mldyn.modelfile import load_model, model_from_dict, model_to_dict, save_model
+
+BASIS = mldyn.Basis((("exp", 1.0), ("exp", 0.5), ("gauss", 1.5), ("power", 1.0)), r_cut=4.0, r_on=3.0)
+
+
+def synthetic(model, n_frames=40, n=48, box=8.5, noise=0.0, seed=0):
+    """Frames of random liquid-like configurations with forces from ``model`` (+ noise)."""
+    rng = np.random.default_rng(seed)
+    species = np.array([0, 1, 1] * (n // 3), dtype=np.int32)
+    frames, forces = [], []
+    grid = np.stack(np.meshgrid(*[np.arange(4)] * 3, indexing="ij"), -1).reshape(-1, 3)[:n] * (box / 4)
+    for _ in range(n_frames):
+        pos = grid + rng.normal(scale=0.3, size=grid.shape)
+        frames.append(pos)
+        forces.append(model.forces(pos, species, box))
+    forces = np.array(forces)
+    forces += noise * forces.std() * rng.normal(size=forces.shape)
+    return Dataset(["O", "H"], species, model.masses[species], np.array(frames), np.eye(3) * box,
+                   forces_fnc=forces, times_f=np.arange(n_frames) * 0.5)
+
+
+def true_model(quadratic=True, seed=1):
+    rng = np.random.default_rng(seed)
+    F = 2 * len(BASIS)
+    A = rng.normal(size=(2, F))
+    B = None
+    if quadratic:
+        B = rng.normal(size=(2, F, F)) * 0.05
+        B = B + B.transpose(0, 2, 1)
+    return mldyn.AgentLossModel(["O", "H"], BASIS, A, B)
+
+
+def test_quadratic_fit_recovers_noise_free_forces():
+    truth = true_model()
+    data = synthetic(truth)
+    report = fit_model(data, BASIS, "quadratic", ridge=0.0, progress=False)
+    for sp in ("O", "H"):
+        assert report.table["quadratic"][sp]["relative_rmse"] < 1e-6
+        assert report.table["linear"][sp]["relative_rmse"] > 1e-3  # the linear loss cannot
+    test = data.subset(range(36, 40))
+    np.testing.assert_allclose(report.model.forces(test.positions_fnc[0], test.species_n, 8.5), test.forces_fnc[0],
+                               atol=1e-6 * np.abs(test.forces_fnc).max())
+
+
+def test_linear_fit_of_linear_truth_is_exact_and_reports_metrics():
+    truth = true_model(quadratic=False)
+    report = fit_model(synthetic(truth), BASIS, "linear", ridge=0.0, progress=False)
+    assert not report.model.quadratic
+    for sp in ("O", "H"):
+        m = report.table["linear"][sp]
+        assert m["relative_rmse"] < 1e-6  # limited by sse() cancellation (sqrt(eps)), not the fit
+        assert m["rms_reference"] > 0
+    assert report.split_frames == {**report.split_frames, "train": 24, "validation": 4, "test": 4, "dropped": 8}
+
+
+def test_auto_ridge_is_chosen_on_validation_and_helps_with_noise():
+    data = synthetic(true_model(), n_frames=30, noise=0.5, seed=3)
+    report = fit_model(data, BASIS, "quadratic", ridge="auto", progress=False)
+    plain = fit_model(data, BASIS, "quadratic", ridge=0.0, progress=False)
+    for sp in ("O", "H"):
+        assert report.species_fits[sp].ridge in mldyn.fit.RIDGE_GRID
+        assert (report.species_fits[sp].validation_relative_rmse
+                <= plain.species_fits[sp].validation_relative_rmse + 1e-12)
+
+
+def test_selection_keeps_k_functions_and_records_the_curve():
+    report = fit_model(synthetic(true_model(), noise=0.05), BASIS, "quadratic", select=2, progress=False)
+    for sp in ("O", "H"):
+        fit = report.species_fits[sp]
+        assert len(fit.kept_functions) == 2
+        assert [c[0] for c in fit.selection_curve] == [4, 3, 2, 1]
+        # removed functions carry no coefficients in the model
+        s = report.model.species.index(sp)
+        M = len(BASIS)
+        dropped = [m for m in range(M) if m not in fit.kept_functions]
+        for m in dropped:
+            assert np.all(report.model.A[s, [a * M + m for a in range(2)]] == 0)
+    assert report.model.metadata["selected_functions"]["O"] == report.species_fits["O"].kept_functions
+
+
+def test_select_auto_picks_the_lowest_validation_error():
+    report = fit_model(synthetic(true_model(), noise=0.2, seed=5), BASIS, "quadratic", select="auto",
+                       progress=False)
+    for sp in ("O", "H"):
+        fit = report.species_fits[sp]
+        best = min(c[1] for c in fit.selection_curve)
+        chosen = next(c for c in fit.selection_curve if c[0] == len(fit.kept_functions))
+        assert chosen[1] == pytest.approx(best, rel=1e-9)
+
+
+def test_model_file_round_trip_is_exact(tmp_path):
+    report = fit_model(synthetic(true_model()), BASIS, "quadratic", progress=False)
+    path = save_model(report.model, tmp_path / "m.json")
+    back = load_model(path)
+    np.testing.assert_array_equal(back.A, report.model.A)
+    np.testing.assert_array_equal(back.B, report.model.B)
+    assert back.basis == report.model.basis and back.species == ["O", "H"]
+    np.testing.assert_array_equal(back.masses, report.model.masses)
+    d = json.loads(path.read_text())
+    assert d["schema_version"] == 1 and d["units"]["force"] == "eV/angstrom"
+    assert d["training"]["split"]["frames"]["train"] == 24
+    assert "mldyn_version" in d and d["loss"] == "quadratic"
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.update(schema_version=99), "unsupported schema_version 99"),
+    (lambda d: d.update(format="something"), "not an mldyn model file"),
+    (lambda d: d["coefficients"].update(A=[[1.0]]), "A has shape"),
+    (lambda d: d["coefficients"]["B"][0][0].__setitem__(1, 123.0), "not symmetric"),
+    (lambda d: d["basis"].update(functions=[["exp", -1.0]]), "invalid basis"),
+    (lambda d: d.pop("species"), "missing key 'species'"),
+    (lambda d: d.update(units={"length": "bohr"}), "units must be"),
+    (lambda d: d.update(loss="cubic"), "'loss' must be"),
+])
+def test_model_file_validation_refuses_bad_files(mutate, message):
+    d = model_to_dict(true_model())
+    mutate(d)
+    with pytest.raises(ValueError, match=message):
+        model_from_dict(d, "bad.json")
+
+
+def test_load_model_reports_invalid_json_with_line(tmp_path):
+    p = tmp_path / "broken.json"
+    p.write_text('{"format": \n oops')
+    with pytest.raises(ValueError, match=r"broken.json: not valid JSON \(line 2"):
+        load_model(p)
+
+
+def test_fit_refuses_data_without_forces():
+    data = synthetic(true_model(), n_frames=10)
+    data.forces_fnc = None
+    with pytest.raises(ValueError, match="needs reference forces"):
+        fit_model(data, BASIS, progress=False)
