@@ -579,6 +579,10 @@ def _sha(path: str) -> str:
 _CP2K_POS_RE = re.compile(r".+-pos-1\.xyz(?:\.gz)?$")
 
 
+#: Name that stands for the bundled CP2K water run wherever a data path is expected.
+BUNDLED_NAME = "@h2o32"
+
+
 def load_dataset(path, require_forces: bool = False, **kwargs) -> Dataset:
     """Read any supported trajectory into a Dataset, choosing the reader from ``path``.
 
@@ -588,9 +592,15 @@ def load_dataset(path, require_forces: bool = False, **kwargs) -> Dataset:
     * ``.xyz``/``.extxyz`` (optionally ``.gz``) file → :func:`read_extxyz`
     * ``.npz`` → :meth:`Dataset.load`
 
+    * ``@h2o32`` → the CP2K water run bundled with mldyn (:func:`mldyn.data.bundled_h2o32_path`)
+
     ``kwargs`` go to the chosen reader (e.g. ``masses=``, ``cell=``, ``project=``).
     ``require_forces`` raises ValueError when the data has no forces (any format).
     """
+    if str(path) == BUNDLED_NAME:
+        from .data import bundled_h2o32_path
+
+        path = bundled_h2o32_path()
     dataset = _load_any(path, require_forces, **kwargs)
     if require_forces and dataset.forces_fnc is None:
         raise ValueError(f"{os.fspath(path)}: the data has no forces, but forces are required")

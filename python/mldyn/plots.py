@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -31,6 +32,7 @@ def plot_selection_curves(curves: dict, path, labels=None, chosen: dict | None =
                 ax.text(0.98, 0.97, "\n".join(labels[i] for i in point[2]), transform=ax.transAxes, ha="right",
                         va="top", fontsize=8, family="monospace")
             ax.legend(loc="upper center")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_xlabel("number of weight functions")
         ax.set_ylabel("relative RMSE of forces (validation)")
         ax.set_title(f"{sp} agents")

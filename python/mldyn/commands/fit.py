@@ -44,7 +44,8 @@ def _split(value: str):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("data", help="CP2K run directory, extended XYZ with forces, deepmd/npy system, or dataset .npz")
+    p.add_argument("data", help="CP2K run directory, extended XYZ with forces, deepmd/npy system, dataset .npz, "
+                   "or @h2o32 for the bundled CP2K water run")
     p.add_argument("-o", "--output", required=True, help="model file to write (JSON)")
     p.add_argument("--loss", choices=("linear", "quadratic"), default="quadratic", help="agent loss (default quadratic)")
     p.add_argument("--select", type=_select, default=None,

@@ -7,7 +7,8 @@ import json
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file (JSON) written by mldyn fit")
-    p.add_argument("data", help="CP2K run directory, extended XYZ with forces, deepmd/npy system, or dataset .npz")
+    p.add_argument("data", help="CP2K run directory, extended XYZ with forces, deepmd/npy system, dataset .npz, "
+                   "or @h2o32 for the bundled CP2K water run")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -1,0 +1,86 @@
+"""`mldyn fit` and `mldyn test` end to end on the bundled CP2K water run."""
+import json
+
+import numpy as np
+import pytest
+
+from mldyn.cli import main
+from mldyn.formats import load_dataset
+from mldyn.modelfile import load_model
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """Quadratic model with selection to 7 functions, fitted once for this module."""
+    out = tmp_path_factory.mktemp("fit")
+    model = out / "model.json"
+    assert main(["fit", "@h2o32", "-o", str(model), "--select", "7", "--quiet"]) == 0
+    return model
+
+
+def test_fit_writes_model_table_and_selection_plot(fitted, capsys):
+    model = load_model(fitted)
+    assert model.species == ["O", "H"] and model.quadratic
+    meta = model.metadata
+    assert {len(v) for v in meta["selected_functions"].values()} == {7}
+    assert meta["split"]["frames"]["train"] == 360 and meta["split"]["frames"]["test"] == 60
+    assert meta["data"]["provenance"]  # source files and hashes travel with the model
+    png = fitted.with_name("model-selection.png")
+    assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for kind in ("linear", "quadratic"):
+        for sp in ("O", "H"):
+            assert 0.1 < meta["table1_test_relative_rmse"][kind][sp] < 0.7
+
+
+def test_test_json_on_the_test_block_agrees_with_fit_table(fitted, tmp_path, capsys):
+    data = load_dataset("@h2o32")
+    test_block = data.split().test
+    path = tmp_path / "test.npz"
+    test_block.save(path)
+    capsys.readouterr()
+    assert main(["test", str(fitted), str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["frames"] == 60 and set(result["species"]) == {"O", "H"}
+    table = load_model(fitted).metadata["test_metrics"]
+    for sp in ("O", "H"):
+        got = result["species"][sp]
+        assert set(got) == {"rmse", "rms_reference", "relative_rmse"}
+        # direct force evaluation vs the normal-equation bookkeeping of the fit
+        assert got["relative_rmse"] == pytest.approx(table[sp]["relative_rmse"], rel=1e-6)
+        assert got["rms_reference"] == pytest.approx(table[sp]["rms_reference"], rel=1e-9)
+        assert got["rmse"] == pytest.approx(got["relative_rmse"] * got["rms_reference"], rel=1e-12)
+
+
+def test_test_table_output_states_the_definition(fitted, capsys):
+    assert main(["test", str(fitted), "@h2o32", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "600 frames" in out and "sqrt(<|F_pred - F_ref|^2> / <|F_ref|^2>)" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--select", "0"], "--select must be at least 1"),
+    (["--select", "many"], "--select takes a number"),
+    (["--ridge", "-1"], "--ridge must be >= 0"),
+    (["--split", "0.5,0.5,0.5,0.1"], "--split takes four fractions"),
+    (["--loss", "cubic"], "invalid choice"),
+])
+def test_fit_rejects_bad_options(args, message, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "@h2o32", "-o", str(tmp_path / "m.json")] + args)
+    assert message in capsys.readouterr().err
+
+
+def test_fit_without_forces_fails_with_a_clear_error(tmp_path, capsys):
+    data = load_dataset("@h2o32").subset(range(20))
+    data.forces_fnc = None
+    data.save(tmp_path / "noforces.npz")
+    assert main(["fit", str(tmp_path / "noforces.npz"), "-o", str(tmp_path / "m.json"), "--quiet"]) == 2
+    assert "forces" in capsys.readouterr().err
+
+
+def test_test_refuses_species_the_model_does_not_know(fitted, tmp_path, capsys):
+    data = load_dataset("@h2o32").subset(range(3))
+    data.species_names = ["O", "D"]
+    data.save(tmp_path / "od.npz")
+    assert main(["test", str(fitted), str(tmp_path / "od.npz"), "--json"]) == 2
+    assert "does not know" in capsys.readouterr().err
