@@ -122,6 +122,7 @@ void Simulation::set_nose_hoover(const NoseHooverParams& p) {
     if (p.chain < 1) throw std::invalid_argument("simulation: Nosé–Hoover chain length must be >= 1");
     nh_ = p;
     nvt_ = true;
+    tau_ = std::numeric_limits<double>::infinity();
     eta_.assign(static_cast<std::size_t>(p.chain), 0.0);
     veta_.assign(static_cast<std::size_t>(p.chain), 0.0);
 }
@@ -130,6 +131,19 @@ void Simulation::set_nve() {
     nvt_ = false;
     eta_.clear();
     veta_.clear();
+    tau_ = std::numeric_limits<double>::infinity();
+}
+
+void Simulation::set_learning(double tau) {
+    if (!(tau > 0.0) || std::isnan(tau))
+        throw std::invalid_argument("simulation: learning memory time tau must be > 0 fs");
+    set_nve();
+    tau_ = tau;
+}
+
+void Simulation::set_max_displacement(double limit) {
+    if (std::isnan(limit)) throw std::invalid_argument("simulation: max displacement must be a number (Å)");
+    max_displacement_ = limit > 0.0 ? limit : 0.0;
 }
 
 void Simulation::set_force_cap(double cap) {
@@ -216,18 +230,35 @@ void Simulation::run(long n_steps) {
     std::vector<double> inv_m(n);
     for (std::size_t i = 0; i < n; ++i) inv_m[i] = units::accel_per_force_over_mass / m_[i];
     const double half = 0.5 * dt_;
+    const bool learning = std::isfinite(tau_);
+    const double friction = learning ? std::exp(-half / tau_) : 1.0;  // exact decay of v over dt/2
+    const double max_step2 = max_displacement_ * max_displacement_;
     for (long s = 0; s < n_steps; ++s) {
         const std::vector<double> q0 = q_, v0 = v_, f0 = f_, l0 = loss_, e0 = eta_, ve0 = veta_;
         const long clipped0 = clipped_total_;
         if (nvt_) chain_half_step(half);
-        for (std::size_t i = 0; i < n; ++i)
+        if (learning)
+            for (double& x : v_) x *= friction;
+        double moved2 = 0.0;
+        std::size_t fastest = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            double d2 = 0.0;
             for (int c = 0; c < 3; ++c) {
                 v_[3 * i + c] += half * f_[3 * i + c] * inv_m[i];
-                q_[3 * i + c] += dt_ * v_[3 * i + c];
+                const double dq = dt_ * v_[3 * i + c];
+                q_[3 * i + c] += dq;
+                d2 += dq * dq;
             }
+            if (d2 > moved2) { moved2 = d2; fastest = i; }
+        }
         std::string problem;
         if (!all_finite(q_)) {
             problem = "positions became NaN or inf";
+        } else if (max_step2 > 0.0 && moved2 > max_step2) {
+            std::ostringstream why;
+            why << "atom " << fastest << " moved " << std::sqrt(moved2) << " Å in one step, more than the limit of "
+                << max_displacement_ << " Å";
+            problem = why.str();
         } else {
             try {
                 compute_forces();
@@ -246,6 +277,8 @@ void Simulation::run(long n_steps) {
         }
         for (std::size_t i = 0; i < n; ++i)
             for (int c = 0; c < 3; ++c) v_[3 * i + c] += half * f_[3 * i + c] * inv_m[i];
+        if (learning)
+            for (double& x : v_) x *= friction;
         if (nvt_) chain_half_step(half);
         ++step_;
         time_ += dt_;
@@ -276,6 +309,7 @@ double Simulation::thermostat_energy() const {
 }
 
 double Simulation::conserved_energy() const {
+    if (std::isfinite(tau_)) return std::numeric_limits<double>::quiet_NaN();
     return kinetic_energy() + potential_energy() + thermostat_energy();
 }
 

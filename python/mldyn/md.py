@@ -10,7 +10,7 @@ from .cell import make_cell
 from .invariants import NEIGHBOUR_METHODS, as_positions
 from .model import AgentLossModel
 
-__all__ = ["Simulation", "maxwell_boltzmann"]
+__all__ = ["Simulation", "maxwell_boltzmann", "ENSEMBLES"]
 
 
 def maxwell_boltzmann(masses_n, temperature: float, seed: int = 0, rescale: bool = True) -> np.ndarray:
@@ -22,17 +22,28 @@ def maxwell_boltzmann(masses_n, temperature: float, seed: int = 0, rescale: bool
     return _core.maxwell_boltzmann(np.asarray(masses_n, dtype=float), float(temperature), int(seed), bool(rescale))
 
 
+ENSEMBLES = ("nve", "nvt", "learn")
+
+
 class Simulation:
-    """Velocity-Verlet MD (NVE) or Nosé–Hoover chain MD (NVT) with an agent-loss model.
+    """MD with an agent-loss model; the step loop runs in C++.
+
+    Ensembles
+    ---------
+    * ``"nve"``: velocity Verlet.
+    * ``"nvt"``: Nosé–Hoover chain (``temperature`` K, damping ``tdamp`` fs, ``chain`` length).
+    * ``"learn"``: the paper's learning dynamics, eq. (3.4), tau q'' = -q' + (tau/M) F with
+      memory time ``tau`` (fs); Newtonian (NVE) in the limit tau -> infinity.
+    The default is "learn" if ``tau`` is given, else "nvt" if ``temperature`` is given, else "nve".
 
     Parameters
     ----------
     model : :class:`AgentLossModel`.
     positions_nc : (n, 3) Å.  species_n : (n,) ids or names.  cell : see :func:`make_cell`.
-    velocities_nc : (n, 3) Å/fs; default Maxwell–Boltzmann at ``temperature`` (or zero if none).
+    velocities_nc : (n, 3) Å/fs; default Maxwell–Boltzmann at ``temperature`` (zero if none).
     dt : time step, fs (default 0.5, as the paper and CP2K run).
-    temperature : NVT target (K); None for NVE.  tdamp : thermostat damping time, fs.
-    chain : Nosé–Hoover chain length.  force_cap : |F| cap per atom in eV/Å (None: no clipping).
+    force_cap : |F| cap per atom in eV/Å (None: no clipping; the paper clips).
+    max_displacement : refuse a step in which an atom moves farther than this (Å; None: no check).
     seed : seed for the initial velocities.  neighbours : ``auto``, ``all_pairs`` or ``cell_list``.
     masses_n : per-atom masses (n,) in amu (default: the model's species masses).
 
@@ -41,9 +52,21 @@ class Simulation:
 
     def __init__(self, model: AgentLossModel, positions_nc, species_n, cell=None, velocities_nc=None,
                  dt: float = 0.5, temperature: float | None = None, tdamp: float = 50.0, chain: int = 3,
-                 force_cap: float | None = None, seed: int = 0, neighbours: str = "auto", masses_n=None):
+                 force_cap: float | None = None, seed: int = 0, neighbours: str = "auto", masses_n=None,
+                 ensemble: str | None = None, tau: float | None = None, max_displacement: float | None = None):
         if neighbours not in NEIGHBOUR_METHODS:
             raise ValueError(f"neighbours must be one of {NEIGHBOUR_METHODS}, got {neighbours!r}")
+        if ensemble is None:
+            ensemble = "learn" if tau is not None else "nvt" if temperature is not None else "nve"
+        if ensemble not in ENSEMBLES:
+            raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
+        if ensemble == "nvt" and temperature is None:
+            raise ValueError("ensemble 'nvt' needs a target temperature (K)")
+        if ensemble == "learn" and tau is None:
+            raise ValueError("ensemble 'learn' needs a memory time tau (fs)")
+        if ensemble != "learn" and tau is not None:
+            raise ValueError(f"tau is the memory time of the 'learn' ensemble; it means nothing for {ensemble!r}")
+        self.ensemble = ensemble
         self.model = model
         pos = as_positions(positions_nc)
         n = len(pos)
@@ -55,12 +78,18 @@ class Simulation:
         self.cell = make_cell(cell)
         self._sim = _core.Simulation(model.core_for(self.cell), self.cell, self.species_n, masses, pos, vel,
                                      float(dt), neighbours)
-        if temperature is not None:
+        if ensemble == "nvt":
             self._sim.set_nose_hoover(_core.NoseHooverParams(float(temperature), float(tdamp), int(chain)))
+        elif ensemble == "learn":
+            self._sim.set_learning(float(tau))
         if force_cap is not None:
             if not force_cap > 0:
                 raise ValueError(f"force_cap must be positive (eV/Å), got {force_cap}")
             self._sim.set_force_cap(float(force_cap))
+        if max_displacement is not None:
+            if not max_displacement > 0:
+                raise ValueError(f"max_displacement must be positive (Å), got {max_displacement}")
+            self._sim.set_max_displacement(float(max_displacement))
 
     def run(self, n_steps: int, callback: Callable[["Simulation"], object] | None = None, every: int = 0) -> None:
         """Advance ``n_steps`` steps. If ``callback`` is given it is called with this
@@ -100,4 +129,5 @@ class Simulation:
                                 doc="Kinetic + potential (+ thermostat) energy in eV; NaN if the model is not conservative.")
     thermostat_energy = property(lambda self: self._sim.thermostat_energy, doc="Nosé–Hoover chain energy, eV.")
     clipped_count = property(lambda self: self._sim.clipped_count, doc="Number of clipped forces so far.")
+    mean_loss = property(lambda self: float(np.mean(self._sim.losses)), doc="Mean agent loss <H_k>, eV.")
     core = property(lambda self: self._sim, doc="The underlying core simulation.")

@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "mldyn/model.hpp"
@@ -29,8 +30,14 @@ struct NoseHooverParams {
 ///  - NVT: velocity Verlet inside a Nosé–Hoover chain, Trotter split
 ///    (chain half step, Verlet step, chain half step; as LAMMPS `fix nvt`),
 ///    chain masses Q_1 = N_f k_B T tdamp², Q_j = k_B T tdamp².
+///  - Learning dynamics, the paper's eq. (3.4): tau q'' = -q' + (tau/M) F, i.e. the
+///    force is an exponentially weighted average of the loss gradient with memory
+///    time tau (fs). Integrated as velocity Verlet with the friction -q'/tau applied
+///    exactly (v *= exp(-dt/(2 tau))) before the first and after the second half kick;
+///    tau -> infinity is NVE, small tau is gradient descent on the agents' losses.
 /// Force clipping (if `force_cap` > 0, eV/Å) rescales any |F_k| above the cap to
-/// the cap before it is used, and counts the events.
+/// the cap before it is used, and counts the events. A step in which an atom moves
+/// farther than `max_displacement` (Å, if > 0) is refused like a NaN.
 class Simulation {
 public:
     /// Throws std::invalid_argument on inconsistent sizes, non-positive masses or
@@ -41,8 +48,12 @@ public:
 
     /// Switch to NVT with a Nosé–Hoover chain; throws on bad parameters.
     void set_nose_hoover(const NoseHooverParams& p);
+    /// Switch to learning dynamics with memory time `tau` (fs, > 0); no thermostat.
+    void set_learning(double tau);
     /// Back to NVE.
     void set_nve();
+    /// Largest distance (Å) an atom may move in one step; <= 0 disables the check.
+    void set_max_displacement(double limit);
     /// Cap on |F| per atom (eV/Å); <= 0 disables clipping.
     void set_force_cap(double cap);
     /// Degrees of freedom used for the temperature (default 3n - 3).
@@ -65,6 +76,8 @@ public:
     const Cell& cell() const { return cell_; }
     const AgentLossModel& model() const { return model_; }
     bool thermostatted() const { return nvt_; }
+    /// Memory time of learning dynamics (fs), or +inf when not in that mode.
+    double tau() const { return tau_; }
     const NoseHooverParams& nose_hoover() const { return nh_; }
     double degrees_of_freedom() const { return ndof_; }
 
@@ -74,7 +87,8 @@ public:
     /// 1/2 sum_k H_k (eV): the potential energy of a conservative model, NaN otherwise.
     double potential_energy() const;
     /// NVE: kinetic + potential; NVT: plus the chain's kinetic and potential terms.
-    /// NaN when the model is not conservative (no conserved quantity exists).
+    /// NaN when the model is not conservative (no conserved quantity exists) and
+    /// for learning dynamics (which dissipates by design).
     double conserved_energy() const;
     /// Thermostat energy (eV) sum_j Q_j v_j²/2 + N_f kT eta_1 + kT sum_{j>1} eta_j (0 in NVE).
     double thermostat_energy() const;
@@ -108,6 +122,8 @@ private:
     NoseHooverParams nh_;
     std::vector<double> eta_, veta_;
     double force_cap_ = 0.0;
+    double tau_ = std::numeric_limits<double>::infinity();
+    double max_displacement_ = 0.0;
     long clipped_total_ = 0;
 };
 
