@@ -10,6 +10,7 @@ import sys
 COMMANDS = {
     "fit": ("fit", "Fit an agent-loss model to reference forces (prints Table 1, writes model JSON)"),
     "test": ("test", "Evaluate a model on every frame of a run (force RMSE per species)"),
+    "run": ("run", "Run learned MD (NVE, Nosé–Hoover NVT or learning dynamics) with CP2K-style output"),
     "cp2k-input": ("cp2k_input", "Write a ready-to-run CP2K MD input deck that prints positions, velocities and forces every step"),
 }
 
@@ -28,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # so commands can record how they were called
     if not args.command:
         parser.print_help()
         return 2

@@ -87,11 +87,11 @@ def _read_lines(path: str) -> tuple[list[str], str]:
     return lines, sha
 
 
-def _open_text_for_writing(path: str):
-    """Text handle for writing; gzip-compressed (reproducibly, mtime 0) when ``path`` ends in .gz."""
+def _open_text_for_writing(path: str, append: bool = False):
+    """Text handle for writing (or appending); gzip-compressed (reproducibly, mtime 0) when ``path`` ends in .gz."""
     path = os.fspath(path)
     if path.endswith(".gz"):
-        raw = open(path, "wb")
+        raw = open(path, "ab" if append else "wb")
         gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
         import io
 
@@ -101,7 +101,7 @@ def _open_text_for_writing(path: str):
                 raw.close()
 
         return _Closing(gz, encoding="ascii", newline="\n")
-    return open(path, "w", encoding="ascii", newline="\n")
+    return open(path, "a" if append else "w", encoding="ascii", newline="\n")
 
 
 def _where(path: str, line: int) -> str:
@@ -1072,7 +1072,7 @@ def _frame_arrays(frames_fnc, steps, times, energies, what: str):
 
 
 def write_cp2k_xyz(path, symbols: Sequence[str], frames_fnc, steps=None, times=0.5, energies=None,
-                   kind: str = "pos") -> None:
+                   kind: str = "pos", append: bool = False) -> None:
     """Write a CP2K-style xyz trajectory (``PROJECT-pos-1.xyz``, ``-vel-1.xyz`` or ``-frc-1.xyz``).
 
     symbols : n species labels.  frames_fnc : (F, n, 3) in mldyn units — positions Å
@@ -1080,7 +1080,7 @@ def write_cp2k_xyz(path, symbols: Sequence[str], frames_fnc, steps=None, times=0
     CP2K's units (Å, Bohr/a.u. time, Hartree/Bohr).  steps : (F,) step indices (default
     0..F-1).  times : (F,) fs, or a scalar time step (fs) giving ``steps * dt``.
     energies : (F,) potential energies in eV, written as ``E =`` in Hartree (omitted when None).
-    A path ending in ``.gz`` is written gzip-compressed.
+    A path ending in ``.gz`` is written gzip-compressed. ``append`` adds the frames to an existing file.
     """
     kind = _KIND_ALIASES.get(kind, kind)
     if kind not in XYZ_KINDS:
@@ -1092,7 +1092,7 @@ def write_cp2k_xyz(path, symbols: Sequence[str], frames_fnc, steps=None, times=0
         raise ValueError(f"write_cp2k_xyz: {len(symbols)} symbols for {n} atoms")
     data = frames / XYZ_KINDS[kind][1]
     template = "".join(f"{s:>3s}  %19.10f %19.10f %19.10f\n" for s in symbols)  # CP2K's layout, a blank always
-    with _open_text_for_writing(path) as fh:
+    with _open_text_for_writing(path, append) as fh:
         for k in range(F):
             comment = f" i = {int(steps[k]):8d}, time = {times[k]:12.3f}"
             if energies is not None:
@@ -1102,7 +1102,7 @@ def write_cp2k_xyz(path, symbols: Sequence[str], frames_fnc, steps=None, times=0
 
 
 def write_cp2k_ener(path, steps, times, kinetic_f, temperature_f, potential_f, conserved_f=None,
-                    cpu_f=None) -> None:
+                    cpu_f=None, append: bool = False) -> None:
     """Write a CP2K ``PROJECT-1.ener`` file.
 
     steps : (F,) step indices.  times : (F,) fs.  kinetic_f, potential_f, conserved_f : (F,)
@@ -1120,16 +1120,17 @@ def write_cp2k_ener(path, steps, times, kinetic_f, temperature_f, potential_f, c
         arr[k] = a
     cons = arr["kinetic"] + arr["potential"] if conserved_f is None else np.asarray(conserved_f, dtype=float)
     cpu = np.zeros(F) if cpu_f is None else np.asarray(cpu_f, dtype=float)
-    with _open_text_for_writing(path) as fh:
-        fh.write("#     Step Nr.          Time[fs]        Kin.[a.u.]          Temp[K]            Pot.[a.u.]"
-                 "        Cons Qty[a.u.]        UsedTime[s]\n")
+    with _open_text_for_writing(path, append) as fh:
+        if not append:
+            fh.write("#     Step Nr.          Time[fs]        Kin.[a.u.]          Temp[K]            Pot.[a.u.]"
+                     "        Cons Qty[a.u.]        UsedTime[s]\n")
         for k in range(F):
             fh.write(f"{int(steps[k]):10d}{arr['times'][k]:20.6f}{arr['kinetic'][k] / HARTREE_EV:20.9f}"
                      f"{arr['temperature'][k]:20.9f}{arr['potential'][k] / HARTREE_EV:20.9f}"
                      f"{cons[k] / HARTREE_EV:20.9f}{cpu[k]:20.9f}\n")
 
 
-def write_cp2k_cell(path, steps, times, cells_f33) -> None:
+def write_cp2k_cell(path, steps, times, cells_f33, append: bool = False) -> None:
     """Write a CP2K ``PROJECT-1.cell`` file: step, time (fs), cell vectors A, B, C (rows of (F, 3, 3), Å), volume."""
     steps = np.asarray(steps).astype(np.int64)
     F = steps.shape[0]
@@ -1143,8 +1144,9 @@ def write_cp2k_cell(path, steps, times, cells_f33) -> None:
     vol = np.abs(np.linalg.det(cells))
     head = "#   Step   Time [fs]" + "".join(f"{f'{v}{x} [Angstrom]':>20s}" for v in "ABC" for x in "xyz") \
         + "      Volume [Angstrom^3]\n"
-    with _open_text_for_writing(path) as fh:
-        fh.write(head)
+    with _open_text_for_writing(path, append) as fh:
+        if not append:
+            fh.write(head)
         for k in range(F):
             fh.write(f"{int(steps[k]):8d}{times[k]:12.3f}" + "".join(f"{x:20.10f}" for x in cells[k].ravel())
                      + f"{vol[k]:25.10f}\n")

@@ -358,11 +358,14 @@ def read_extxyz(path, masses: Mapping[str, float] | None = None, forces_key: str
                    None, None, provenance)
 
 
-def write_extxyz(path, dataset: Dataset) -> None:
+def write_extxyz(path, dataset: Dataset, append: bool = False, ase_momenta: bool = False) -> None:
     """Write ``dataset`` as extended XYZ in ASE's layout (species, pos, forces, velocities in Å/fs as ``vel``).
 
     Per frame: ``Lattice`` and ``pbc="T T T"`` (or ``pbc="F F F"``), ``energy`` (eV) when
     known, ``step`` and ``time`` (fs). A path ending in ``.gz`` is gzip-compressed.
+    ``append`` adds the frames to an existing file. ``ase_momenta`` also writes ``masses`` (amu)
+    and ``momenta`` in ASE's units (amu Å / (Å sqrt(amu/eV))), so that ``ase.io.read`` gives
+    ``atoms.get_velocities()`` (ASE reads no velocity column by itself).
     """
     from .cp2k import _open_text_for_writing
 
@@ -375,10 +378,14 @@ def write_extxyz(path, dataset: Dataset) -> None:
     if d.velocities_fnc is not None:
         props += ":vel:R:3"
         arrays.append(d.velocities_fnc)
+        if ase_momenta:
+            props += ":masses:R:1:momenta:R:3"
+            masses = np.broadcast_to(d.masses_n[None, :, None], (d.n_frames, d.n_atoms, 1))
+            arrays += [masses, d.velocities_fnc * d.masses_n[None, :, None] * ASE_TIME_FS]
     data = np.concatenate(arrays, axis=2)
     row = " %.10f" * data.shape[2]
     template = "".join(f"{s:<3s}{row}\n" for s in d.symbols)
-    with _open_text_for_writing(path) as fh:
+    with _open_text_for_writing(path, append) as fh:
         for k in range(d.n_frames):
             head = []
             if d.cells_f33 is not None:

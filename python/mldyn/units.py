@@ -24,6 +24,12 @@ ACCEL_PER_FORCE_OVER_MASS: float = _u.accel_per_force_over_mass
 #: Kinetic energy (eV) of 1 amu at 1 Å/fs, i.e. amu·Å²/fs² in eV.
 KINETIC_EV_PER_AMU_A2_FS2: float = _u.kinetic_eV_per_amu_A2_fs2
 
+#: Speed of light in vacuum, m/s (exact: it defines the metre in the SI).
+SPEED_OF_LIGHT_M_PER_S: float = 299792458.0
+#: Speed of light in cm/fs (exact). A frequency f in 1/fs is the wavenumber f / SPEED_OF_LIGHT_CM_PER_FS in cm^-1.
+#: Pinned here in Python only (spectra are analysis, not part of the C++ core).
+SPEED_OF_LIGHT_CM_PER_FS: float = 2.99792458e-5
+
 #: Hartree/Bohr in eV/Å (CP2K forces).
 HARTREE_PER_BOHR_EV_PER_A: float = HARTREE_EV / BOHR_A
 #: Bohr per atomic time unit in Å/fs (CP2K velocities).

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
+import shlex
 import time
 from pathlib import Path
 
@@ -86,7 +85,7 @@ def run(args) -> int:
                        progress=not args.quiet)
     model = report.model
     model.metadata["data"] = {"source": str(args.data), "provenance": getattr(dataset, "provenance", {})}
-    model.metadata["command"] = " ".join(["mldyn", "fit"] + sys.argv[2:]) if sys.argv[1:2] == ["fit"] else None
+    model.metadata["command"] = shlex.join(["mldyn"] + args.argv)
     out = Path(args.output)
     model.save(out)
     names = model.species

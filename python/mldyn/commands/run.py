@@ -1,0 +1,82 @@
+"""mldyn run model.json --init SOURCE --steps N -o RUNDIR: learned MD with CP2K-style output."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+
+def _positive_float(value):
+    x = float(value)
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return x
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", nargs="?", help="model file (JSON) from mldyn fit")
+    p.add_argument("--init", help="start: a CP2K run directory with optional frame (DIR@-1 = last frame; positions "
+                                  "and velocities both taken), @h2o32 (bundled run), a dataset .npz, or an "
+                                  ".xyz/.extxyz structure (velocities drawn at --temperature)")
+    p.add_argument("--steps", type=int, help="number of MD steps (with --restart: new total)")
+    p.add_argument("-o", "--output", help="run directory to create")
+    p.add_argument("--restart", metavar="RUNDIR", help="continue the run in RUNDIR from its last checkpoint")
+    p.add_argument("--dt", type=_positive_float, default=0.5, help="time step, fs (default 0.5)")
+    p.add_argument("--ensemble", choices=("nve", "nvt", "learn"), default=None,
+                   help="nve: velocity Verlet; nvt: Nosé–Hoover chain; learn: the paper's learning dynamics "
+                        "tau q'' = -q' + (tau/M) F (default nvt with --temperature, else nve)")
+    p.add_argument("--temperature", type=_positive_float, help="NVT target and initial-velocity temperature, K")
+    p.add_argument("--tdamp", type=_positive_float, default=50.0, help="thermostat damping time, fs (default 50)")
+    p.add_argument("--chain", type=int, default=3, help="Nosé–Hoover chain length (default 3)")
+    p.add_argument("--tau", type=_positive_float, help="memory time of --ensemble learn, fs")
+    p.add_argument("--clip", type=_positive_float, help="cap on |F| per atom, eV/Å (the paper clips forces)")
+    p.add_argument("--seed", type=int, default=0, help="seed for drawn velocities (default 0)")
+    p.add_argument("--threads", type=int, default=0, help="OpenMP threads (default: all cores)")
+    p.add_argument("--traj-every", type=int, default=1, help="write a trajectory frame every K steps (default 1)")
+    p.add_argument("--thermo-every", type=int, default=10, help="write a thermo line every K steps (default 10)")
+    p.add_argument("--checkpoint-every", type=int, default=1000, help="checkpoint every K steps (default 1000)")
+    p.add_argument("--max-displacement", type=_positive_float, default=1.0,
+                   help="stop if an atom moves farther than this in one step, Å (default 1.0)")
+    p.add_argument("--cell", type=float, nargs="+", help="cell for an .xyz structure without one: L, or a b c, "
+                                                         "or 9 numbers (rows a, b, c), Å")
+    p.add_argument("--neighbours", choices=("auto", "all_pairs", "cell_list"), default="auto")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    from ..runner import RunConfig, RunFailed, restart_md, run_md, summary_line
+
+    try:
+        if args.restart:
+            summary = restart_md(args.restart, args.steps, progress=not args.quiet)
+        else:
+            missing = [name for name, v in (("model", args.model), ("--init", args.init), ("--steps", args.steps),
+                                            ("-o", args.output)) if v is None]
+            if missing:
+                print(f"mldyn run: error: missing {', '.join(missing)} (or use --restart RUNDIR)", file=sys.stderr)
+                return 2
+            cell = None
+            if args.cell:
+                if len(args.cell) not in (1, 3, 9):
+                    print("mldyn run: error: --cell takes 1, 3 or 9 numbers (Å)", file=sys.stderr)
+                    return 2
+                cell = args.cell[0] if len(args.cell) == 1 else args.cell if len(args.cell) == 3 else \
+                    [args.cell[0:3], args.cell[3:6], args.cell[6:9]]
+            ensemble = args.ensemble or ("learn" if args.tau else "nvt" if args.temperature else "nve")
+            cfg = RunConfig(model=args.model, init=args.init, steps=args.steps, dt=args.dt, ensemble=ensemble,
+                            temperature=args.temperature, tdamp=args.tdamp, chain=args.chain, tau=args.tau,
+                            clip=args.clip, seed=args.seed, threads=args.threads, traj_every=args.traj_every,
+                            thermo_every=args.thermo_every, checkpoint_every=args.checkpoint_every,
+                            max_displacement=args.max_displacement, neighbours=args.neighbours, cell=cell,
+                            command=shlex.join(["mldyn"] + args.argv))
+            summary = run_md(cfg, args.output, progress=not args.quiet)
+    except RunFailed as exc:
+        print(f"mldyn run: stopped: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        where = args.restart or args.output
+        print(f"\nmldyn run: interrupted; output so far is in {where}; continue with: mldyn run --restart {where}",
+              file=sys.stderr)
+        return 130
+    print(summary_line(summary))
+    return 0

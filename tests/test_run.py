@@ -1,0 +1,165 @@
+"""`mldyn run`: outputs readable by ASE and by mldyn's CP2K reader, exact restarts,
+blow-ups that stop cleanly, and the learning ensemble from the command line."""
+import json
+
+import numpy as np
+import pytest
+
+import mldyn
+from mldyn.cli import main
+from mldyn.cp2k import read_cp2k
+from mldyn.fit import fit_model
+from mldyn.formats import load_dataset
+from mldyn.runner import RunConfig, RunFailed, restart_md, run_md
+
+OUTPUTS = ("trajectory.extxyz", "mldyn-pos-1.xyz", "mldyn-vel-1.xyz", "mldyn-frc-1.xyz", "mldyn-1.ener",
+           "mldyn-1.cell", "thermo.log")
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """A quadratic water model fitted on part of the bundled run (small basis: fast)."""
+    data = load_dataset("@h2o32").subset(range(0, 600, 4))
+    basis = mldyn.Basis((("exp", 1.0), ("exp", 0.5), ("gauss", 1.0), ("gauss", 2.0), ("power", 1.0)), r_on=4.0)
+    report = fit_model(data, basis, "quadratic", progress=False)
+    path = tmp_path_factory.mktemp("model") / "water.json"
+    report.model.save(path)
+    return path
+
+
+def config(model_path, **kw):
+    base = dict(model=str(model_path), init="@h2o32@-1", steps=60, temperature=450.0, tdamp=20.0, chain=1,
+                clip=20.0, traj_every=2, thermo_every=5, checkpoint_every=25)
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def test_cli_run_writes_every_output_and_a_summary(model_path, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(model_path), "--init", "@h2o32@-1", "--steps", "40", "--temperature", "450",
+                 "--clip", "20", "--traj-every", "4", "--thermo-every", "10", "-o", str(out), "--quiet"]) == 0
+    line = capsys.readouterr().out
+    assert "40 steps (0.02 ps)" in line and "ns/day" in line and "clipped forces" in line
+    for name in OUTPUTS + ("model.json", "run.json", "command.txt", "checkpoint.npz"):
+        assert (out / name).is_file(), name
+    assert "mldyn run" in (out / "command.txt").read_text()
+    thermo = np.loadtxt(out / "thermo.log")
+    assert thermo[:, 0].tolist() == [0, 10, 20, 30, 40]
+    assert json.loads((out / "run.json").read_text())["config"]["steps"] == 40
+
+
+def test_learned_run_reads_back_like_a_cp2k_run(model_path, tmp_path):
+    out = tmp_path / "run"
+    run_md(config(model_path, steps=20, traj_every=1, thermo_every=1), out, progress=False)
+    run = read_cp2k(out)
+    ref = load_dataset("@h2o32")
+    assert run.n_frames == 21 and run.symbols == ref.symbols
+    np.testing.assert_array_equal(run.steps_f, np.arange(21))
+    np.testing.assert_allclose(run.times_f, 0.5 * np.arange(21))
+    # frame 0 is the initial state: the last bundled CP2K frame (positions and velocities)
+    np.testing.assert_allclose(run.positions_fnc[0], ref.positions_fnc[-1], atol=1e-9)
+    np.testing.assert_allclose(run.velocities_fnc[0], ref.velocities_fnc[-1], rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(run.cells_f33[0], ref.cells_f33[-1])
+    # the kinetic energy in .ener agrees with the velocities in -vel-1.xyz (units round trip)
+    ke = 0.5 * np.einsum("n,fnc,fnc->f", run.masses_n, run.velocities_fnc, run.velocities_fnc)
+    np.testing.assert_allclose(ke * mldyn.units.KINETIC_EV_PER_AMU_A2_FS2, run.kinetic_energy_f, rtol=1e-6)
+    # forces in -frc-1.xyz are the model's forces (after clipping) at those positions
+    model = mldyn.AgentLossModel.load(out / "model.json")
+    f = model.forces(run.positions_fnc[7], run.symbols, run.cells_f33[7])
+    clipped = f * np.minimum(1.0, 20.0 / np.linalg.norm(f, axis=1))[:, None]  # the run caps |F| at 20 eV/Å
+    np.testing.assert_allclose(run.forces_fnc[7], clipped, atol=1e-6)  # positions carry 10 decimals
+
+
+def test_extxyz_trajectory_reads_in_ase_with_cell_velocities_and_forces(model_path, tmp_path):
+    ase_io = pytest.importorskip("ase.io", reason="ASE is an optional extra (pip install 'mldyn[ase]')")
+    out = tmp_path / "run"
+    run_md(config(model_path, steps=10, traj_every=5), out, progress=False)
+    frames = ase_io.read(out / "trajectory.extxyz", index=":")
+    run = read_cp2k(out)
+    assert len(frames) == 3
+    for atoms, k in zip(frames, range(3)):
+        np.testing.assert_allclose(atoms.cell.array, run.cells_f33[k], atol=1e-9)
+        np.testing.assert_allclose(atoms.positions, run.positions_fnc[k], atol=1e-9)
+        np.testing.assert_allclose(atoms.get_forces(), run.forces_fnc[k], atol=1e-8)
+        # the CP2K file holds 10 decimals in Bohr/a.u. time (2.2e-9 Å/fs): that sets the tolerance
+        np.testing.assert_allclose(atoms.get_velocities() / mldyn.formats.ASE_TIME_FS, run.velocities_fnc[k],
+                                   rtol=0, atol=3e-9)
+        assert np.abs(atoms.get_velocities()).max() > 1e-3  # velocities really arrived
+
+
+@pytest.mark.parametrize("ensemble", ["nvt", "nve", "learn"])
+def test_restart_after_interruption_is_bitwise_identical(model_path, tmp_path, ensemble):
+    extra = {"nve": dict(temperature=None), "learn": dict(temperature=None, tau=200.0)}.get(ensemble, {})
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    run_md(config(model_path, ensemble=ensemble, **extra), whole, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        run_md(config(model_path, ensemble=ensemble, **extra), cut, progress=False, _stop_at=40)  # checkpoint at 25
+    assert np.loadtxt(cut / "thermo.log")[-1, 0] == 40  # output past the checkpoint was written...
+    summary = restart_md(cut, progress=False)  # ...and is replaced by the continuation from step 25
+    assert summary["total_steps"] == 60 and summary["steps"] == 35
+    for name in OUTPUTS:
+        assert (cut / name).read_bytes() == (whole / name).read_bytes(), name
+
+
+def test_restart_can_extend_a_finished_run(model_path, tmp_path):
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    run_md(config(model_path, steps=60), whole, progress=False)
+    run_md(config(model_path, steps=50), part, progress=False)
+    restart_md(part, steps=60, progress=False)
+    for name in OUTPUTS:
+        assert (part / name).read_bytes() == (whole / name).read_bytes(), name
+
+
+def test_blow_up_stops_with_step_and_keeps_checkpoint_and_output(model_path, tmp_path, capsys):
+    out = tmp_path / "hot"
+    # NVE with 2 fs steps and unclipped forces: this model pumps energy in until, after about a
+    # hundred steps, an atom jumps more than the allowed 1 Å in one step.
+    cfg = config(model_path, steps=400, dt=2.0, clip=None, checkpoint_every=7, thermo_every=1, traj_every=1,
+                 temperature=None, ensemble="nve")
+    with pytest.raises(RunFailed, match=r"step \d+ failed \(atom \d+ moved [\d.]+ Å in one step.*last good "
+                                        r"checkpoint is at step \d+"):
+        run_md(cfg, out, progress=False)
+    thermo = np.loadtxt(out / "thermo.log")
+    last = int(thermo[-1, 0])
+    assert 10 < last < 400 and np.all(np.isfinite(thermo[:, 1:6]))
+    with np.load(out / "checkpoint.npz") as z:
+        assert last - 7 < int(z["step"]) <= last and int(z["step"]) % 7 == 0
+        assert np.all(np.isfinite(z["positions"]))
+    assert read_cp2k(out).n_frames == last + 1
+
+
+def test_cli_reports_a_blow_up_with_exit_code_1(model_path, tmp_path, capsys):
+    code = main(["run", str(model_path), "--init", "@h2o32@-1", "--steps", "100", "--dt", "20",
+                 "--temperature", "5000", "-o", str(tmp_path / "x"), "--quiet"])
+    assert code == 1
+    assert "mldyn run: stopped: simulation: step" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--steps", "10"], "missing --init"),
+    (["--init", "@h2o32", "--steps", "10", "--ensemble", "learn"], "needs --tau"),
+    (["--init", "@h2o32@5000", "--steps", "10"], "frame 5000 does not exist"),
+    (["--init", "@h2o32", "--steps", "10", "--cell", "1", "2"], "--cell takes 1, 3 or 9 numbers"),
+])
+def test_cli_run_bad_options(model_path, tmp_path, capsys, args, message):
+    argv = ["run", str(model_path), "-o", str(tmp_path / "r"), "--quiet"] + args
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_run_refuses_to_overwrite_a_run(model_path, tmp_path):
+    run_md(config(model_path, steps=5), tmp_path / "r", progress=False)
+    with pytest.raises(ValueError, match="already holds a run"):
+        run_md(config(model_path, steps=5), tmp_path / "r", progress=False)
+
+
+def test_xyz_structure_start_draws_velocities_at_the_temperature(model_path, tmp_path):
+    ref = load_dataset("@h2o32")
+    xyz = tmp_path / "start.xyz"
+    lattice = " ".join(f"{x:.6f}" for x in ref.cells_f33[0].ravel())
+    lines = [str(ref.n_atoms), f'Lattice="{lattice}" Properties=species:S:1:pos:R:3']
+    lines += [f"{s} {x:.8f} {y:.8f} {z:.8f}" for s, (x, y, z) in zip(ref.symbols, ref.positions_fnc[0])]
+    xyz.write_text("\n".join(lines) + "\n")
+    run_md(config(model_path, init=str(xyz), steps=4, temperature=300.0), tmp_path / "r", progress=False)
+    thermo = np.loadtxt(tmp_path / "r" / "thermo.log")
+    assert thermo[0, 3] == pytest.approx(300.0, rel=1e-9)
