@@ -122,10 +122,17 @@ def minimum_image(vectors, cells_f33) -> np.ndarray:
     frac -= np.round(frac)
     out = np.einsum("fkd,fdc->fkc", frac, cells)
     if not _is_orthorhombic(cells):
-        shifts = np.einsum("sd,fdc->fsc", _SHIFTS_27, cells)           # (F, 27, 3)
-        cand = out[:, :, None, :] + shifts[:, None, :, :]               # (F, K, 27, 3)
-        best = np.argmin(np.einsum("fksc,fksc->fks", cand, cand), axis=2)
-        out = np.take_along_axis(cand, best[:, :, None, None], axis=2)[:, :, 0, :]
+        # A vector no longer than half the smallest cell width is already minimal (every other image is at
+        # least a lattice vector, >= twice that, away); search the 27 neighbouring images for the rest.
+        vol = np.abs(np.linalg.det(cells))
+        width = np.min([vol / np.linalg.norm(np.cross(cells[:, (i + 1) % 3], cells[:, (i + 2) % 3]), axis=1)
+                        for i in range(3)], axis=0)
+        f_idx, k_idx = np.nonzero(np.einsum("fkc,fkc->fk", out, out) > (0.5 * width[:, None]) ** 2)
+        if f_idx.size:
+            shifts = np.einsum("sd,fdc->fsc", _SHIFTS_27, cells)       # (F, 27, 3)
+            cand = out[f_idx, k_idx][:, None, :] + shifts[f_idx]        # (m, 27, 3)
+            best = np.argmin(np.einsum("msc,msc->ms", cand, cand), axis=1)
+            out[f_idx, k_idx] = cand[np.arange(f_idx.size), best]
     return out.reshape(d.shape)
 
 
@@ -399,6 +406,13 @@ def oh_stretch_spectrum(data: Union[Dataset, WaterGeometry], window: str = "hann
     return power_spectrum(g.bond_fh, _uniform_dt(g.times_f), window=window, pad=pad)
 
 
+def _default_peak_window(times_f) -> float:
+    """Default sliding window of :func:`peak_vs_time`: a third of the run, at most 200 fs (fs)."""
+    t = np.asarray(times_f, dtype=float)
+    dt = _uniform_dt(t)
+    return float(min(200.0, (t[-1] - t[0] + dt) / 3.0))
+
+
 def peak_vs_time(signal_fk, times_f, window_fs: float | None = None, step_fs: float | None = None,
                  band=OH_STRETCH_BAND_CM1, window: str = "hann", pad: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Dynamics of the spectrum's peak: the peak wavenumber in sliding time windows.
@@ -416,7 +430,7 @@ def peak_vs_time(signal_fk, times_f, window_fs: float | None = None, step_fs: fl
     dt = _uniform_dt(t)
     F = x.shape[0]
     if window_fs is None:
-        window_fs = min(200.0, (t[-1] - t[0] + dt) / 3.0)
+        window_fs = _default_peak_window(t)
     n_win = int(min(F, max(10, round(window_fs / dt))))
     n_step = max(1, int(round((step_fs if step_fs is not None else window_fs / 10.0) / dt)))
     starts = np.arange(0, F - n_win + 1, n_step)
@@ -488,15 +502,16 @@ def rdf(dataset: Dataset, a: str = "O", b: str = "O", r_max: float | None = None
     return RDF(0.5 * (edges[1:] + edges[:-1]), hist / ideal, edges, (a, b), dataset.n_frames)
 
 
-def rdf_first_peak(g: RDF, threshold: float = 1.0, top: float = 0.25, smooth_A: float = 0.1) -> tuple[float, float]:
+def rdf_first_peak(g: RDF, threshold: float = 1.0, top: float = 0.25, smooth_A: float = 0.2) -> tuple[float, float]:
     """Position (Å) and height of the first peak of g(r).
 
-    The first peak is the first stretch of r where g (smoothed by a cubic Savitzky–Golay filter
-    over about ``smooth_A`` Å, at least 5 bins, only to locate it) exceeds ``threshold`` (the ideal-gas level 1). Its position and
-    height come from a least-squares parabola fitted to the raw g over the top ``top`` fraction
-    of the peak above the threshold (at least 3 bins), which averages bin noise on broad peaks
-    (g_OO) and follows narrow ones (the covalent O–H peak). Returns (NaN, NaN) if g never
-    exceeds the threshold.
+    The first peak is the first stretch of r where g, smoothed by a cubic Savitzky–Golay filter
+    over about ``smooth_A`` Å (at least 5 bins; used only to locate the peak), exceeds
+    ``threshold`` (the ideal-gas level 1). Its position and height come from a least-squares
+    parabola fitted to the raw g over the top ``top`` fraction of that peak (at least 3 bins),
+    which averages bin noise on broad peaks (g_OO) and follows narrow ones (the covalent O–H
+    peak, whose height it underestimates by ~2 %). Returns (NaN, NaN) if g never exceeds the
+    threshold. With short runs of small cells g_OO is noisy: expect ±0.05 Å and ±0.3 in height.
     """
     from scipy.signal import savgol_filter
 
@@ -632,7 +647,8 @@ class TrajectoryAnalysis:
     geometry (:class:`WaterGeometry`); ownership (:class:`HydrogenOwnership`);
     bond_mean_f, bond_std_f (Å); sample_hydrogens (indices into the hydrogen list) and
     sample_bonds_fk (F, k) Å; angles_fo (F, n_O) degrees; angle_mean_f, angle_std_f (deg);
-    oh_spectrum (:class:`Spectrum`, Å²·cm) and oh_peak_cm1; peak_times_w (fs), peak_w (cm⁻¹);
+    oh_spectrum (:class:`Spectrum`, Å²·cm) and oh_peak_cm1; peak_times_w (fs), peak_w (cm⁻¹) in sliding
+    windows of peak_window_fs (fs);
     rdfs {"OO", "OH", "HH": :class:`RDF`}; vacf_lag (fs), vacf (normalised, mass-weighted);
     vdos (:class:`Spectrum`, unit area), None when the run is too short.
     """
@@ -660,6 +676,7 @@ class TrajectoryAnalysis:
     vacf: np.ndarray | None
     vdos: Spectrum | None
     band: tuple = OH_STRETCH_BAND_CM1
+    peak_window_fs: float = math.nan
     notes: list = field(default_factory=list)
 
     def summary(self) -> dict:
@@ -708,6 +725,8 @@ def analyze(dataset: Dataset, seed: int = 0, n_sample_hydrogens: int = 4, r_max:
     try:
         spec = oh_stretch_spectrum(geo)
         peak = spectrum_peak(spec, band)
+        if peak_window_fs is None:
+            peak_window_fs = _default_peak_window(geo.times_f)
         pt, pw = peak_vs_time(geo.bond_fh, geo.times_f, window_fs=peak_window_fs, band=band)
         if dataset.n_frames >= 3:
             vlag, vacf = velocity_autocorrelation(dataset)
@@ -722,7 +741,8 @@ def analyze(dataset: Dataset, seed: int = 0, n_sample_hydrogens: int = 4, r_max:
         notes.append("no RDFs: the trajectory is not periodic")
     return TrajectoryAnalysis(dataset.n_frames, dataset.n_atoms, dataset.times_f.copy(), kin, temp, geo, own, bmean,
                               bstd, sample, geo.bond_fh[:, sample], angles, amean, astd, spec, peak, pt, pw, rdfs,
-                              vlag, vacf, vdos, tuple(band), notes)
+                              vlag, vacf, vdos, tuple(band),
+                              math.nan if peak_window_fs is None else float(peak_window_fs), notes)
 
 
 def summarize(dataset: Dataset, **kwargs) -> dict:

@@ -114,20 +114,30 @@ def plot_kinetic_energy(runs, path, absolute_time: bool = False) -> Path:
     return _save(fig, path)
 
 
-def _mean_std_figure(runs, path, mean_attr, std_attr, ylabel, unit, title, absolute_time) -> Path:
+def _headroom(ax, fraction: float = 0.22) -> None:
+    """Extend the y range upwards so a legend at the top does not cover the data."""
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + fraction * (hi - lo))
+
+
+def _mean_std_figure(runs, path, mean_attr, std_attr, ylabel, unit, over, title, absolute_time) -> Path:
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     for i, (label, an) in enumerate(runs):
         st = _style(i)
         t = _times(an, absolute_time)
         m, s = getattr(an, mean_attr), getattr(an, std_attr)
-        ax1.plot(t, m, lw=1.3, label=f"{label}: mean (overall {np.nanmean(m):.3f} {unit})", **st)
-        ax1.fill_between(t, m - s, m + s, color=st["color"], alpha=0.15, lw=0, label=f"{label}: ± std")
-        ax2.plot(t, s, lw=1.2, label=label, **st)
+        ax1.plot(t, m, lw=1.6, label=f"{label}: mean (time average {np.nanmean(m):.4g} {unit})", **st)
+        ax1.plot(t, m + s, lw=0.7, alpha=0.8, label=f"{label}: mean ± std", **st)
+        ax1.plot(t, m - s, lw=0.7, alpha=0.8, **st)
+        ax1.fill_between(t, m - s, m + s, color=st["color"], alpha=0.07, lw=0)
+        ax2.plot(t, s, lw=1.2, label=f"{label} (time average {np.nanmean(s):.3g} {unit})", **st)
     ax1.set_ylabel(f"{ylabel} ({unit})")
-    ax2.set_ylabel(f"std over molecules ({unit})")
+    ax2.set_ylabel(f"std over {over} ({unit})")
     ax2.set_xlabel(_time_label(absolute_time))
+    _headroom(ax1, 0.25)
+    _headroom(ax2, 0.3)
     ax1.legend(loc="upper left", fontsize=8, ncol=2)
-    ax2.legend(loc="upper left", fontsize=8)
+    ax2.legend(loc="upper left", fontsize=8, ncol=2)
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     ax1.set_title(title)
@@ -137,13 +147,13 @@ def _mean_std_figure(runs, path, mean_attr, std_attr, ylabel, unit, title, absol
 
 def plot_oh_bond(runs, path, absolute_time: bool = False) -> Path:
     """Paper Fig. 4: mean O–H bond length over hydrogens ± its standard deviation (Å) against time."""
-    return _mean_std_figure(runs, path, "bond_mean_f", "bond_std_f", "O–H bond length", "Å",
+    return _mean_std_figure(runs, path, "bond_mean_f", "bond_std_f", "O–H bond length", "Å", "hydrogens",
                             "O–H bond: mean ± standard deviation over hydrogens (cf. paper Fig. 4)", absolute_time)
 
 
 def plot_hoh_angle(runs, path, absolute_time: bool = False) -> Path:
     """Paper Fig. 7: mean H–O–H angle ± its standard deviation (degrees) against time."""
-    return _mean_std_figure(runs, path, "angle_mean_f", "angle_std_f", "H–O–H angle", "deg",
+    return _mean_std_figure(runs, path, "angle_mean_f", "angle_std_f", "H–O–H angle", "deg", "molecules",
                             "H–O–H angle: mean ± standard deviation over molecules (cf. paper Fig. 7)",
                             absolute_time)
 
@@ -168,7 +178,7 @@ def plot_oh_bond_hydrogens(runs, path, absolute_time: bool = False) -> Path:
                 continue
             h = int(an.sample_hydrogens[j])
             atom = int(an.geometry.hydrogen_atoms[h])
-            names.append(f"atom {atom}")
+            names.append(f"atom index {atom}")
             ax.plot(_times(an, absolute_time), an.sample_bonds_fk[:, j], lw=1.1, label=label, **_style(i))
         ax.set_title(f"hydrogen {j + 1}: {', '.join(dict.fromkeys(names))}", fontsize=10)
         ax.set_ylabel("O–H distance (Å)")
@@ -192,6 +202,9 @@ def plot_oh_spectrum(runs, path, absolute_time: bool = False, max_cm1: float = 5
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [3, 2]})
     any_spec = False
     band = None
+    top = max((float(np.max(an.oh_spectrum.power_k)) for _, an in runs if an.oh_spectrum is not None), default=1.0)
+    exponent = int(np.floor(np.log10(top))) if top > 0 else 0
+    scale = 10.0 ** -exponent
     for i, (label, an) in enumerate(runs):
         st = _style(i)
         if an.oh_spectrum is None:
@@ -200,7 +213,7 @@ def plot_oh_spectrum(runs, path, absolute_time: bool = False, max_cm1: float = 5
         band = an.band
         k, p = an.oh_spectrum.wavenumber_k, an.oh_spectrum.power_k
         sel = k <= max_cm1
-        ax1.plot(k[sel], p[sel], lw=1.3, label=f"{label} (peak {an.oh_peak_cm1:.0f} cm⁻¹)", **st)
+        ax1.plot(k[sel], p[sel] * scale, lw=1.3, label=f"{label} (peak {an.oh_peak_cm1:.0f} cm⁻¹)", **st)
         if np.isfinite(an.oh_peak_cm1):
             ax1.axvline(an.oh_peak_cm1, color=st["color"], lw=0.8, ls=":")
         if an.peak_w.size:
@@ -217,11 +230,13 @@ def plot_oh_spectrum(runs, path, absolute_time: bool = False, max_cm1: float = 5
         ax1.legend(loc="upper right", fontsize=8)
         ax2.legend(loc="best", fontsize=8)
     ax1.set_xlabel("wavenumber (cm⁻¹)")
-    ax1.set_ylabel("O–H bond power spectral density (Å²·cm)")
+    unit = "Å²·cm" if exponent == 0 else f"10$^{{{exponent}}}$ Å²·cm"
+    ax1.set_ylabel(f"O–H bond power spectral density ({unit})")
     ax1.set_title("Power spectrum of O–H bond oscillations")
     ax2.set_xlabel(_time_label(absolute_time) + ", window centre")
     ax2.set_ylabel("O–H stretch peak (cm⁻¹)")
-    ax2.set_title("Spectrum peak in sliding windows")
+    wins = sorted({f"{an.peak_window_fs:.0f}" for _, an in runs if np.isfinite(an.peak_window_fs)})
+    ax2.set_title(f"Spectrum peak in sliding {'/'.join(wins) or ''} fs windows")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     fig.suptitle("O–H vibrational power spectrum (cf. paper Fig. 6)")
@@ -249,17 +264,17 @@ def plot_rdfs(runs, path) -> Path:
             ax.plot(g.r_k, g.g_k, lw=1.2, label=f"{label} (1st peak {r0:.2f} Å, {h0:.2f})", **_style(i))
             tops.append(float(np.max(g.g_k[g.r_k > 1.3])) if np.any(g.r_k > 1.3) else float(np.max(g.g_k)))
             if pair == "OH":
-                notes.append(f"{label}: covalent peak height {np.max(g.g_k):.1f}")
+                notes.append(f"{label}: {np.max(g.g_k):.1f}")
         if not tops:
             _empty(ax, "no periodic cell: no RDF")
             continue
         ax.axhline(1.0, color="0.5", lw=0.7, ls=":")
         if pair == "OH":
-            ax.set_ylim(0, 1.35 * max(tops))
-            ax.text(0.97, 0.60, "\n".join(notes) + "\n(cut off)", transform=ax.transAxes, ha="right", va="top",
-                    fontsize=8, color="0.3")
+            ax.set_ylim(0, 1.6 * max(tops))
+            ax.text(0.97, 0.83, "covalent peak cut off, height:\n" + "\n".join(notes), transform=ax.transAxes,
+                    ha="right", va="top", fontsize=8, color="0.3")
         else:
-            ax.set_ylim(bottom=0)
+            ax.set_ylim(0, 1.25 * max(tops))
         ax.set_xlabel("r (Å)")
         ax.set_ylabel(f"g$_{{{pair}}}$(r)")
         ax.set_title(f"{pair[0]}–{pair[1]} radial distribution")
@@ -297,7 +312,7 @@ def plot_vdos(runs, path, max_cm1: float = 5000.0) -> Path:
     ax1.set_ylabel("C(τ) = ⟨Σ m v(0)·v(τ)⟩ / ⟨Σ m v²⟩")
     ax1.set_title("Velocity autocorrelation (mass-weighted)")
     ax2.set_xlabel("wavenumber (cm⁻¹)")
-    ax2.set_ylabel("VDOS (1/cm⁻¹, unit area)")
+    ax2.set_ylabel("VDOS (per cm⁻¹, unit area)")
     ax2.set_title("Vibrational density of states")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)

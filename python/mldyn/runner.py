@@ -163,16 +163,17 @@ class RunFiles:
             "# step time_fs kinetic_eV temperature_K half_loss_sum_eV mean_loss_eV conserved_eV clipped_total\n")
 
     def add_frame(self, sim: Simulation) -> None:
-        half_loss = 0.5 * float(np.sum(sim.losses))
-        self.frames.append((sim.step, sim.time, sim.positions, sim.velocities, sim.forces, half_loss))
-
-    def add_thermo(self, sim: Simulation) -> None:
+        """A trajectory frame, and its line of the CP2K .ener file (CP2K's reader keeps only
+        steps present in every file, so both are written at the same steps)."""
         ke = sim.kinetic_energy
         half_loss = 0.5 * float(np.sum(sim.losses))
-        self.thermo.append(f"{sim.step} {sim.time:.3f} {ke:.10e} {sim.temperature:.6f} {half_loss:.10e} "
-                           f"{sim.mean_loss:.10e} {sim.conserved_energy:.10e} {sim.clipped_count}\n")
-        self.ener.append((sim.step, sim.time, ke, sim.temperature, half_loss,
-                          ke + half_loss + sim.thermostat_energy))
+        self.frames.append((sim.step, sim.time, sim.positions, sim.velocities, sim.forces, half_loss))
+        self.ener.append((sim.step, sim.time, ke, sim.temperature, half_loss, ke + half_loss + sim.thermostat_energy))
+
+    def add_thermo(self, sim: Simulation) -> None:
+        half_loss = 0.5 * float(np.sum(sim.losses))
+        self.thermo.append(f"{sim.step} {sim.time:.3f} {sim.kinetic_energy:.10e} {sim.temperature:.6f} "
+                           f"{half_loss:.10e} {sim.mean_loss:.10e} {sim.conserved_energy:.10e} {sim.clipped_count}\n")
 
     def flush(self) -> None:
         from .cp2k import write_cp2k_cell, write_cp2k_ener, write_cp2k_xyz

@@ -1,0 +1,277 @@
+"""mldyn.analysis against known answers: ideal gas, harmonic bonds, rigid molecules, sinusoidal velocities,
+proton hops and the CP2K .ener file of the bundled run."""
+import math
+
+import numpy as np
+import pytest
+
+from mldyn import analysis as A
+from mldyn.dataset import Dataset
+from mldyn.formats import load_dataset
+from mldyn.units import SPEED_OF_LIGHT_CM_PER_FS, SPEED_OF_LIGHT_M_PER_S
+
+M_O, M_H = 15.9994, 1.00794
+TRICLINIC = np.array([[10.0, 0.0, 0.0], [3.0, 9.0, 0.0], [2.0, 2.5, 9.5]])
+
+
+@pytest.fixture(scope="module")
+def h2o32():
+    return load_dataset("@h2o32")
+
+
+def water_dataset(pos_fnc, symbols, cell, times=None, velocities=None):
+    names = ["O", "H"]
+    species = np.array([names.index(s) for s in symbols])
+    masses = np.where(species == 0, M_O, M_H)
+    return Dataset(names, species, masses, pos_fnc, cell, velocities, times_f=times)
+
+
+# ---------------------------------------------------------------------------- units
+def test_speed_of_light_is_the_exact_si_value():
+    assert SPEED_OF_LIGHT_M_PER_S == 299792458.0
+    assert SPEED_OF_LIGHT_CM_PER_FS == pytest.approx(SPEED_OF_LIGHT_M_PER_S * 1e2 * 1e-15, rel=1e-15)
+    # 1 fs^-1 = 33356.40952 cm^-1
+    assert 1.0 / SPEED_OF_LIGHT_CM_PER_FS == pytest.approx(33356.40952, rel=1e-9)
+
+
+# ---------------------------------------------------------------------------- minimum image
+def test_minimum_image_matches_brute_force_in_a_triclinic_cell():
+    rng = np.random.default_rng(3)
+    d = rng.uniform(-25, 25, size=(4, 200, 3))
+    got = A.minimum_image(d, np.broadcast_to(TRICLINIC, (4, 3, 3)))
+    shifts = np.array([(i, j, k) for i in range(-4, 5) for j in range(-4, 5) for k in range(-4, 5)]) @ TRICLINIC
+    frac = d @ np.linalg.inv(TRICLINIC)
+    base = (frac - np.floor(frac)) @ TRICLINIC                   # inside the cell, then search many images
+    cand = base[..., None, :] + shifts
+    best = np.min(np.linalg.norm(cand, axis=-1), axis=-1)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=-1), best, atol=1e-12)
+    # got is a lattice translate of d
+    n = (got - d) @ np.linalg.inv(TRICLINIC)
+    np.testing.assert_allclose(n, np.round(n), atol=1e-9)
+
+
+# ---------------------------------------------------------------------------- RDF of an ideal gas
+@pytest.mark.parametrize("cell", [np.eye(3) * 10.0, TRICLINIC], ids=["cubic", "triclinic"])
+def test_ideal_gas_rdf_is_one(cell):
+    rng = np.random.default_rng(7)
+    F, n_o, n_h = 300, 40, 40
+    frac = rng.random((F, n_o + n_h, 3))
+    pos = (frac + rng.integers(-2, 3, size=frac.shape)) @ cell      # unwrapped, like CP2K positions
+    d = water_dataset(pos, ["O"] * n_o + ["H"] * n_h, cell)
+    limit = A.half_min_width(d)
+    widths = abs(np.linalg.det(cell)) / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    assert limit == pytest.approx(0.5 * widths.min(), rel=1e-12)
+    for a, b in (("O", "O"), ("O", "H"), ("H", "H")):
+        g = A.rdf(d, a, b, dr=0.1)
+        assert g.r_k[-1] < limit and g.edges_k1[-1] == pytest.approx(limit)
+        far = g.r_k > 1.5
+        assert abs(np.mean(g.g_k[far]) - 1.0) < 0.02, (a, b, np.mean(g.g_k[far]))
+        assert np.max(np.abs(g.g_k[far] - 1.0)) < 0.15, (a, b, g.g_k[far])
+    with pytest.raises(ValueError, match="half the smallest cell width"):
+        A.rdf(d, "O", "O", r_max=limit * 1.01)
+
+
+def test_rdf_first_peak_of_a_known_curve():
+    r = np.arange(0.01, 5.0, 0.02)
+    g = 1.0 + 2.0 * np.exp(-0.5 * ((r - 2.8) / 0.15) ** 2) - np.exp(-((r / 1.5) ** 8))
+    rdf = A.RDF(r, g, np.append(r - 0.01, r[-1] + 0.01), ("O", "O"), 1)
+    pos, height = A.rdf_first_peak(rdf)
+    assert pos == pytest.approx(2.8, abs=0.01)
+    assert height == pytest.approx(3.0, rel=0.03)
+    flat = A.RDF(r, np.ones_like(r) * 0.5, rdf.edges_k1, ("O", "O"), 1)
+    assert all(math.isnan(x) for x in A.rdf_first_peak(flat))
+
+
+# ---------------------------------------------------------------------------- O-H stretch spectrum
+def test_harmonic_bond_peaks_at_its_frequency_across_the_boundary():
+    L, F, dt, nu = 8.0, 2000, 0.5, 3000.0                      # cm^-1
+    f = nu * SPEED_OF_LIGHT_CM_PER_FS                           # 1/fs
+    t = np.arange(F) * dt
+    amp = 0.05
+    r = 1.0 + amp * np.sin(2 * np.pi * f * t)
+    pos = np.zeros((F, 2, 3))
+    pos[:, 0] = [0.2, 4.0, 4.0]                                 # O near the cell face
+    pos[:, 1] = [0.2 - r[0], 4.0, 4.0]
+    pos[:, 1, 0] = np.mod(0.2 - r, L)                           # H wrapped to the other side of the cell
+    d = water_dataset(pos, ["O", "H"], np.eye(3) * L, times=t)
+    bonds = A.oh_bond_lengths(d)
+    np.testing.assert_allclose(bonds[:, 0], r, atol=1e-12)
+    sp = A.oh_stretch_spectrum(d)
+    assert sp.resolution_cm1 == pytest.approx(1 / (F * dt * SPEED_OF_LIGHT_CM_PER_FS))
+    peak = A.spectrum_peak(sp)
+    assert abs(peak - nu) < sp.resolution_cm1, peak
+    # Parseval: the density (Å² cm) integrates over wavenumber to the variance amp²/2
+    dk = sp.wavenumber_k[1] - sp.wavenumber_k[0]
+    assert np.sum(sp.power_k) * dk == pytest.approx(amp ** 2 / 2, rel=0.02)
+    tc, peaks = A.peak_vs_time(bonds, t, window_fs=150.0)
+    assert len(tc) > 5 and np.all(np.abs(peaks - nu) < 20.0), peaks
+    # no peak when the band is beyond the Nyquist wavenumber or holds no power
+    assert math.isnan(A.spectrum_peak(sp, band=(1e6, 2e6)))
+    zeroed = A.Spectrum(sp.wavenumber_k, np.where(sp.wavenumber_k > 3500, 0.0, sp.power_k), sp.resolution_cm1)
+    assert math.isnan(A.spectrum_peak(zeroed, band=(3600.0, 4500.0)))
+
+
+def test_power_spectrum_rejects_uneven_time_steps():
+    t = np.array([0.0, 0.5, 1.0, 2.0, 2.5])
+    pos = np.zeros((5, 2, 3))
+    pos[:, 1, 0] = 1.0
+    with pytest.raises(ValueError, match="evenly spaced"):
+        A.oh_stretch_spectrum(water_dataset(pos, ["O", "H"], np.eye(3) * 6, times=t))
+
+
+# ---------------------------------------------------------------------------- rigid molecules
+def _rotations(rng, k):
+    q = rng.normal(size=(k, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    w, x, y, z = q.T
+    return np.stack([np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+                     np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+                     np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1)], -2)
+
+
+@pytest.mark.parametrize("cell", [np.eye(3) * 9.0, TRICLINIC], ids=["cubic", "triclinic"])
+def test_rigid_water_gives_exact_angle_and_bonds_across_boundaries(cell):
+    rng = np.random.default_rng(11)
+    F, n_mol, b, theta = 20, 8, 0.9572, 104.52
+    half = np.radians(theta / 2)
+    body = np.array([[0, 0, 0], [b * np.sin(half), b * np.cos(half), 0], [-b * np.sin(half), b * np.cos(half), 0]])
+    # oxygens on a lattice in fractional coordinates, some right at the faces so hydrogens cross them
+    o_frac = np.array([[i, j, k] for i in (0.01, 0.5) for j in (0.99, 0.5) for k in (0.02, 0.6)])
+    pos = np.empty((F, 3 * n_mol, 3))
+    for f in range(F):
+        R = _rotations(rng, n_mol)
+        mol = np.einsum("mij,aj->mai", R, body) + (o_frac @ cell)[:, None, :]
+        pos[f, :n_mol] = mol[:, 0]
+        pos[f, n_mol:] = mol[:, 1:].reshape(-1, 3)
+    frac = pos @ np.linalg.inv(cell)
+    pos = (frac - np.floor(frac)) @ cell                        # wrapped into the cell
+    d = water_dataset(pos, ["O"] * n_mol + ["H"] * 2 * n_mol, cell)
+    geo = A.water_geometry(d)
+    np.testing.assert_array_equal(geo.owner_fh, np.repeat(np.arange(n_mol), 2)[None, :].repeat(F, 0))
+    np.testing.assert_allclose(A.oh_bond_lengths(geo), b, atol=1e-12)
+    ang = A.hoh_angles(geo)
+    assert ang.shape == (F, n_mol)
+    np.testing.assert_allclose(ang, theta, atol=1e-9)
+    mean, std = A.mean_std(ang)
+    np.testing.assert_allclose(mean, theta, atol=1e-9)
+    np.testing.assert_allclose(std, 0.0, atol=1e-9)
+    own = A.hydrogen_owners(geo)
+    assert own.changed_hydrogens == 0 and own.n_changes == 0
+
+
+# ---------------------------------------------------------------------------- owners
+def test_hydrogen_moved_to_another_oxygen_is_counted():
+    L, F = 10.0, 15
+    pos = np.zeros((F, 6, 3))
+    pos[:, 0] = [2.0, 5.0, 5.0]                                  # O0
+    pos[:, 1] = [6.0, 5.0, 5.0]                                  # O1
+    pos[:, 2] = [1.0, 5.0, 5.0]                                  # H0 on O0
+    pos[:, 3] = [3.0, 5.0, 5.0]                                  # H1 on O0 ... moves to O1 in frames 5-9
+    pos[5:10, 3] = [5.0, 5.0, 5.0]
+    pos[:, 4] = [6.0, 6.0, 5.0]                                  # H2, H3 on O1
+    pos[:, 5] = [6.0, 4.0, 5.0]
+    pos[:, 2, 0] += L                                            # unwrapped copy: still owned by O0
+    d = water_dataset(pos, ["O", "O", "H", "H", "H", "H"], np.eye(3) * L)
+    own = A.hydrogen_owners(d)
+    assert own.owner_fh.shape == (F, 4)
+    expected = np.tile([0, 0, 1, 1], (F, 1))
+    expected[5:10, 1] = 1
+    np.testing.assert_array_equal(own.owner_fh, expected)
+    assert own.changed_hydrogens == 1
+    assert own.n_changes == 2                                    # there and back
+    np.testing.assert_array_equal(own.oxygen_atoms, [0, 1])
+    np.testing.assert_array_equal(own.hydrogen_atoms, [2, 3, 4, 5])
+    ang = A.hoh_angles(d)
+    assert np.all(np.isnan(ang[5:10]))                           # O0 owns one H, O1 three: no angle
+    assert np.all(np.isfinite(ang[:5])) and ang[0, 0] == pytest.approx(180.0) and ang[0, 1] == pytest.approx(180.0)
+    mean, _ = A.mean_std(ang)
+    assert np.all(np.isnan(mean[5:10])) and mean[0] == pytest.approx(180.0)
+
+
+def test_random_hydrogens_are_reproducible():
+    a = A.random_hydrogens(64, 4, seed=5)
+    assert len(set(a.tolist())) == 4 and np.all((a >= 0) & (a < 64))
+    np.testing.assert_array_equal(a, A.random_hydrogens(64, 4, seed=5))
+    assert not np.array_equal(a, A.random_hydrogens(64, 4, seed=6))
+
+
+# ---------------------------------------------------------------------------- VACF and VDOS
+def test_vdos_of_sinusoidal_velocities_peaks_at_their_frequency():
+    rng = np.random.default_rng(2)
+    F, dt, n_o, n_h = 1024, 0.5, 4, 8
+    nu_o, nu_h = 1000.0, 3000.0
+    t = np.arange(F) * dt
+    freq = np.where(np.arange(n_o + n_h) < n_o, nu_o, nu_h) * SPEED_OF_LIGHT_CM_PER_FS
+    phase = rng.uniform(0, 2 * np.pi, size=(n_o + n_h, 3))
+    vel = 0.01 * np.cos(2 * np.pi * freq[None, :, None] * t[:, None, None] + phase[None])
+    pos = rng.uniform(0, 10, size=(n_o + n_h, 3))[None].repeat(F, 0)
+    d = water_dataset(pos, ["O"] * n_o + ["H"] * n_h, np.eye(3) * 10, times=t, velocities=vel)
+    for element, nu in (("O", nu_o), ("H", nu_h)):
+        sp = A.vibrational_dos(d, element=element)
+        dk = sp.wavenumber_k[1] - sp.wavenumber_k[0]
+        assert np.sum(sp.power_k) * dk == pytest.approx(1.0)
+        assert abs(A.spectrum_peak(sp, band=(0, 5000)) - nu) < sp.resolution_cm1
+        lag, c = A.velocity_autocorrelation(d, element=element)
+        period = 1 / (nu * SPEED_OF_LIGHT_CM_PER_FS)
+        assert c[0] == 1.0
+        assert np.interp(period / 2, lag, c) == pytest.approx(-1.0, abs=0.05)
+        assert np.interp(period, lag, c) == pytest.approx(1.0, abs=0.05)
+    # mass weighting: the two bands share the kinetic energy (weighted) or the atom count (unweighted)
+    for weighted, expected in ((True, n_o * M_O / (n_h * M_H)), (False, n_o / n_h)):
+        sp = A.vibrational_dos(d, mass_weighted=weighted)
+        low = np.sum(sp.power_k[sp.wavenumber_k < 2000])
+        high = np.sum(sp.power_k[sp.wavenumber_k >= 2000])
+        assert low / high == pytest.approx(expected, rel=0.02)
+
+
+def test_vdos_without_velocities_uses_finite_differences():
+    F, dt, nu = 800, 0.5, 2000.0
+    t = np.arange(F) * dt
+    f = nu * SPEED_OF_LIGHT_CM_PER_FS
+    pos = np.zeros((F, 2, 3)) + 5.0
+    pos[:, 1, 0] = 5.0 + 0.05 * np.sin(2 * np.pi * f * t) + 0.01 * t   # drifts across the boundary
+    pos[:, 1, 0] = np.mod(pos[:, 1, 0], 10.0)
+    d = water_dataset(pos, ["O", "H"], np.eye(3) * 10, times=t)
+    sp = A.vibrational_dos(d, element="H")
+    assert abs(A.spectrum_peak(sp, band=(500, 5000)) - nu) < 2 * sp.resolution_cm1
+
+
+# ---------------------------------------------------------------------------- the bundled CP2K run
+def test_temperature_and_kinetic_energy_match_the_cp2k_ener_file(h2o32):
+    T = A.temperature(h2o32)
+    K = A.kinetic_energy(h2o32)
+    assert T.shape == K.shape == (600,)
+    np.testing.assert_allclose(T, h2o32.temperature_f, rtol=1e-5)
+    np.testing.assert_allclose(K, h2o32.kinetic_energy_f, rtol=1e-6)
+    assert A.degrees_of_freedom(h2o32) == 3 * 96 - 3
+
+
+def test_temperature_falls_back_to_the_dataset_columns(h2o32):
+    d = h2o32.subset(slice(0, 10))
+    d.velocities_fnc = None
+    np.testing.assert_array_equal(A.temperature(d), d.temperature_f)
+    np.testing.assert_array_equal(A.kinetic_energy(d), d.kinetic_energy_f)
+    d.kinetic_energy_f = None
+    np.testing.assert_allclose(A.kinetic_energy(d), h2o32.kinetic_energy_f[:10], rtol=1e-5)
+    d.temperature_f = None
+    with pytest.raises(ValueError, match="no velocities"):
+        A.temperature(d)
+
+
+def test_summarize_bundled_water(h2o32):
+    s = A.summarize(h2o32)
+    assert set(A.SUMMARY_KEYS) <= set(s)
+    assert s["n_frames"] == 600 and s["duration_fs"] == pytest.approx(299.5)
+    assert s["mean_temperature_K"] == pytest.approx(np.mean(h2o32.temperature_f), rel=1e-5)
+    assert 0.98 < s["oh_bond_mean_A"] < 1.06 and 0.02 < s["oh_bond_std_A"] < 0.08
+    assert 100 < s["hoh_angle_mean_deg"] < 110 and 3 < s["hoh_angle_std_deg"] < 12
+    assert 2800 < s["oh_stretch_peak_cm1"] < 3600
+    assert 2.45 < s["g_OO_peak_r_A"] < 2.85 and 2 < s["g_OO_peak_height"] < 4.5
+    assert 0.97 < s["g_OH_peak_r_A"] < 1.05 and s["g_OH_peak_height"] > 10
+    assert 1.5 < s["g_HH_peak_r_A"] < 1.7
+    # proton hops of this LDA run (hydrogens at ~1.2 Å from both oxygens); regression values
+    assert s["hydrogens_changed_oxygen"] == 12 and s["oxygen_changes"] == 37
+    # the stretch peak of the bond spectrum is the high-frequency band of the VDOS
+    an = A.analyze(h2o32)
+    assert abs(A.spectrum_peak(an.vdos) - s["oh_stretch_peak_cm1"]) < an.vdos.resolution_cm1
+    assert an.sample_bonds_fk.shape == (600, 4) and an.rdfs["OO"].n_frames == 600
