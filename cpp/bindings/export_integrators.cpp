@@ -46,7 +46,45 @@ void export_integrators(py::module_& m) {
         .def_property_readonly("tau", &Simulation::tau)
         .def("set_force_cap", &Simulation::set_force_cap, py::arg("cap"))
         .def("set_degrees_of_freedom", &Simulation::set_degrees_of_freedom, py::arg("ndof"))
-        .def("run", &Simulation::run, py::arg("n_steps"), py::call_guard<py::gil_scoped_release>())
+        .def("run",
+             [](Simulation& s, long n_steps, long frame_every, long thermo_every) {
+                 Recording rec;
+                 std::string error;
+                 {
+                     py::gil_scoped_release release;
+                     try {
+                         s.run(n_steps, frame_every, thermo_every, &rec);
+                     } catch (const std::runtime_error& e) {
+                         error = e.what();
+                     }
+                 }
+                 const py::ssize_t n = static_cast<py::ssize_t>(s.n_atoms());
+                 const py::ssize_t nf = static_cast<py::ssize_t>(rec.frame_step.size());
+                 py::dict frames, thermo;
+                 frames["step"] = to_array(rec.frame_step, {nf});
+                 frames["time"] = to_array(rec.frame_time, {nf});
+                 frames["positions"] = to_array(rec.positions, {nf, n, 3});
+                 frames["velocities"] = to_array(rec.velocities, {nf, n, 3});
+                 frames["forces"] = to_array(rec.forces, {nf, n, 3});
+                 frames["half_loss"] = to_array(rec.frame_half_loss, {nf});
+                 frames["kinetic"] = to_array(rec.frame_kinetic, {nf});
+                 frames["temperature"] = to_array(rec.frame_temperature, {nf});
+                 frames["thermostat"] = to_array(rec.frame_thermostat, {nf});
+                 const py::ssize_t nt = static_cast<py::ssize_t>(rec.thermo_step.size());
+                 thermo["step"] = to_array(rec.thermo_step, {nt});
+                 thermo["time"] = to_array(rec.thermo_time, {nt});
+                 thermo["kinetic"] = to_array(rec.thermo_kinetic, {nt});
+                 thermo["temperature"] = to_array(rec.thermo_temperature, {nt});
+                 thermo["half_loss"] = to_array(rec.thermo_half_loss, {nt});
+                 thermo["mean_loss"] = to_array(rec.thermo_mean_loss, {nt});
+                 thermo["conserved"] = to_array(rec.thermo_conserved, {nt});
+                 thermo["clipped"] = to_array(rec.thermo_clipped, {nt});
+                 return py::make_tuple(frames, thermo, error.empty() ? py::object(py::none()) : py::str(error));
+             },
+             py::arg("n_steps"), py::arg("frame_every") = 0, py::arg("thermo_every") = 0,
+             "Advance n_steps; returns (frames, thermo, error): what was recorded every frame_every / "
+             "thermo_every steps (dicts of arrays) and the failure message or None (the state is then at "
+             "the last good step).")
         .def_property_readonly("n_atoms", &Simulation::n_atoms)
         .def_property_readonly("dt", &Simulation::dt)
         .def_property_readonly("step", &Simulation::step)

@@ -224,7 +224,40 @@ void Simulation::chain_half_step(double h) {
     veta_[M - 1] += 0.5 * h * force(M - 1);
 }
 
-void Simulation::run(long n_steps) {
+void Recording::clear() { *this = Recording(); }
+
+void Simulation::record(long frame_every, long thermo_every, Recording& rec) const {
+    const double half_loss = [&] {
+        double sum = 0.0;
+        for (double h : loss_) sum += h;
+        return 0.5 * sum;
+    }();
+    const double ke = kinetic_energy(), temp = temperature();
+    if (frame_every > 0 && step_ % frame_every == 0) {
+        rec.frame_step.push_back(step_);
+        rec.frame_time.push_back(time_);
+        rec.positions.insert(rec.positions.end(), q_.begin(), q_.end());
+        rec.velocities.insert(rec.velocities.end(), v_.begin(), v_.end());
+        rec.forces.insert(rec.forces.end(), f_.begin(), f_.end());
+        rec.frame_half_loss.push_back(half_loss);
+        rec.frame_kinetic.push_back(ke);
+        rec.frame_temperature.push_back(temp);
+        rec.frame_thermostat.push_back(thermostat_energy());
+    }
+    if (thermo_every > 0 && step_ % thermo_every == 0) {
+        rec.thermo_step.push_back(step_);
+        rec.thermo_time.push_back(time_);
+        rec.thermo_kinetic.push_back(ke);
+        rec.thermo_temperature.push_back(temp);
+        rec.thermo_half_loss.push_back(half_loss);
+        rec.thermo_mean_loss.push_back(loss_.empty() ? 0.0 : 2.0 * half_loss / static_cast<double>(loss_.size()));
+        rec.thermo_conserved.push_back(conserved_energy());
+        rec.thermo_clipped.push_back(clipped_total_);
+    }
+}
+
+void Simulation::run(long n_steps, long frame_every, long thermo_every, Recording* rec) {
+    if (frame_every < 0 || thermo_every < 0) throw std::invalid_argument("simulation: recording intervals must be >= 0");
     if (n_steps < 0) throw std::invalid_argument("simulation: number of steps must be >= 0");
     const std::size_t n = species_.size();
     std::vector<double> inv_m(n);
@@ -233,8 +266,10 @@ void Simulation::run(long n_steps) {
     const bool learning = std::isfinite(tau_);
     const double friction = learning ? std::exp(-half / tau_) : 1.0;  // exact decay of v over dt/2
     const double max_step2 = max_displacement_ * max_displacement_;
+    // The state before each step, to restore if the step fails (assignment reuses the buffers).
+    std::vector<double> q0, v0, f0, l0, e0, ve0;
     for (long s = 0; s < n_steps; ++s) {
-        const std::vector<double> q0 = q_, v0 = v_, f0 = f_, l0 = loss_, e0 = eta_, ve0 = veta_;
+        q0 = q_; v0 = v_; f0 = f_; l0 = loss_; e0 = eta_; ve0 = veta_;
         const long clipped0 = clipped_total_;
         if (nvt_) chain_half_step(half);
         if (learning)
@@ -282,6 +317,7 @@ void Simulation::run(long n_steps) {
         if (nvt_) chain_half_step(half);
         ++step_;
         time_ += dt_;
+        if (rec) record(frame_every, thermo_every, *rec);
     }
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "mldyn/simd_exp.hpp"
 #include "mldyn/threads.hpp"
 
 namespace mldyn {
@@ -37,9 +38,95 @@ void validate_configuration(const Cell& cell, const Basis& basis, const double* 
     }
 }
 
+namespace detail {
+
+/// Up to `capacity` neighbours j of one atom i, all of one species: separations
+/// d = q_j - q_i (Å, structure of arrays), r² and, after evaluation, the weights.
+struct PairBatch {
+    static constexpr std::size_t capacity = 64;
+    explicit PairBatch(std::size_t n_functions)
+        : w(n_functions * capacity), dw(n_functions * capacity) {}
+    void push(std::size_t j, const Vec3& d, double r2) {
+        index[count] = j;
+        dx[count] = d[0];
+        dy[count] = d[1];
+        dz[count] = d[2];
+        r[count] = r2;  // becomes r in accumulate_batch
+        ++count;
+    }
+    std::size_t count = 0;
+    std::size_t index[capacity];
+    alignas(64) double dx[capacity], dy[capacity], dz[capacity], r[capacity], inv_r[capacity];
+    std::vector<double> w, dw;
+};
+
+}  // namespace detail
+
+using detail::PairBatch;
+
 InvariantCalculator::InvariantCalculator(Basis basis, int n_species)
     : basis_(std::move(basis)), n_species_(n_species) {
     if (n_species < 1) throw std::invalid_argument("invariants: n_species must be at least 1");
+}
+
+MLDYN_MULTIVERSION void InvariantCalculator::accumulate_batch(PairBatch& batch, std::size_t i, const int* species_n,
+                                                              double* phi, double* dphi) const {
+    const std::size_t M = basis_.size(), F = n_features(), count = batch.count;
+    const std::size_t s_j = static_cast<std::size_t>(species_n[batch.index[0]]);
+    const std::size_t s_i = static_cast<std::size_t>(species_n[i]);
+#pragma omp simd
+    for (std::size_t b = 0; b < count; ++b) {
+        const double r = std::sqrt(batch.r[b]);
+        batch.r[b] = r;
+        batch.inv_r[b] = 1.0 / r;
+        batch.dx[b] *= batch.inv_r[b];  // unit vectors from here on
+        batch.dy[b] *= batch.inv_r[b];
+        batch.dz[b] *= batch.inv_r[b];
+    }
+    double* w = batch.w.data();
+    double* dw = batch.dw.data();
+    basis_.evaluate_batch(batch.r, batch.inv_r, count, w, dw, PairBatch::capacity);
+    const std::size_t C = PairBatch::capacity;
+    // Atom i: sums over the batch (d r / d q_i = -u).
+    double* phi_i = phi + i * F + s_j * M;
+    for (std::size_t m = 0; m < M; ++m) {
+        double sw = 0.0;
+#pragma omp simd reduction(+ : sw)
+        for (std::size_t b = 0; b < count; ++b) sw += w[m * C + b];
+        phi_i[m] += sw;
+    }
+    if (dphi) {
+        double* g_i = dphi + 3 * (i * F + s_j * M);
+        for (std::size_t m = 0; m < M; ++m) {
+            double gx = 0.0, gy = 0.0, gz = 0.0;
+#pragma omp simd reduction(+ : gx, gy, gz)
+            for (std::size_t b = 0; b < count; ++b) {
+                const double g = dw[m * C + b];
+                gx += g * batch.dx[b];
+                gy += g * batch.dy[b];
+                gz += g * batch.dz[b];
+            }
+            g_i[3 * m] -= gx;
+            g_i[3 * m + 1] -= gy;
+            g_i[3 * m + 2] -= gz;
+        }
+    }
+    // Each neighbour j: its own row (d r / d q_j = +u).
+    for (std::size_t b = 0; b < count; ++b) {
+        const std::size_t j = batch.index[b];
+        double* phi_j = phi + j * F + s_i * M;
+        for (std::size_t m = 0; m < M; ++m) phi_j[m] += w[m * C + b];
+        if (!dphi) continue;
+        double* g_j = dphi + 3 * (j * F + s_i * M);
+        const double ux = batch.dx[b], uy = batch.dy[b], uz = batch.dz[b];
+        for (std::size_t m = 0; m < M; ++m) {
+            const double g = dw[m * C + b];
+            g_j[3 * m] += g * ux;
+            g_j[3 * m + 1] += g * uy;
+            g_j[3 * m + 2] += g * uz;
+        }
+    }
+    batch.count = 0;
 }
 
 void InvariantCalculator::compute(const Cell& cell, const double* positions_nc, const int* species_n,
@@ -68,7 +155,14 @@ void InvariantCalculator::compute(const Cell& cell, const double* positions_nc, 
         const int t = current_thread();
         double* phi = t == 0 ? phi_nsm : thread_phi_.data() + (t - 1) * phi_size;
         double* dphi = !want_grad ? nullptr : t == 0 ? dphi_nsmc : thread_dphi_.data() + (t - 1) * dphi_size;
-        std::vector<double> w(M), dw(M);
+        // Neighbours of the current atom i are collected per species and evaluated in
+        // batches, so that the weight functions run as SIMD loops over the batch.
+        std::vector<PairBatch> batches(static_cast<std::size_t>(n_species_), PairBatch(M));
+        std::size_t current = std::numeric_limits<std::size_t>::max();
+        auto flush_all = [&]() {
+            for (PairBatch& batch : batches)
+                if (batch.count) accumulate_batch(batch, current, species_n, phi, dphi);
+        };
         pairs_.for_each_pair([&](int, std::size_t i, std::size_t j, const Vec3& d, double r2) {
             if (r2 == 0.0) {
 #if defined(MLDYN_HAVE_OPENMP)
@@ -77,28 +171,15 @@ void InvariantCalculator::compute(const Cell& cell, const double* positions_nc, 
                 if (i < bad_i || (i == bad_i && j < bad_j)) { bad_i = i; bad_j = j; }
                 return;
             }
-            const double r = std::sqrt(r2);
-            basis_.evaluate(r, w.data(), dw.data());
-            // d = q_j - q_i, so d r / d q_i = -d / r and d r / d q_j = +d / r.
-            const double ux = d[0] / r, uy = d[1] / r, uz = d[2] / r;
-            double* phi_i = phi + i * F + static_cast<std::size_t>(species_n[j]) * M;
-            double* phi_j = phi + j * F + static_cast<std::size_t>(species_n[i]) * M;
-            for (std::size_t m = 0; m < M; ++m) {
-                phi_i[m] += w[m];
-                phi_j[m] += w[m];
+            if (i != current) {
+                flush_all();
+                current = i;
             }
-            if (!want_grad) return;
-            double* g_i = dphi + 3 * (i * F + static_cast<std::size_t>(species_n[j]) * M);
-            double* g_j = dphi + 3 * (j * F + static_cast<std::size_t>(species_n[i]) * M);
-            for (std::size_t m = 0; m < M; ++m) {
-                g_i[3 * m] -= dw[m] * ux;
-                g_i[3 * m + 1] -= dw[m] * uy;
-                g_i[3 * m + 2] -= dw[m] * uz;
-                g_j[3 * m] += dw[m] * ux;
-                g_j[3 * m + 1] += dw[m] * uy;
-                g_j[3 * m + 2] += dw[m] * uz;
-            }
+            PairBatch& batch = batches[static_cast<std::size_t>(species_n[j])];
+            batch.push(j, d, r2);
+            if (batch.count == PairBatch::capacity) accumulate_batch(batch, current, species_n, phi, dphi);
         });
+        flush_all();
         // Reduce the per-thread buffers into thread 0's output in thread order.
 #if defined(MLDYN_HAVE_OPENMP)
 #pragma omp barrier

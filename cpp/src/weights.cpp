@@ -1,5 +1,8 @@
 #include "mldyn/weights.hpp"
 
+#include "mldyn/simd_exp.hpp"
+
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -38,6 +41,7 @@ Basis::Basis(std::vector<WeightFunction> functions, double r_cut, double r_on)
                                     std::to_string(r_on));
     if (std::isinf(r_cut) && switching_.active())
         throw std::invalid_argument("basis: switching needs a finite cutoff");
+    plan();
 }
 
 std::vector<WeightFunction> Basis::paper_default() {
@@ -48,41 +52,122 @@ std::vector<WeightFunction> Basis::paper_default() {
     return out;
 }
 
-void Basis::evaluate(double r, double* w, double* dw) const {
+void Basis::plan() {
     const std::size_t m = functions_.size();
-    for (std::size_t i = 0; i < m; ++i) {
+    // Rate of decay: alpha for exp(-alpha r), c = 1/(2 sigma^2) for exp(-c r^2).
+    auto rate = [&](std::size_t i) {
         const WeightFunction& f = functions_[i];
-        switch (f.kind) {
-            case WeightKind::Exponential: {
-                const double e = std::exp(-f.param * r);
-                w[i] = e;
-                dw[i] = -f.param * e;
-                break;
-            }
-            case WeightKind::Gaussian: {
-                const double inv2 = 1.0 / (f.param * f.param);
-                const double g = std::exp(-0.5 * r * r * inv2);
-                w[i] = g;
-                dw[i] = -r * inv2 * g;
-                break;
-            }
-            case WeightKind::Power: {
-                const double p = f.param == 1.0 ? 1.0 / r : f.param == 2.0 ? 1.0 / (r * r) : std::pow(r, -f.param);
-                w[i] = p;
-                dw[i] = -f.param * p / r;
+        return f.kind == WeightKind::Gaussian ? 0.5 / (f.param * f.param) : f.param;
+    };
+    order_.resize(m);
+    for (std::size_t i = 0; i < m; ++i) order_[i] = i;
+    // Slowest decay first, so that a faster one can be a power of an earlier one.
+    std::stable_sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) {
+        if (functions_[a].kind != functions_[b].kind) return functions_[a].kind < functions_[b].kind;
+        return rate(a) < rate(b);
+    });
+    base_.assign(m, -1);
+    power_.assign(m, 1);
+    for (std::size_t oi = 0; oi < m; ++oi) {
+        const std::size_t i = order_[oi];
+        if (functions_[i].kind == WeightKind::Power) continue;
+        // The largest earlier direct rate that divides this one (smallest power, least rounding).
+        for (std::size_t oj = oi; oj-- > 0;) {
+            const std::size_t j = order_[oj];
+            if (functions_[j].kind != functions_[i].kind || base_[j] >= 0) continue;
+            const double k = rate(i) / rate(j);
+            const double kr = std::round(k);
+            if (kr >= 2.0 && kr <= 64.0 && std::abs(k - kr) <= 1e-12 * k) {
+                base_[i] = static_cast<long>(j);
+                power_[i] = static_cast<unsigned>(kr);
                 break;
             }
         }
     }
-    if (switching_.active() && r > switching_.r_on) {
-        const double width = switching_.r_cut - switching_.r_on;
-        const double x = (r - switching_.r_on) / width;
-        const double x2 = x * x;
-        const double s = (1.0 - x) * (1.0 - x) * (1.0 - x) * (1.0 + 3.0 * x + 6.0 * x2);  // = 1 - 10x³ + 15x⁴ - 6x⁵, accurate near x = 1
-        const double ds = -30.0 * x2 * (1.0 - 2.0 * x + x2) / width;
+}
+
+std::size_t Basis::n_exponentials() const {
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < functions_.size(); ++i)
+        if (base_[i] < 0 && functions_[i].kind != WeightKind::Power) ++count;
+    return count;
+}
+
+void Basis::evaluate(double r, double* w, double* dw) const {
+    const double inv_r = 1.0 / r;
+    evaluate_batch(&r, &inv_r, 1, w, dw, 1);
+}
+
+MLDYN_MULTIVERSION void Basis::evaluate_batch(const double* r, const double* inv_r, std::size_t count, double* w, double* dw,
+                           std::size_t stride) const {
+    for (const std::size_t i : order_) {
+        const WeightFunction& f = functions_[i];
+        double* wi = w + i * stride;
+        double* dwi = dw + i * stride;
+        if (base_[i] >= 0) {
+            const double* wb = w + static_cast<std::size_t>(base_[i]) * stride;
+            const unsigned p = power_[i];
+#pragma omp simd
+            for (std::size_t b = 0; b < count; ++b) {
+                // Binary powering: at most 6 squarings for p <= 64.
+                double result = 1.0, x = wb[b];
+                for (unsigned e = p; e; e >>= 1) {
+                    if (e & 1u) result *= x;
+                    x *= x;
+                }
+                wi[b] = result;
+            }
+        } else if (f.kind == WeightKind::Exponential) {
+            const double a = -f.param;
+#pragma omp simd
+            for (std::size_t b = 0; b < count; ++b) wi[b] = detail::exp_nonpositive(a * r[b]);
+        } else if (f.kind == WeightKind::Gaussian) {
+            const double c = -0.5 / (f.param * f.param);
+#pragma omp simd
+            for (std::size_t b = 0; b < count; ++b) wi[b] = detail::exp_nonpositive(c * r[b] * r[b]);
+        }
+        switch (f.kind) {
+            case WeightKind::Exponential: {
+                const double a = -f.param;
+#pragma omp simd
+                for (std::size_t b = 0; b < count; ++b) dwi[b] = a * wi[b];
+                break;
+            }
+            case WeightKind::Gaussian: {
+                const double c2 = -1.0 / (f.param * f.param);
+#pragma omp simd
+                for (std::size_t b = 0; b < count; ++b) dwi[b] = c2 * r[b] * wi[b];
+                break;
+            }
+            case WeightKind::Power: {
+                const double n = f.param;
+                if (n == 1.0) {
+#pragma omp simd
+                    for (std::size_t b = 0; b < count; ++b) wi[b] = inv_r[b];
+                } else if (n == 2.0) {
+#pragma omp simd
+                    for (std::size_t b = 0; b < count; ++b) wi[b] = inv_r[b] * inv_r[b];
+                } else {
+                    for (std::size_t b = 0; b < count; ++b) wi[b] = std::pow(r[b], -n);
+                }
+#pragma omp simd
+                for (std::size_t b = 0; b < count; ++b) dwi[b] = -n * wi[b] * inv_r[b];
+                break;
+            }
+        }
+    }
+    if (!switching_.active()) return;
+    const double r_on = switching_.r_on, inv_width = 1.0 / (switching_.r_cut - switching_.r_on);
+    const std::size_t m = functions_.size();
+    for (std::size_t b = 0; b < count; ++b) {
+        if (r[b] <= r_on) continue;
+        const double x = (r[b] - r_on) * inv_width;
+        const double y = 1.0 - x;
+        const double s = y * y * y * (1.0 + 3.0 * x + 6.0 * x * x);  // = 1 - 10x³ + 15x⁴ - 6x⁵, accurate near x = 1
+        const double ds = -30.0 * x * x * y * y * inv_width;
         for (std::size_t i = 0; i < m; ++i) {
-            dw[i] = dw[i] * s + w[i] * ds;
-            w[i] *= s;
+            dw[i * stride + b] = dw[i * stride + b] * s + w[i * stride + b] * ds;
+            w[i * stride + b] *= s;
         }
     }
 }

@@ -8,6 +8,7 @@ import sys
 
 # name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS = {
+    "demo": ("demo", "The whole story on the bundled CP2K water run: fit, learned MD, comparison report"),
     "fit": ("fit", "Fit an agent-loss model to reference forces (prints Table 1, writes model JSON)"),
     "test": ("test", "Evaluate a model on every frame of a run (force RMSE per species)"),
     "run": ("run", "Run learned MD (NVE, Nosé–Hoover NVT or learning dynamics) with CP2K-style output"),

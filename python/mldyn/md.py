@@ -10,7 +10,17 @@ from .cell import make_cell
 from .invariants import NEIGHBOUR_METHODS, as_positions
 from .model import AgentLossModel
 
-__all__ = ["Simulation", "maxwell_boltzmann", "ENSEMBLES"]
+__all__ = ["Simulation", "SimulationError", "maxwell_boltzmann", "ENSEMBLES"]
+
+
+class SimulationError(RuntimeError):
+    """A step failed (NaN/inf, an atom moved too far, atoms met); the simulation stays at the
+    last good step. ``frames`` and ``thermo`` hold what was recorded before the failure."""
+
+    def __init__(self, message: str, frames: dict | None = None, thermo: dict | None = None):
+        super().__init__(message)
+        self.frames = frames or {}
+        self.thermo = thermo or {}
 
 
 def maxwell_boltzmann(masses_n, temperature: float, seed: int = 0, rescale: bool = True) -> np.ndarray:
@@ -100,16 +110,28 @@ class Simulation:
         if n_steps < 0:
             raise ValueError(f"n_steps must be >= 0, got {n_steps}")
         if callback is None or every <= 0:
-            self._sim.run(n_steps)
+            self.run_recording(n_steps)
             if callback is not None:
                 callback(self)
             return
         done = 0
         while done < n_steps:
             chunk = min(int(every), n_steps - done)
-            self._sim.run(chunk)
+            self.run_recording(chunk)
             done += chunk
             callback(self)
+
+    def run_recording(self, n_steps: int, frame_every: int = 0, thermo_every: int = 0):
+        """Advance ``n_steps`` steps in C++ and return ``(frames, thermo)``: dicts of arrays recorded
+        after every step that is a multiple of ``frame_every`` (keys step, time (fs), positions,
+        velocities, forces (F, n, 3; Å, Å/fs, eV/Å), half_loss, kinetic, thermostat (eV),
+        temperature (K)) and of ``thermo_every`` (step, time, kinetic, temperature, half_loss,
+        mean_loss, conserved (eV; NaN if none), clipped). 0 records nothing.
+        Raises :class:`SimulationError` (carrying what was recorded) if a step fails."""
+        frames, thermo, error = self._sim.run(int(n_steps), int(frame_every), int(thermo_every))
+        if error is not None:
+            raise SimulationError(error, frames, thermo)
+        return frames, thermo
 
     # State (read-only copies) -------------------------------------------------
     n_atoms = property(lambda self: self._sim.n_atoms, doc="Number of atoms.")

@@ -31,7 +31,7 @@ import numpy as np
 from . import _core
 from .cell import make_cell
 from .dataset import Dataset
-from .md import ENSEMBLES, Simulation
+from .md import ENSEMBLES, Simulation, SimulationError
 from .modelfile import load_model
 from .progress import progress_bar
 
@@ -173,7 +173,22 @@ class RunFiles:
     def add_thermo(self, sim: Simulation) -> None:
         half_loss = 0.5 * float(np.sum(sim.losses))
         self.thermo.append(f"{sim.step} {sim.time:.3f} {sim.kinetic_energy:.10e} {sim.temperature:.6f} "
-                           f"{half_loss:.10e} {sim.mean_loss:.10e} {sim.conserved_energy:.10e} {sim.clipped_count}\n")
+                           f"{half_loss:.10e} {2.0 * half_loss / sim.n_atoms:.10e} {sim.conserved_energy:.10e} "
+                           f"{sim.clipped_count}\n")
+
+    def add_recorded(self, frames: dict, thermo: dict) -> None:
+        """Frames and thermo rows recorded by :meth:`Simulation.run_recording`."""
+        for k in range(len(frames.get("step", ()))):
+            self.frames.append((int(frames["step"][k]), float(frames["time"][k]), frames["positions"][k],
+                                frames["velocities"][k], frames["forces"][k], float(frames["half_loss"][k])))
+            ke, half = float(frames["kinetic"][k]), float(frames["half_loss"][k])
+            self.ener.append((int(frames["step"][k]), float(frames["time"][k]), ke, float(frames["temperature"][k]),
+                              half, ke + half + float(frames["thermostat"][k])))
+        for k in range(len(thermo.get("step", ()))):
+            self.thermo.append(f"{int(thermo['step'][k])} {thermo['time'][k]:.3f} {thermo['kinetic'][k]:.10e} "
+                               f"{thermo['temperature'][k]:.6f} {thermo['half_loss'][k]:.10e} "
+                               f"{thermo['mean_loss'][k]:.10e} {thermo['conserved'][k]:.10e} "
+                               f"{int(thermo['clipped'][k])}\n")
 
     def flush(self) -> None:
         from .cp2k import write_cp2k_cell, write_cp2k_ener, write_cp2k_xyz
@@ -321,29 +336,34 @@ def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, pro
     start_step, t0 = sim.step, time.perf_counter()
     temps = []
     bar = progress_bar(total=cfg.steps, initial=start_step, desc="MD", enabled=progress, unit="step")
+    chunk = max(1, min(cfg.checkpoint_every, 500))  # steps per C++ call: output buffers stay small
     try:
         while sim.step < cfg.steps:
             s = sim.step
-            nxt = min(cfg.steps, (s // cfg.traj_every + 1) * cfg.traj_every,
-                      (s // cfg.thermo_every + 1) * cfg.thermo_every,
-                      (s // cfg.checkpoint_every + 1) * cfg.checkpoint_every)
             if stop_at is not None and s >= stop_at:
                 raise KeyboardInterrupt  # test hook: an interruption between checkpoints
+            nxt = min(cfg.steps, (s // cfg.checkpoint_every + 1) * cfg.checkpoint_every, s + chunk)
+            if stop_at is not None:
+                nxt = min(nxt, max(stop_at, s + 1))
             try:
-                sim.run(nxt - s)
-            except RuntimeError as exc:
+                frames, thermo = sim.run_recording(nxt - s, cfg.traj_every, cfg.thermo_every)
+            except SimulationError as exc:
+                files.add_recorded(exc.frames, exc.thermo)
                 files.flush()
                 last = _load_checkpoint(rundir)["step"]
                 raise RunFailed(f"{exc}. Output up to step {sim.step} is in {rundir}; the last good checkpoint is at "
                                 f"step {int(last)} (continue with: mldyn run --restart {rundir})") from None
-            if sim.step % cfg.traj_every == 0 or sim.step == cfg.steps:
-                files.add_frame(sim)
-            if sim.step % cfg.thermo_every == 0 or sim.step == cfg.steps:
-                files.add_thermo(sim)
-                temps.append(sim.temperature)
+            files.add_recorded(frames, thermo)
+            temps.extend(thermo["temperature"].tolist())
+            if sim.step == cfg.steps:  # the last step is always written
+                if sim.step % cfg.traj_every:
+                    files.add_frame(sim)
+                if sim.step % cfg.thermo_every:
+                    files.add_thermo(sim)
+                    temps.append(sim.temperature)
             if sim.step % cfg.checkpoint_every == 0 or sim.step == cfg.steps:
                 _save_checkpoint(rundir, sim, files)
-            elif len(files.frames) >= 200:
+            else:
                 files.flush()
             if progress:
                 bar.update(sim.step - bar.n)

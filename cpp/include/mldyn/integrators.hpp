@@ -14,6 +14,21 @@ namespace mldyn {
 std::vector<double> maxwell_boltzmann(const std::vector<double>& masses_n, double temperature,
                                       std::uint64_t seed, bool rescale);
 
+/// What `Simulation::run` recorded on the way, so that output needs no Python in the loop.
+/// Frames (every `frame_every` steps): step, time (fs), positions and velocities and forces
+/// (each n x 3, Å, Å/fs, eV/Å, appended frame after frame), 1/2 sum_k H_k (eV), kinetic
+/// energy (eV), temperature (K), thermostat energy (eV). Thermo rows (every `thermo_every`
+/// steps): step, time, kinetic, temperature, 1/2 sum H, mean H, conserved (NaN if none), clipped so far.
+struct Recording {
+    std::vector<long> frame_step;
+    std::vector<double> frame_time, positions, velocities, forces, frame_half_loss, frame_kinetic,
+        frame_temperature, frame_thermostat;
+    std::vector<long> thermo_step, thermo_clipped;
+    std::vector<double> thermo_time, thermo_kinetic, thermo_temperature, thermo_half_loss, thermo_mean_loss,
+        thermo_conserved;
+    void clear();
+};
+
 /// Nosé–Hoover chain parameters: target temperature (K), damping time (fs), chain length (>= 1).
 struct NoseHooverParams {
     double temperature = 300.0;
@@ -60,8 +75,12 @@ public:
     void set_degrees_of_freedom(double ndof);
 
     /// Advances `n_steps` steps of `dt` fs. Throws std::runtime_error (the state
-    /// is left at the last completed step) if positions become NaN or inf.
-    void run(long n_steps);
+    /// is left at the last completed step) if positions become NaN or inf, a step
+    /// moves an atom too far, or two atoms meet. If `rec` is given, frames are
+    /// appended to it after every step that is a multiple of `frame_every` and thermo
+    /// rows after multiples of `thermo_every` (0 = never); what was recorded before a
+    /// failure stays in `rec`.
+    void run(long n_steps, long frame_every = 0, long thermo_every = 0, Recording* rec = nullptr);
 
     std::size_t n_atoms() const { return species_.size(); }
     double dt() const { return dt_; }
@@ -106,6 +125,7 @@ public:
 
 private:
     void compute_forces();
+    void record(long frame_every, long thermo_every, Recording& rec) const;
     void chain_half_step(double h);
     std::vector<double> chain_masses() const;
 

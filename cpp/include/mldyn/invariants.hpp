@@ -9,6 +9,10 @@
 
 namespace mldyn {
 
+namespace detail {
+struct PairBatch;
+}
+
 /// Checks a configuration at the boundary where it enters the core and throws
 /// std::invalid_argument naming the problem: species ids outside [0, n_species),
 /// NaN or inf positions, a cutoff above half the smallest perpendicular cell width.
@@ -43,6 +47,9 @@ public:
     NeighbourMethod last_method() const { return pairs_.method(); }
 
 private:
+    void accumulate_batch(detail::PairBatch& batch, std::size_t i, const int* species_n, double* phi,
+                          double* dphi) const;
+
     Basis basis_;
     int n_species_;
     PairFinder pairs_;

@@ -53,10 +53,28 @@ public:
     /// Values and radial derivatives (per Å) at distance r > 0 (Å) into w[0..M) and dw[0..M).
     void evaluate(double r, double* w, double* dw) const;
 
+    /// The same for a batch of `count` distances r (Å) with their inverses inv_r (1/Å):
+    /// w[m * stride + b] and dw[m * stride + b] for function m and distance b (stride >= count).
+    /// The loops run over the batch, so they vectorise; functions whose parameter is an
+    /// integer multiple of another one's are taken as integer powers of it (exp(-k a r) =
+    /// exp(-a r)^k), which halves the exponentials of the paper's basis.
+    void evaluate_batch(const double* r, const double* inv_r, std::size_t count, double* w, double* dw,
+                        std::size_t stride) const;
+
+    /// Number of exponentials evaluated per distance (the others are powers of these).
+    std::size_t n_exponentials() const;
+
 private:
+    void plan();
+
     std::vector<WeightFunction> functions_;
     Switching switching_;
     bool has_power_ = false;
+    // Evaluation plan: functions in `order_`, each computed directly (base_ < 0) or as
+    // w[base_]^power_ of a function earlier in the order.
+    std::vector<std::size_t> order_;
+    std::vector<long> base_;
+    std::vector<unsigned> power_;
 };
 
 }  // namespace mldyn
