@@ -238,3 +238,29 @@ def test_cell_list_without_cutoff_is_rejected():
     pos = np.array([[0.0, 0, 0], [1.0, 0, 0]])
     with pytest.raises(ValueError, match="finite cutoff"):
         run_method(pos, [0, 0], 1, FUNCS, None, None, None, "cell_list")
+
+
+# ----------------------------------------------------------------------------- Verlet list reuse in MD
+
+
+def test_cell_list_verlet_list_is_reused_in_md_and_rebuilt_when_atoms_move():
+    """In MD the cell-list method keeps its Verlet list (cutoff + skin) while atoms move
+    less than skin/2, rebuilds it after, and every step's forces equal all-pairs forces."""
+    rng = np.random.default_rng(11)
+    L, n = 14.0, 1200
+    pos = R.random_configuration(n, np.eye(3) * L, rng, min_dist=0.9)
+    species = rng.integers(0, 2, n).astype(np.int32)
+    basis = mldyn.Basis((("exp", 1.0), ("gauss", 1.5), ("power", 2.0)), r_cut=4.0, r_on=3.0)
+    F = 2 * len(basis)
+    A = rng.normal(size=(2, F)) * 0.01
+    B = rng.normal(size=(2, F, F)) * 1e-4
+    model = mldyn.AgentLossModel(["A", "B"], basis, A, B + B.transpose(0, 2, 1), masses=[10.0, 10.0])
+    sim = mldyn.Simulation(model, pos, species, L, dt=2.0, temperature=3000.0, seed=1, neighbours="cell_list")
+    builds = []
+    for _ in range(8):
+        sim.run(25)
+        ref = model.forces(sim.positions, species, L, neighbours="all_pairs")
+        np.testing.assert_allclose(sim.forces, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+        builds.append(sim.core.neighbour_list_builds)
+    assert builds[-1] < 8 * 25 / 2          # reused over many steps...
+    assert builds[-1] > builds[0] >= 1       # ...and rebuilt once atoms had moved

@@ -44,6 +44,9 @@ void export_integrators(py::module_& m) {
         .def("set_learning", &Simulation::set_learning, py::arg("tau"))
         .def("set_max_displacement", &Simulation::set_max_displacement, py::arg("limit"))
         .def_property_readonly("tau", &Simulation::tau)
+        .def("set_skin", &Simulation::set_skin, py::arg("skin"))
+        .def_property_readonly("neighbour_list_builds",
+                               [](const Simulation& s) { return s.model().neighbour_list_builds(); })
         .def("set_force_cap", &Simulation::set_force_cap, py::arg("cap"))
         .def("set_degrees_of_freedom", &Simulation::set_degrees_of_freedom, py::arg("ndof"))
         .def("run",

@@ -37,5 +37,7 @@ void export_invariants(py::module_& m) {
              },
              py::arg("cell"), py::arg("positions"), py::arg("species"), py::arg("method") = "auto",
              py::arg("gradients") = true)
+        .def("set_skin", &InvariantCalculator::set_skin, py::arg("skin"))
+        .def_property_readonly("neighbour_list_builds", &InvariantCalculator::neighbour_list_builds)
         .def_property_readonly("last_method", [](const InvariantCalculator& s) { return method_name(s.last_method()); });
 }

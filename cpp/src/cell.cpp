@@ -64,15 +64,9 @@ Vec3 Cell::to_cartesian(const Vec3& s) const {
     return r;
 }
 
-Vec3 Cell::minimum_image(const Vec3& d, double cutoff) const {
-    if (!periodic_) return d;
-    if (orthorhombic_) {
-        Vec3 out{};
-        for (int a = 0; a < 3; ++a) out[a] = d[a] - h_[a][a] * std::nearbyint(d[a] / h_[a][a]);
-        return out;
-    }
+Vec3 Cell::minimum_image_triclinic(const Vec3& d, double cutoff) const {
     Vec3 s = to_fractional(d);
-    for (double& x : s) x -= std::nearbyint(x);
+    for (double& x : s) x -= round_to_integer(x);
     Vec3 best = to_cartesian(s);
     double best2 = dot(best, best);
     // Rounding is exact for |d| below half the smallest width; beyond that a

@@ -1,6 +1,7 @@
 #include "mldyn/invariants.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -69,24 +70,38 @@ InvariantCalculator::InvariantCalculator(Basis basis, int n_species)
     if (n_species < 1) throw std::invalid_argument("invariants: n_species must be at least 1");
 }
 
-MLDYN_MULTIVERSION void InvariantCalculator::accumulate_batch(PairBatch& batch, std::size_t i, const int* species_n,
-                                                              double* phi, double* dphi) const {
-    const std::size_t M = basis_.size(), F = n_features(), count = batch.count;
-    const std::size_t s_j = static_cast<std::size_t>(species_n[batch.index[0]]);
-    const std::size_t s_i = static_cast<std::size_t>(species_n[i]);
+void InvariantCalculator::set_skin(double skin) {
+    if (!(skin >= 0.0) || !std::isfinite(skin))
+        throw std::invalid_argument("neighbours: the Verlet skin must be a finite number >= 0 (Å)");
+    pairs_.set_skin(skin);
+}
+
+namespace {
+
+/// Turns the batch's r² and separations into r, 1/r and unit vectors u = d / r.
+inline void finish_geometry(PairBatch& batch) {
 #pragma omp simd
-    for (std::size_t b = 0; b < count; ++b) {
+    for (std::size_t b = 0; b < batch.count; ++b) {
         const double r = std::sqrt(batch.r[b]);
         batch.r[b] = r;
         batch.inv_r[b] = 1.0 / r;
-        batch.dx[b] *= batch.inv_r[b];  // unit vectors from here on
+        batch.dx[b] *= batch.inv_r[b];
         batch.dy[b] *= batch.inv_r[b];
         batch.dz[b] *= batch.inv_r[b];
     }
+}
+
+}  // namespace
+
+MLDYN_MULTIVERSION void InvariantCalculator::accumulate_batch(PairBatch& batch, std::size_t i, const int* species_n,
+                                                              double* phi, double* dphi) const {
+    const std::size_t M = basis_.size(), F = n_features(), count = batch.count, C = PairBatch::capacity;
+    const std::size_t s_j = static_cast<std::size_t>(species_n[batch.index[0]]);
+    const std::size_t s_i = static_cast<std::size_t>(species_n[i]);
+    finish_geometry(batch);
     double* w = batch.w.data();
     double* dw = batch.dw.data();
-    basis_.evaluate_batch(batch.r, batch.inv_r, count, w, dw, PairBatch::capacity);
-    const std::size_t C = PairBatch::capacity;
+    basis_.evaluate_batch(batch.r, batch.inv_r, count, w, dw, C, dphi != nullptr);
     // Atom i: sums over the batch (d r / d q_i = -u).
     double* phi_i = phi + i * F + s_j * M;
     for (std::size_t m = 0; m < M; ++m) {
@@ -129,23 +144,62 @@ MLDYN_MULTIVERSION void InvariantCalculator::accumulate_batch(PairBatch& batch, 
     batch.count = 0;
 }
 
-void InvariantCalculator::compute(const Cell& cell, const double* positions_nc, const int* species_n,
-                                  std::size_t n, NeighbourMethod method, double* phi_nsm, double* dphi_nsmc) {
-    validate_configuration(cell, basis_, positions_nc, species_n, n, n_species_);
-    std::lock_guard<std::mutex> guard(scratch_.mutex);
+MLDYN_MULTIVERSION void InvariantCalculator::force_batch(PairBatch& batch, std::size_t i, const int* species_n,
+                                                         const double* grad_nf, double* forces_nc) const {
+    const std::size_t M = basis_.size(), F = n_features(), count = batch.count, C = PairBatch::capacity;
+    const std::size_t s_j = static_cast<std::size_t>(species_n[batch.index[0]]);
+    const std::size_t s_i = static_cast<std::size_t>(species_n[i]);
+    finish_geometry(batch);
+    double* w = batch.w.data();
+    double* dw = batch.dw.data();
+    basis_.evaluate_batch(batch.r, batch.inv_r, count, w, dw, C, true);
+    // a_i[b] = sum_m g_i[s_j, m] w'_m(r_b): F_i = -g_i . dphi_i = +sum_b a_i[b] u_b;
+    // a_j[b] = sum_m g_j[s_i, m] w'_m(r_b): F_j = -g_j . dphi_j = -a_j[b] u_b.
+    const double* g_i = grad_nf + i * F + s_j * M;
+    double* a_i = w;  // the values are no longer needed: reuse their storage
+    double a_j[PairBatch::capacity];
+#pragma omp simd
+    for (std::size_t b = 0; b < count; ++b) {
+        a_i[b] = 0.0;
+        a_j[b] = 0.0;
+    }
+    for (std::size_t m = 0; m < M; ++m) {
+        const double gm = g_i[m];
+#pragma omp simd
+        for (std::size_t b = 0; b < count; ++b) {
+            a_i[b] += gm * dw[m * C + b];
+            a_j[b] += grad_nf[batch.index[b] * F + s_i * M + m] * dw[m * C + b];
+        }
+    }
+    double fx = 0.0, fy = 0.0, fz = 0.0;
+#pragma omp simd reduction(+ : fx, fy, fz)
+    for (std::size_t b = 0; b < count; ++b) {
+        fx += a_i[b] * batch.dx[b];
+        fy += a_i[b] * batch.dy[b];
+        fz += a_i[b] * batch.dz[b];
+    }
+    forces_nc[3 * i] += fx;
+    forces_nc[3 * i + 1] += fy;
+    forces_nc[3 * i + 2] += fz;
+    for (std::size_t b = 0; b < count; ++b) {
+        double* f = forces_nc + 3 * batch.index[b];
+        f[0] -= a_j[b] * batch.dx[b];
+        f[1] -= a_j[b] * batch.dy[b];
+        f[2] -= a_j[b] * batch.dz[b];
+    }
+    batch.count = 0;
+}
+
+template <class BatchFn>
+void InvariantCalculator::sweep(std::size_t n, const int* species_n, const std::vector<Output>& outputs,
+                                BatchFn&& process) {
     const std::size_t M = basis_.size();
-    const std::size_t F = n_features();
-    const bool want_grad = dphi_nsmc != nullptr;
-    pairs_.build(cell, positions_nc, n, basis_.r_cut(), method);
-
     const int n_threads = std::max(1, get_num_threads());
-    const std::size_t phi_size = n * F, dphi_size = n * F * 3;
-    thread_phi_.assign(static_cast<std::size_t>(n_threads - 1) * phi_size, 0.0);
-    if (want_grad) thread_dphi_.assign(static_cast<std::size_t>(n_threads - 1) * dphi_size, 0.0);
-    std::fill(phi_nsm, phi_nsm + phi_size, 0.0);
-    if (want_grad) std::fill(dphi_nsmc, dphi_nsmc + dphi_size, 0.0);
-
-    // The first coincident pair found (smallest i, then j), reported after the loop.
+    // Thread 0 writes the outputs directly, the others into zeroed scratch of the same sizes.
+    std::size_t scratch_size = 0;
+    for (const Output& o : outputs) scratch_size += o.size;
+    thread_scratch_.assign(static_cast<std::size_t>(n_threads - 1) * scratch_size, 0.0);
+    for (const Output& o : outputs) std::fill(o.data, o.data + o.size, 0.0);
     std::size_t bad_i = std::numeric_limits<std::size_t>::max(), bad_j = 0;
 
 #if defined(MLDYN_HAVE_OPENMP)
@@ -153,15 +207,16 @@ void InvariantCalculator::compute(const Cell& cell, const double* positions_nc, 
 #endif
     {
         const int t = current_thread();
-        double* phi = t == 0 ? phi_nsm : thread_phi_.data() + (t - 1) * phi_size;
-        double* dphi = !want_grad ? nullptr : t == 0 ? dphi_nsmc : thread_dphi_.data() + (t - 1) * dphi_size;
-        // Neighbours of the current atom i are collected per species and evaluated in
+        std::vector<double*> mine(outputs.size());
+        for (std::size_t k = 0, offset = 0; k < outputs.size(); offset += outputs[k].size, ++k)
+            mine[k] = t == 0 ? outputs[k].data : thread_scratch_.data() + (t - 1) * scratch_size + offset;
+        // Neighbours of the current atom i are collected per species and processed in
         // batches, so that the weight functions run as SIMD loops over the batch.
         std::vector<PairBatch> batches(static_cast<std::size_t>(n_species_), PairBatch(M));
         std::size_t current = std::numeric_limits<std::size_t>::max();
         auto flush_all = [&]() {
             for (PairBatch& batch : batches)
-                if (batch.count) accumulate_batch(batch, current, species_n, phi, dphi);
+                if (batch.count) process(batch, current, mine);
         };
         pairs_.for_each_pair([&](int, std::size_t i, std::size_t j, const Vec3& d, double r2) {
             if (r2 == 0.0) {
@@ -177,22 +232,20 @@ void InvariantCalculator::compute(const Cell& cell, const double* positions_nc, 
             }
             PairBatch& batch = batches[static_cast<std::size_t>(species_n[j])];
             batch.push(j, d, r2);
-            if (batch.count == PairBatch::capacity) accumulate_batch(batch, current, species_n, phi, dphi);
+            if (batch.count == PairBatch::capacity) process(batch, current, mine);
         });
         flush_all();
-        // Reduce the per-thread buffers into thread 0's output in thread order.
+        // Reduce the per-thread scratch into the outputs in thread order (deterministic).
 #if defined(MLDYN_HAVE_OPENMP)
 #pragma omp barrier
-#pragma omp for schedule(static)
 #endif
-        for (long x = 0; x < static_cast<long>(phi_size); ++x)
-            for (int s = 1; s < n_threads; ++s) phi_nsm[x] += thread_phi_[(s - 1) * phi_size + x];
-        if (want_grad) {
+        for (std::size_t k = 0, offset = 0; k < outputs.size(); offset += outputs[k].size, ++k) {
+            double* out = outputs[k].data;
 #if defined(MLDYN_HAVE_OPENMP)
 #pragma omp for schedule(static)
 #endif
-            for (long x = 0; x < static_cast<long>(dphi_size); ++x)
-                for (int s = 1; s < n_threads; ++s) dphi_nsmc[x] += thread_dphi_[(s - 1) * dphi_size + x];
+            for (long x = 0; x < static_cast<long>(outputs[k].size); ++x)
+                for (int s = 1; s < n_threads; ++s) out[x] += thread_scratch_[(s - 1) * scratch_size + offset + x];
         }
     }
     if (bad_i != std::numeric_limits<std::size_t>::max()) {
@@ -202,6 +255,41 @@ void InvariantCalculator::compute(const Cell& cell, const double* positions_nc, 
             << (basis_.has_power() ? " (r^-n diverges)" : "") << " and gradients are undefined";
         throw std::invalid_argument(msg.str());
     }
+}
+
+void InvariantCalculator::compute(const Cell& cell, const double* positions_nc, const int* species_n,
+                                  std::size_t n, NeighbourMethod method, double* phi_nsm, double* dphi_nsmc) {
+    validate_configuration(cell, basis_, positions_nc, species_n, n, n_species_);
+    std::lock_guard<std::mutex> guard(scratch_.mutex);
+    pairs_.build(cell, positions_nc, n, basis_.r_cut(), method);
+    const std::size_t F = n_features();
+    std::vector<Output> outputs{{phi_nsm, n * F}};
+    if (dphi_nsmc) outputs.push_back({dphi_nsmc, n * F * 3});
+    const bool grad = dphi_nsmc != nullptr;
+    sweep(n, species_n, outputs, [&](PairBatch& batch, std::size_t i, const std::vector<double*>& out) {
+        accumulate_batch(batch, i, species_n, out[0], grad ? out[1] : nullptr);
+    });
+}
+
+void InvariantCalculator::compute_forces(const Cell& cell, const double* positions_nc, const int* species_n,
+                                         std::size_t n, NeighbourMethod method, double* phi_nf,
+                                         const std::function<void(const double*, double*)>& gradient,
+                                         double* forces_nc) {
+    validate_configuration(cell, basis_, positions_nc, species_n, n, n_species_);
+    std::lock_guard<std::mutex> guard(scratch_.mutex);
+    pairs_.build(cell, positions_nc, n, basis_.r_cut(), method);
+    const std::size_t F = n_features();
+    // Pass 1: invariants only.
+    sweep(n, species_n, {{phi_nf, n * F}}, [&](PairBatch& batch, std::size_t i, const std::vector<double*>& out) {
+        accumulate_batch(batch, i, species_n, out[0], nullptr);
+    });
+    // dH/dphi of every agent, then pass 2: forces from the same pairs.
+    grad_.resize(n * F);
+    gradient(phi_nf, grad_.data());
+    const double* grad = grad_.data();
+    sweep(n, species_n, {{forces_nc, n * 3}}, [&](PairBatch& batch, std::size_t i, const std::vector<double*>& out) {
+        force_batch(batch, i, species_n, grad, out[0]);
+    });
 }
 
 }  // namespace mldyn

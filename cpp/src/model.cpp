@@ -55,9 +55,36 @@ void AgentLossModel::compute(const Cell& cell, const double* positions_nc, const
                              NeighbourMethod method, double* forces_nc, double* loss_n) {
     std::lock_guard<std::mutex> guard(scratch_.mutex);
     phi_.resize(n * n_features_);
-    dphi_.resize(n * n_features_ * 3);
-    calculator_.compute(cell, positions_nc, species_n, n, method, phi_.data(), dphi_.data());
-    forces_from_invariants(phi_.data(), dphi_.data(), species_n, n, forces_nc, loss_n);
+    calculator_.compute_forces(cell, positions_nc, species_n, n, method, phi_.data(),
+                               [&](const double* phi, double* grad) { gradients(phi, species_n, n, grad, loss_n); },
+                               forces_nc);
+}
+
+void AgentLossModel::gradients(const double* phi_nf, const int* species_n, std::size_t n, double* grad_nf,
+                               double* loss_n) const {
+    const std::size_t F = n_features_;
+    const int n_threads = std::max(1, get_num_threads());
+#if defined(MLDYN_HAVE_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+#endif
+    for (long k = 0; k < static_cast<long>(n); ++k) {
+        const std::size_t s = static_cast<std::size_t>(species_n[k]);
+        const double* phi = phi_nf + k * F;
+        const double* A = A_.data() + s * F;
+        double* g = grad_nf + k * F;
+        // g = dH/dphi = A_s + B_s phi;  H = A.phi + 1/2 phi.B.phi.
+        double h = 0.0;
+        for (std::size_t f = 0; f < F; ++f) {
+            double bphi = 0.0;
+            if (quadratic_) {
+                const double* Brow = B_.data() + (s * F + f) * F;
+                for (std::size_t e = 0; e < F; ++e) bphi += Brow[e] * phi[e];
+            }
+            g[f] = A[f] + bphi;
+            h += (A[f] + 0.5 * bphi) * phi[f];
+        }
+        if (loss_n) loss_n[k] = h;
+    }
 }
 
 void AgentLossModel::forces_from_invariants(const double* phi_nf, const double* dphi_nfc, const int* species_n,

@@ -1,7 +1,10 @@
 #include "mldyn/neighbours.hpp"
 
+#include "mldyn/threads.hpp"
+
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 
@@ -21,6 +24,21 @@ namespace {
 constexpr std::size_t kCellListMinAtoms = 1000;
 }  // namespace
 
+bool PairFinder::list_still_valid(const Cell& cell, const double* positions_nc, std::size_t n, double cutoff) const {
+    if (!list_valid_ || n != list_order_.size() || cutoff != list_cutoff_ || cell.periodic() != list_periodic_ ||
+        (cell.periodic() && cell.vectors() != list_cell_))
+        return false;
+    // Valid while no atom has moved more than skin/2 since the build.
+    const double limit2 = 0.25 * skin_ * skin_;
+    for (std::size_t x = 0; x < n; ++x) {
+        const double dx = positions_nc[3 * x] - list_positions_[3 * x];
+        const double dy = positions_nc[3 * x + 1] - list_positions_[3 * x + 1];
+        const double dz = positions_nc[3 * x + 2] - list_positions_[3 * x + 2];
+        if (dx * dx + dy * dy + dz * dz > limit2) return false;
+    }
+    return true;
+}
+
 void PairFinder::build(const Cell& cell, const double* positions_nc, std::size_t n, double cutoff,
                        NeighbourMethod method) {
     cell_ = &cell;
@@ -29,6 +47,13 @@ void PairFinder::build(const Cell& cell, const double* positions_nc, std::size_t
     cutoff_ = cutoff;
     cutoff2_ = cutoff * cutoff;
     periodic_ = cell.periodic();
+    if (method == NeighbourMethod::CellList && std::isfinite(cutoff) &&
+        list_still_valid(cell, positions_nc, n, cutoff)) {
+        method_ = NeighbourMethod::CellList;
+        return;
+    }
+    list_valid_ = false;
+    const double list_cutoff = cutoff + skin_;
 
     // Bins per axis, each at least one cutoff wide (perpendicular width for periodic cells).
     std::array<std::size_t, 3> nbins{1, 1, 1};
@@ -37,7 +62,7 @@ void PairFinder::build(const Cell& cell, const double* positions_nc, std::size_t
     if (finite_cutoff) {
         if (periodic_) {
             for (int a = 0; a < 3; ++a)
-                nbins[a] = std::max<std::size_t>(1, static_cast<std::size_t>(cell.widths()[a] / cutoff));
+                nbins[a] = std::max<std::size_t>(1, static_cast<std::size_t>(cell.widths()[a] / list_cutoff));
         } else if (n > 0) {
             Vec3 hi{};
             for (int a = 0; a < 3; ++a) lo[a] = hi[a] = positions_nc[a];
@@ -48,7 +73,7 @@ void PairFinder::build(const Cell& cell, const double* positions_nc, std::size_t
                 }
             for (int a = 0; a < 3; ++a) {
                 extent[a] = hi[a] - lo[a];
-                nbins[a] = std::max<std::size_t>(1, static_cast<std::size_t>(extent[a] / cutoff));
+                nbins[a] = std::max<std::size_t>(1, static_cast<std::size_t>(extent[a] / list_cutoff));
                 if (!(extent[a] > 0.0)) extent[a] = 1.0;
             }
         }
@@ -130,6 +155,61 @@ void PairFinder::build(const Cell& cell, const double* positions_nc, std::size_t
                 nbr_bins_.insert(nbr_bins_.end(), local.begin(), local.end());
                 nbr_start_[bin_of_index(x, y, z) + 1] = nbr_bins_.size();
             }
+    build_verlet_list(cell, positions_nc, n, list_cutoff);
+}
+
+void PairFinder::build_verlet_list(const Cell& cell, const double* positions_nc, std::size_t n, double list_cutoff) {
+    if (n > std::numeric_limits<std::uint32_t>::max())
+        throw std::invalid_argument("neighbours: the cell list handles at most 2^32 - 1 atoms");
+    const double list_cutoff2 = list_cutoff * list_cutoff;
+    list_order_ = bin_atoms_;
+    // Candidates of each atom (in bin order), found per thread in static chunks and
+    // concatenated in order, so the list is the same whatever the thread count.
+    const int n_threads = std::max(1, get_num_threads());
+    std::vector<std::vector<std::uint32_t>> found(static_cast<std::size_t>(n_threads));
+    std::vector<std::size_t> count(n, 0);
+    const long nl = static_cast<long>(n);
+#if defined(MLDYN_HAVE_OPENMP)
+#pragma omp parallel num_threads(n_threads)
+#endif
+    {
+        std::vector<std::uint32_t>& mine = found[static_cast<std::size_t>(current_thread())];
+#if defined(MLDYN_HAVE_OPENMP)
+#pragma omp for schedule(static)
+#endif
+        for (long k = 0; k < nl; ++k) {
+            const std::size_t i = list_order_[static_cast<std::size_t>(k)];
+            const double* qi = positions_nc + 3 * i;
+            const std::size_t b = atom_bin_[i];
+            const std::size_t before = mine.size();
+            for (std::size_t nb = nbr_start_[b]; nb < nbr_start_[b + 1]; ++nb) {
+                const std::size_t other = nbr_bins_[nb];
+                for (std::size_t s = bin_start_[other]; s < bin_start_[other + 1]; ++s) {
+                    const std::size_t j = bin_atoms_[s];
+                    if (j <= i) continue;
+                    const double* qj = positions_nc + 3 * j;
+                    Vec3 d{qj[0] - qi[0], qj[1] - qi[1], qj[2] - qi[2]};
+                    if (cell.periodic()) d = cell.minimum_image(d, list_cutoff);
+                    if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < list_cutoff2)
+                        mine.push_back(static_cast<std::uint32_t>(j));
+                }
+            }
+            // Ascending j within a row: memory order, and independent of bin layout.
+            std::sort(mine.begin() + static_cast<long>(before), mine.end());
+            count[static_cast<std::size_t>(k)] = mine.size() - before;
+        }
+    }
+    list_start_.assign(n + 1, 0);
+    for (std::size_t k = 0; k < n; ++k) list_start_[k + 1] = list_start_[k] + count[k];
+    list_j_.clear();
+    list_j_.reserve(list_start_[n]);
+    for (const auto& part : found) list_j_.insert(list_j_.end(), part.begin(), part.end());
+    list_positions_.assign(positions_nc, positions_nc + 3 * n);
+    list_cell_ = cell.vectors();
+    list_periodic_ = cell.periodic();
+    list_cutoff_ = cutoff_;
+    list_valid_ = true;
+    ++list_builds_;
 }
 
 }  // namespace mldyn

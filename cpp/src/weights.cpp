@@ -98,24 +98,30 @@ void Basis::evaluate(double r, double* w, double* dw) const {
     evaluate_batch(&r, &inv_r, 1, w, dw, 1);
 }
 
-MLDYN_MULTIVERSION void Basis::evaluate_batch(const double* r, const double* inv_r, std::size_t count, double* w, double* dw,
-                           std::size_t stride) const {
+MLDYN_MULTIVERSION void Basis::evaluate_batch(const double* r, const double* inv_r, std::size_t count, double* w,
+                                              double* dw, std::size_t stride, bool derivatives) const {
     for (const std::size_t i : order_) {
         const WeightFunction& f = functions_[i];
         double* wi = w + i * stride;
         double* dwi = dw + i * stride;
         if (base_[i] >= 0) {
+            // w_i = w_base^p by binary powering (at most 6 squarings for p <= 64), bit by
+            // bit over the whole batch so that every loop vectorises; dw_i is the scratch.
             const double* wb = w + static_cast<std::size_t>(base_[i]) * stride;
-            const unsigned p = power_[i];
 #pragma omp simd
             for (std::size_t b = 0; b < count; ++b) {
-                // Binary powering: at most 6 squarings for p <= 64.
-                double result = 1.0, x = wb[b];
-                for (unsigned e = p; e; e >>= 1) {
-                    if (e & 1u) result *= x;
-                    x *= x;
+                wi[b] = 1.0;
+                dwi[b] = wb[b];
+            }
+            for (unsigned e = power_[i]; e; e >>= 1) {
+                if (e & 1u) {
+#pragma omp simd
+                    for (std::size_t b = 0; b < count; ++b) wi[b] *= dwi[b];
                 }
-                wi[b] = result;
+                if (e > 1u) {
+#pragma omp simd
+                    for (std::size_t b = 0; b < count; ++b) dwi[b] *= dwi[b];
+                }
             }
         } else if (f.kind == WeightKind::Exponential) {
             const double a = -f.param;
@@ -126,6 +132,7 @@ MLDYN_MULTIVERSION void Basis::evaluate_batch(const double* r, const double* inv
 #pragma omp simd
             for (std::size_t b = 0; b < count; ++b) wi[b] = detail::exp_nonpositive(c * r[b] * r[b]);
         }
+        if (!derivatives && f.kind != WeightKind::Power) continue;
         switch (f.kind) {
             case WeightKind::Exponential: {
                 const double a = -f.param;
@@ -150,6 +157,7 @@ MLDYN_MULTIVERSION void Basis::evaluate_batch(const double* r, const double* inv
                 } else {
                     for (std::size_t b = 0; b < count; ++b) wi[b] = std::pow(r[b], -n);
                 }
+                if (!derivatives) break;
 #pragma omp simd
                 for (std::size_t b = 0; b < count; ++b) dwi[b] = -n * wi[b] * inv_r[b];
                 break;
@@ -166,7 +174,7 @@ MLDYN_MULTIVERSION void Basis::evaluate_batch(const double* r, const double* inv
         const double s = y * y * y * (1.0 + 3.0 * x + 6.0 * x * x);  // = 1 - 10x³ + 15x⁴ - 6x⁵, accurate near x = 1
         const double ds = -30.0 * x * x * y * y * inv_width;
         for (std::size_t i = 0; i < m; ++i) {
-            dw[i * stride + b] = dw[i * stride + b] * s + w[i * stride + b] * ds;
+            if (derivatives) dw[i * stride + b] = dw[i * stride + b] * s + w[i * stride + b] * ds;
             w[i * stride + b] *= s;
         }
     }

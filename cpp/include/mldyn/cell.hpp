@@ -40,9 +40,26 @@ public:
     /// Minimum-image displacement of `d` (Å). `cutoff` (Å) tells how far the caller
     /// cares: if the rounded image is shorter than it the image is exact; for
     /// triclinic cells the 26 neighbouring images are searched otherwise.
-    Vec3 minimum_image(const Vec3& d, double cutoff) const;
+    Vec3 minimum_image(const Vec3& d, double cutoff) const {
+        if (!periodic_) return d;
+        if (orthorhombic_) {  // the hot path, inline
+            Vec3 out{};
+            for (int a = 0; a < 3; ++a) out[a] = d[a] - h_[a][a] * round_to_integer(d[a] * h_inv_[a][a]);
+            return out;
+        }
+        return minimum_image_triclinic(d, cutoff);
+    }
+
+    /// Nearest integer (ties to even) for |x| < 2^51, without a library call: adding and
+    /// subtracting 1.5 * 2^52 leaves x rounded in double precision.
+    static double round_to_integer(double x) {
+        constexpr double shifter = 6755399441055744.0;
+        return (x + shifter) - shifter;  // not folded: mldyn is never built with -ffast-math
+    }
 
 private:
+    Vec3 minimum_image_triclinic(const Vec3& d, double cutoff) const;
+
     bool periodic_ = false;
     bool orthorhombic_ = false;
     Mat3 h_{};       // rows: cell vectors

@@ -94,6 +94,8 @@ public:
     const std::vector<int>& species() const { return species_; }
     const Cell& cell() const { return cell_; }
     const AgentLossModel& model() const { return model_; }
+    /// Verlet skin (Å) of the cell-list neighbour method.
+    void set_skin(double skin) { model_.set_skin(skin); }
     bool thermostatted() const { return nvt_; }
     /// Memory time of learning dynamics (fs), or +inf when not in that mode.
     double tau() const { return tau_; }

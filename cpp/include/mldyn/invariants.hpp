@@ -1,5 +1,6 @@
 #pragma once
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 #include "mldyn/cell.hpp"
@@ -43,18 +44,39 @@ public:
     void compute(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
                  NeighbourMethod method, double* phi_nsm, double* dphi_nsmc);
 
+    /// Forces without storing d phi / d q: pass 1 fills phi_nf (n x F); `gradient(phi_nf, g_nf)`
+    /// must then write dH/dphi (n x F) of every agent; pass 2 over the same pairs gives
+    /// forces_nc (n x 3, eV/Å) = -sum_f g[k, f] dphi[k, f, :]. Two light passes instead of
+    /// scattering 3F gradient entries per pair: the MD path.
+    void compute_forces(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
+                        NeighbourMethod method, double* phi_nf,
+                        const std::function<void(const double*, double*)>& gradient, double* forces_nc);
+
     /// The neighbour method used by the last `compute`.
     NeighbourMethod last_method() const { return pairs_.method(); }
+    /// Verlet skin (Å) of the cell-list method (default 1 Å).
+    void set_skin(double skin);
+    double skin() const { return pairs_.skin(); }
+    /// How many times the cell-list Verlet list was built so far.
+    long neighbour_list_builds() const { return pairs_.list_builds(); }
 
 private:
+    struct Output {
+        double* data;
+        std::size_t size;
+    };
+    template <class BatchFn>
+    void sweep(std::size_t n, const int* species_n, const std::vector<Output>& outputs, BatchFn&& process);
     void accumulate_batch(detail::PairBatch& batch, std::size_t i, const int* species_n, double* phi,
                           double* dphi) const;
+    void force_batch(detail::PairBatch& batch, std::size_t i, const int* species_n, const double* grad_nf,
+                     double* forces_nc) const;
 
     Basis basis_;
     int n_species_;
     PairFinder pairs_;
-    std::vector<double> thread_phi_;   // (threads - 1) x n*S*M, thread 0 writes the output directly
-    std::vector<double> thread_dphi_;  // (threads - 1) x n*S*M*3
+    std::vector<double> thread_scratch_;  // (threads - 1) x outputs; thread 0 writes the outputs directly
+    std::vector<double> grad_;            // n x F, dH/dphi for compute_forces
     ScratchMutex scratch_;
 };
 

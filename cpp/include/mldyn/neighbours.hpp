@@ -1,6 +1,7 @@
 #pragma once
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -11,8 +12,12 @@ namespace mldyn {
 
 /// How pairs within the cutoff are found.
 ///  - AllPairs: every i < j pair is tested, O(N²); the reference path.
-///  - CellList: atoms are binned in fractional coordinates (bins at least one
-///    cutoff wide), only neighbouring bins are tested, O(N) at fixed cutoff.
+///  - CellList: a Verlet list of candidate pairs within cutoff + skin, built with a
+///    cell list (atoms binned in fractional coordinates, bins at least cutoff + skin
+///    wide, only neighbouring bins tested): O(N) at fixed cutoff. The list is kept
+///    while no atom has moved more than skin/2 since it was built (MD reuses it for
+///    many steps); each use recomputes every minimum-image distance from the current
+///    positions, so results do not depend on when the list was built.
 ///  - Auto: CellList when it pays off (enough atoms and at least 3 bins along
 ///    every periodic axis), AllPairs otherwise.
 enum class NeighbourMethod { Auto, AllPairs, CellList };
@@ -36,6 +41,12 @@ public:
     /// The method actually used by the last `build`.
     NeighbourMethod method() const { return method_; }
 
+    /// Verlet skin (Å) of the cell-list method; 0 rebuilds the list at every call.
+    void set_skin(double skin) { skin_ = skin; list_valid_ = false; }
+    double skin() const { return skin_; }
+    /// How many times the Verlet list has been (re)built.
+    long list_builds() const { return list_builds_; }
+
     /// Calls f(thread, i, j, d, r2) for every pair (i < j) with r2 = |d|² < cutoff².
     template <class F>
     void for_each_pair(F&& f) const;
@@ -58,13 +69,28 @@ private:
     bool periodic_ = false;
     NeighbourMethod method_ = NeighbourMethod::AllPairs;
 
-    // Cell list: atoms sorted by bin (CSR layout) and, per bin, the unique
-    // neighbouring bins (itself included).
+    bool list_still_valid(const Cell& cell, const double* positions_nc, std::size_t n, double cutoff) const;
+    void build_verlet_list(const Cell& cell, const double* positions_nc, std::size_t n, double list_cutoff);
+
+    // Cell list (used to build the Verlet list): atoms sorted by bin (CSR layout) and,
+    // per bin, the unique neighbouring bins (itself included).
     std::vector<std::size_t> bin_start_;     // n_bins + 1
     std::vector<std::size_t> bin_atoms_;     // n, atom ids grouped by bin
     std::vector<std::size_t> atom_bin_;      // n
     std::vector<std::size_t> nbr_start_;     // n_bins + 1
     std::vector<std::size_t> nbr_bins_;      // neighbouring bin ids
+
+    // Verlet list: for atom i (in `list_order_`), candidates j > i in list_j_[list_start_[k]..).
+    double skin_ = 1.0;
+    bool list_valid_ = false;
+    long list_builds_ = 0;
+    std::vector<std::size_t> list_order_;    // n, atoms in bin order (spatial locality)
+    std::vector<std::size_t> list_start_;    // n + 1
+    std::vector<std::uint32_t> list_j_;
+    std::vector<double> list_positions_;     // positions when the list was built
+    Mat3 list_cell_{};
+    bool list_periodic_ = false;
+    double list_cutoff_ = 0.0;
 };
 
 template <class F>
@@ -85,15 +111,10 @@ void PairFinder::for_each_pair(F&& f) const {
 #pragma omp for schedule(static, 16)
 #endif
     for (long k = 0; k < n; ++k) {
-        const std::size_t i = bin_atoms_[static_cast<std::size_t>(k)];
-        const std::size_t b = atom_bin_[i];
-        for (std::size_t nb = nbr_start_[b]; nb < nbr_start_[b + 1]; ++nb) {
-            const std::size_t other = nbr_bins_[nb];
-            for (std::size_t s = bin_start_[other]; s < bin_start_[other + 1]; ++s) {
-                const std::size_t j = bin_atoms_[s];
-                if (j > i) visit(i, j, thread, f);
-            }
-        }
+        const std::size_t i = list_order_[static_cast<std::size_t>(k)];
+        for (std::size_t p = list_start_[static_cast<std::size_t>(k)]; p < list_start_[static_cast<std::size_t>(k) + 1];
+             ++p)
+            visit(i, list_j_[p], thread, f);
     }
 }
 

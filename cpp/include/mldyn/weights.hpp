@@ -58,8 +58,9 @@ public:
     /// The loops run over the batch, so they vectorise; functions whose parameter is an
     /// integer multiple of another one's are taken as integer powers of it (exp(-k a r) =
     /// exp(-a r)^k), which halves the exponentials of the paper's basis.
+    /// With `derivatives` false only w is meaningful (dw is used as scratch).
     void evaluate_batch(const double* r, const double* inv_r, std::size_t count, double* w, double* dw,
-                        std::size_t stride) const;
+                        std::size_t stride, bool derivatives = true) const;
 
     /// Number of exponentials evaluated per distance (the others are powers of these).
     std::size_t n_exponentials() const;

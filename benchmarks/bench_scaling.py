@@ -1,0 +1,107 @@
+"""Scaling of a complete MD step (forces + Nosé–Hoover integrator) with system size.
+
+Water boxes replicated from a 384-atom box (128 H2O, 15.6404 Å) up to about a million atoms,
+a fixed 7.8 Å cutoff, the cell-list method (Verlet list with 1 Å skin), and a quadratic model
+with 7 weight functions per the paper's selection (or 18 with --functions 18).
+
+    python benchmarks/bench_scaling.py [--max-atoms 1100000] [--threads 1 2] [--write]
+
+Each size runs in its own process so that its peak RSS is its own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from _results import markdown_table, write_section
+
+BOX = 15.6404
+CUTOFF = 7.8
+REPLICAS = [(2, 2, 2), (3, 3, 3), (4, 4, 4), (6, 6, 7), (8, 8, 8), (10, 10, 11), (14, 14, 14)]
+# The paper's seven most relevant functions for hydrogen (section 5.2).
+SEVEN = (("exp", 0.5), ("exp", 0.25), ("gauss", 2.0), ("gauss", 3.0), ("gauss", 4.0), ("gauss", 5.0), ("gauss", 6.0))
+
+
+def system(reps, n_functions):
+    import mldyn
+    from mldyn.structures import water_box
+
+    symbols, pos, lengths = water_box(128, seed=0)
+    pos = np.asarray(pos) * (BOX / np.asarray(lengths))
+    shifts = np.array([(i, j, k) for i in range(reps[0]) for j in range(reps[1]) for k in range(reps[2])]) * BOX
+    big = (pos[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+    species = np.tile([0 if s == "O" else 1 for s in symbols], len(shifts)).astype(np.int32)
+    funcs = SEVEN if n_functions == 7 else mldyn.PAPER_FUNCTIONS
+    basis = mldyn.Basis(funcs, r_cut=CUTOFF)
+    rng = np.random.default_rng(0)
+    F = 2 * len(basis)
+    A = rng.normal(size=(2, F)) * 0.01
+    B = rng.normal(size=(2, F, F)) * 1e-4
+    model = mldyn.AgentLossModel(["O", "H"], basis, A, B + B.transpose(0, 2, 1))
+    return model, big, species, np.array(reps) * BOX
+
+
+def measure(reps, threads, n_functions, steps):
+    """One size in this process: seconds per MD step (steady state) and peak RSS."""
+    import mldyn
+
+    mldyn.set_num_threads(threads)
+    model, pos, species, cell = system(reps, n_functions)
+    sim = mldyn.Simulation(model, pos, species, cell, dt=0.5, temperature=300.0, chain=1, seed=1,
+                           neighbours="cell_list")
+    sim.run(2)  # warm up (first list build happened in the constructor)
+    builds0 = sim.core.neighbour_list_builds
+    t0 = time.perf_counter()
+    sim.run(steps)
+    dt = (time.perf_counter() - t0) / steps
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"atoms": len(pos), "threads": threads, "s_per_step": dt, "atom_steps_per_s": len(pos) / dt,
+            "peak_rss_mb": rss, "list_builds": sim.core.neighbour_list_builds - builds0, "steps": steps}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-atoms", type=int, default=1_100_000)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--functions", type=int, choices=(7, 18), default=7)
+    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one size as JSON
+    args = parser.parse_args()
+    if args.one:
+        reps, threads = json.loads(args.one)
+        n = 384 * int(np.prod(reps))
+        steps = max(3, min(200, int(3e6 / n)))
+        print(json.dumps(measure(tuple(reps), threads, args.functions, steps)))
+        return
+    rows, results = [], []
+    for reps in REPLICAS:
+        if 384 * np.prod(reps) > args.max_atoms:
+            break
+        for threads in args.threads:
+            out = subprocess.run([sys.executable, __file__, "--functions", str(args.functions), "--one",
+                                  json.dumps([list(reps), threads])], capture_output=True, text=True, check=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            results.append(r)
+            rows.append([f"{r['atoms']:,}", threads, f"{r['s_per_step'] * 1e3:.2f}",
+                         f"{r['s_per_step'] / r['atoms'] * 1e9:.0f}", f"{r['atom_steps_per_s'] / 1e6:.2f}",
+                         f"{r['peak_rss_mb']:.0f}", f"{r['list_builds']}/{r['steps']}"])
+            print(" | ".join(str(c) for c in rows[-1]), flush=True)
+    table = markdown_table(["atoms", "threads", "ms per step", "ns per atom-step", "M atom-steps/s",
+                            "peak RSS (MB)", "list builds/steps"], rows)
+    print(table)
+    if args.write:
+        write_section(f"Scaling: water boxes, {args.functions} functions, 7.8 Å cutoff, cell list (bench_scaling.py)",
+                      table)
+        (Path(__file__).with_name(f"scaling_{args.functions}.json")).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    main()
