@@ -61,8 +61,15 @@ struct PairBatch {
     std::vector<double> w, dw;
 };
 
+/// Separations d = q_j - q_i (minimum image, Å) and r² of up to `capacity` candidates.
+struct CandidateBuffer {
+    static constexpr std::size_t capacity = 256;
+    alignas(64) double dx[capacity], dy[capacity], dz[capacity], r2[capacity];
+};
+
 }  // namespace detail
 
+using detail::CandidateBuffer;
 using detail::PairBatch;
 
 InvariantCalculator::InvariantCalculator(Basis basis, int n_species)
@@ -92,6 +99,40 @@ inline void finish_geometry(PairBatch& batch) {
 }
 
 }  // namespace
+
+MLDYN_MULTIVERSION void InvariantCalculator::separations(std::size_t i, const std::uint32_t* js, std::size_t count,
+                                                         CandidateBuffer& out) const {
+    const Cell& cell = pairs_.cell();
+    const double* q = positions_;
+    const double xi = q[3 * i], yi = q[3 * i + 1], zi = q[3 * i + 2];
+    if (cell.periodic() && cell.orthorhombic()) {
+        // Minimum image by rounding, in a SIMD loop (gathers of the partners' positions).
+        const double lx = cell.vectors()[0][0], ly = cell.vectors()[1][1], lz = cell.vectors()[2][2];
+        const double ix = 1.0 / lx, iy = 1.0 / ly, iz = 1.0 / lz;
+#pragma omp simd
+        for (std::size_t c = 0; c < count; ++c) {
+            const std::size_t j = js[c];
+            double dx = q[3 * j] - xi, dy = q[3 * j + 1] - yi, dz = q[3 * j + 2] - zi;
+            dx -= lx * Cell::round_to_integer(dx * ix);
+            dy -= ly * Cell::round_to_integer(dy * iy);
+            dz -= lz * Cell::round_to_integer(dz * iz);
+            out.dx[c] = dx;
+            out.dy[c] = dy;
+            out.dz[c] = dz;
+            out.r2[c] = dx * dx + dy * dy + dz * dz;
+        }
+        return;
+    }
+    for (std::size_t c = 0; c < count; ++c) {
+        const std::size_t j = js[c];
+        Vec3 d{q[3 * j] - xi, q[3 * j + 1] - yi, q[3 * j + 2] - zi};
+        d = cell.minimum_image(d, pairs_.cutoff());  // identity for an isolated system
+        out.dx[c] = d[0];
+        out.dy[c] = d[1];
+        out.dz[c] = d[2];
+        out.r2[c] = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+    }
+}
 
 MLDYN_MULTIVERSION void InvariantCalculator::accumulate_batch(PairBatch& batch, std::size_t i, const int* species_n,
                                                               double* phi, double* dphi) const {
@@ -201,6 +242,7 @@ void InvariantCalculator::sweep(std::size_t n, const int* species_n, const std::
     thread_scratch_.assign(static_cast<std::size_t>(n_threads - 1) * scratch_size, 0.0);
     for (const Output& o : outputs) std::fill(o.data, o.data + o.size, 0.0);
     std::size_t bad_i = std::numeric_limits<std::size_t>::max(), bad_j = 0;
+    const double cutoff2 = basis_.r_cut() * basis_.r_cut();
 
 #if defined(MLDYN_HAVE_OPENMP)
 #pragma omp parallel num_threads(n_threads)
@@ -210,31 +252,34 @@ void InvariantCalculator::sweep(std::size_t n, const int* species_n, const std::
         std::vector<double*> mine(outputs.size());
         for (std::size_t k = 0, offset = 0; k < outputs.size(); offset += outputs[k].size, ++k)
             mine[k] = t == 0 ? outputs[k].data : thread_scratch_.data() + (t - 1) * scratch_size + offset;
-        // Neighbours of the current atom i are collected per species and processed in
-        // batches, so that the weight functions run as SIMD loops over the batch.
+        // Each row's candidates are filtered by a SIMD distance loop; the neighbours of atom i
+        // are then collected per species and processed in batches, so that the weight
+        // functions also run as SIMD loops over the batch.
         std::vector<PairBatch> batches(static_cast<std::size_t>(n_species_), PairBatch(M));
-        std::size_t current = std::numeric_limits<std::size_t>::max();
-        auto flush_all = [&]() {
-            for (PairBatch& batch : batches)
-                if (batch.count) process(batch, current, mine);
-        };
-        pairs_.for_each_pair([&](int, std::size_t i, std::size_t j, const Vec3& d, double r2) {
-            if (r2 == 0.0) {
+        CandidateBuffer cand;
+        pairs_.for_each_row([&](std::size_t i, const std::uint32_t* js, std::size_t count) {
+            for (std::size_t start = 0; start < count; start += CandidateBuffer::capacity) {
+                const std::size_t chunk = std::min(CandidateBuffer::capacity, count - start);
+                separations(i, js + start, chunk, cand);
+                for (std::size_t c = 0; c < chunk; ++c) {
+                    const double r2 = cand.r2[c];
+                    if (!(r2 < cutoff2)) continue;
+                    const std::size_t j = js[start + c];
+                    if (r2 == 0.0) {
 #if defined(MLDYN_HAVE_OPENMP)
 #pragma omp critical(mldyn_coincident)
 #endif
-                if (i < bad_i || (i == bad_i && j < bad_j)) { bad_i = i; bad_j = j; }
-                return;
+                        if (i < bad_i || (i == bad_i && j < bad_j)) { bad_i = i; bad_j = j; }
+                        continue;
+                    }
+                    PairBatch& batch = batches[static_cast<std::size_t>(species_n[j])];
+                    batch.push(j, {cand.dx[c], cand.dy[c], cand.dz[c]}, r2);
+                    if (batch.count == PairBatch::capacity) process(batch, i, mine);
+                }
             }
-            if (i != current) {
-                flush_all();
-                current = i;
-            }
-            PairBatch& batch = batches[static_cast<std::size_t>(species_n[j])];
-            batch.push(j, d, r2);
-            if (batch.count == PairBatch::capacity) process(batch, current, mine);
+            for (PairBatch& batch : batches)
+                if (batch.count) process(batch, i, mine);
         });
-        flush_all();
         // Reduce the per-thread scratch into the outputs in thread order (deterministic).
 #if defined(MLDYN_HAVE_OPENMP)
 #pragma omp barrier
@@ -262,6 +307,7 @@ void InvariantCalculator::compute(const Cell& cell, const double* positions_nc, 
     validate_configuration(cell, basis_, positions_nc, species_n, n, n_species_);
     std::lock_guard<std::mutex> guard(scratch_.mutex);
     pairs_.build(cell, positions_nc, n, basis_.r_cut(), method);
+    positions_ = positions_nc;
     const std::size_t F = n_features();
     std::vector<Output> outputs{{phi_nsm, n * F}};
     if (dphi_nsmc) outputs.push_back({dphi_nsmc, n * F * 3});
@@ -278,6 +324,7 @@ void InvariantCalculator::compute_forces(const Cell& cell, const double* positio
     validate_configuration(cell, basis_, positions_nc, species_n, n, n_species_);
     std::lock_guard<std::mutex> guard(scratch_.mutex);
     pairs_.build(cell, positions_nc, n, basis_.r_cut(), method);
+    positions_ = positions_nc;
     const std::size_t F = n_features();
     // Pass 1: invariants only.
     sweep(n, species_n, {{phi_nf, n * F}}, [&](PairBatch& batch, std::size_t i, const std::vector<double*>& out) {

@@ -1,5 +1,6 @@
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -12,6 +13,7 @@ namespace mldyn {
 
 namespace detail {
 struct PairBatch;
+struct CandidateBuffer;
 }
 
 /// Checks a configuration at the boundary where it enters the core and throws
@@ -71,12 +73,14 @@ private:
                           double* dphi) const;
     void force_batch(detail::PairBatch& batch, std::size_t i, const int* species_n, const double* grad_nf,
                      double* forces_nc) const;
+    void separations(std::size_t i, const std::uint32_t* js, std::size_t count, detail::CandidateBuffer& out) const;
 
     Basis basis_;
     int n_species_;
     PairFinder pairs_;
     std::vector<double> thread_scratch_;  // (threads - 1) x outputs; thread 0 writes the outputs directly
     std::vector<double> grad_;            // n x F, dH/dphi for compute_forces
+    const double* positions_ = nullptr;   // of the current compute
     ScratchMutex scratch_;
 };
 

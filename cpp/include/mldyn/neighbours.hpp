@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -50,6 +51,16 @@ public:
     /// Calls f(thread, i, j, d, r2) for every pair (i < j) with r2 = |d|² < cutoff².
     template <class F>
     void for_each_pair(F&& f) const;
+
+    /// Calls f(i, js, count) for every atom i with its candidate partners j > i
+    /// (`count` of them at `js`; they still need the distance check against the cutoff).
+    /// Rows are distributed over the threads of the enclosing parallel region with a
+    /// static schedule. Candidates of all-pairs rows are passed in chunks of at most 1024.
+    template <class F>
+    void for_each_row(F&& f) const;
+
+    const Cell& cell() const { return *cell_; }
+    double cutoff() const { return cutoff_; }
 
 private:
     template <class F>
@@ -115,6 +126,32 @@ void PairFinder::for_each_pair(F&& f) const {
         for (std::size_t p = list_start_[static_cast<std::size_t>(k)]; p < list_start_[static_cast<std::size_t>(k) + 1];
              ++p)
             visit(i, list_j_[p], thread, f);
+    }
+}
+
+template <class F>
+void PairFinder::for_each_row(F&& f) const {
+    const long n = static_cast<long>(n_);
+    if (method_ == NeighbourMethod::AllPairs) {
+        std::uint32_t js[1024];
+#if defined(MLDYN_HAVE_OPENMP)
+#pragma omp for schedule(static, 1)
+#endif
+        for (long i = 0; i < n; ++i) {
+            for (std::size_t start = static_cast<std::size_t>(i) + 1; start < n_; start += 1024) {
+                const std::size_t count = std::min<std::size_t>(1024, n_ - start);
+                for (std::size_t c = 0; c < count; ++c) js[c] = static_cast<std::uint32_t>(start + c);
+                f(static_cast<std::size_t>(i), js, count);
+            }
+        }
+        return;
+    }
+#if defined(MLDYN_HAVE_OPENMP)
+#pragma omp for schedule(static, 16)
+#endif
+    for (long k = 0; k < n; ++k) {
+        const std::size_t row = static_cast<std::size_t>(k);
+        f(list_order_[row], list_j_.data() + list_start_[row], list_start_[row + 1] - list_start_[row]);
     }
 }
 
