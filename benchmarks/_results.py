@@ -43,6 +43,21 @@ def git_commit() -> str:
         return "unknown"
 
 
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process, MB: VmHWM of /proc/self/status (Linux), which belongs
+    to this address space only; getrusage's ru_maxrss is kept across exec and so can report the
+    parent's peak for a child process. Falls back to ru_maxrss elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def write_section(title: str, body: str) -> None:
     """Replace (or add) the section '## title' of RESULTS.md with body, stamped with date and machine."""
     stamp = f"_Measured {datetime.datetime.now():%Y-%m-%d %H:%M} on {machine_info()}._\n\n"

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 
 import numpy as np
 
-from _results import markdown_table, write_section
+from _results import markdown_table, peak_rss_mb, write_section
 
 BOX = 15.6404
 CUTOFF = 7.8
@@ -47,22 +46,44 @@ def system(reps, n_functions):
     return model, big, species, np.array(reps) * BOX
 
 
-def measure(reps, threads, n_functions, steps):
-    """One size in this process: seconds per MD step (steady state) and peak RSS."""
+def measure(reps, threads, n_functions, steps, neighbours="cell_list", target_seconds=None, rounds=1):
+    """One size in this process: seconds per MD step (steady state) and peak RSS (see :func:`time_md`)."""
+    model, pos, species, cell = system(reps, n_functions)
+    return time_md(model, pos, species, cell, threads, steps, neighbours, target_seconds, rounds)
+
+
+def time_md(model, pos, species, cell, threads, steps, neighbours="cell_list", target_seconds=None, rounds=1):
+    """Time NVT MD steps (one Nosé–Hoover thermostat, 0.5 fs) of ``model`` in this process.
+
+    Two steps warm up (the first list build happens in the constructor). With ``target_seconds``
+    the second warm-up step is timed and the number of steps is chosen to take about that long
+    (at least 3, at most ``steps``). The steps are timed in ``rounds`` blocks; the reported
+    seconds per step is the median block (less sensitive to other load on the machine).
+    """
     import mldyn
 
     mldyn.set_num_threads(threads)
-    model, pos, species, cell = system(reps, n_functions)
     sim = mldyn.Simulation(model, pos, species, cell, dt=0.5, temperature=300.0, chain=1, seed=1,
-                           neighbours="cell_list")
-    sim.run(2)  # warm up (first list build happened in the constructor)
-    builds0 = sim.core.neighbour_list_builds
+                           neighbours=neighbours)
+    sim.run(1)
     t0 = time.perf_counter()
-    sim.run(steps)
-    dt = (time.perf_counter() - t0) / steps
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sim.run(1)
+    first = time.perf_counter() - t0
+    if target_seconds is not None:
+        steps = int(max(3, min(steps, target_seconds / max(first, 1e-9))))
+    rounds = max(1, min(int(rounds), steps // 3))
+    builds0 = sim.core.neighbour_list_builds
+    per_round = []
+    for k in range(rounds):
+        block = steps // rounds + (1 if k < steps % rounds else 0)
+        t0 = time.perf_counter()
+        sim.run(block)
+        per_round.append((time.perf_counter() - t0) / block)
+    dt = float(np.median(per_round))
+    rss = peak_rss_mb()
     return {"atoms": len(pos), "threads": threads, "s_per_step": dt, "atom_steps_per_s": len(pos) / dt,
-            "peak_rss_mb": rss, "list_builds": sim.core.neighbour_list_builds - builds0, "steps": steps}
+            "peak_rss_mb": rss, "list_builds": sim.core.neighbour_list_builds - builds0, "steps": steps,
+            "neighbours": neighbours, "rounds": rounds}
 
 
 def main() -> None:

@@ -644,3 +644,14 @@ def test_input_non_default_print_unit_is_refused(tmp_path, real):
     line = text.splitlines().index("      UNIT angstrom*fs^-1") + 1
     with raises_at(tmp_path / "in.inp", line, "UNIT angstrom\\*fs\\^-1 is not supported"):
         read_cp2k(tmp_path)
+
+
+def test_ener_columns_stay_separated_for_huge_values(tmp_path):
+    """Agent-loss 'potential energies' can be enormous; the written .ener must still parse."""
+    from mldyn.cp2k import write_cp2k_ener
+
+    path = tmp_path / "big-1.ener"
+    write_cp2k_ener(path, [0, 1], [0.0, 0.5], [1.0, 2.0], [300.0, 301.0], [3e12, -4e13], [5e12, 6e13])
+    rows = [line.split() for line in path.read_text().splitlines()[1:]]
+    assert all(len(r) == 7 for r in rows)
+    assert float(rows[1][4]) * 27.211386245988 == pytest.approx(-4e13, rel=1e-12)

@@ -235,7 +235,7 @@ template <class BatchFn>
 void InvariantCalculator::sweep(std::size_t n, const int* species_n, const std::vector<Output>& outputs,
                                 BatchFn&& process) {
     const std::size_t M = basis_.size();
-    const int n_threads = std::max(1, get_num_threads());
+    const int n_threads = threads_for_atoms(n);
     // Thread 0 writes the outputs directly, the others into zeroed scratch of the same sizes.
     std::size_t scratch_size = 0;
     for (const Output& o : outputs) scratch_size += o.size;

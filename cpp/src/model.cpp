@@ -63,7 +63,7 @@ void AgentLossModel::compute(const Cell& cell, const double* positions_nc, const
 void AgentLossModel::gradients(const double* phi_nf, const int* species_n, std::size_t n, double* grad_nf,
                                double* loss_n) const {
     const std::size_t F = n_features_;
-    const int n_threads = std::max(1, get_num_threads());
+    const int n_threads = threads_for_atoms(n);
 #if defined(MLDYN_HAVE_OPENMP)
 #pragma omp parallel for schedule(static) num_threads(n_threads)
 #endif
@@ -90,7 +90,7 @@ void AgentLossModel::gradients(const double* phi_nf, const int* species_n, std::
 void AgentLossModel::forces_from_invariants(const double* phi_nf, const double* dphi_nfc, const int* species_n,
                                             std::size_t n, double* forces_nc, double* loss_n) const {
     const std::size_t F = n_features_;
-    const int n_threads = std::max(1, get_num_threads());
+    const int n_threads = threads_for_atoms(n);
 #if defined(MLDYN_HAVE_OPENMP)
 #pragma omp parallel num_threads(n_threads)
 #endif

@@ -165,7 +165,7 @@ void PairFinder::build_verlet_list(const Cell& cell, const double* positions_nc,
     list_order_ = bin_atoms_;
     // Candidates of each atom (in bin order), found per thread in static chunks and
     // concatenated in order, so the list is the same whatever the thread count.
-    const int n_threads = std::max(1, get_num_threads());
+    const int n_threads = threads_for_atoms(n);
     std::vector<std::vector<std::uint32_t>> found(static_cast<std::size_t>(n_threads));
     std::vector<std::size_t> count(n, 0);
     const long nl = static_cast<long>(n);

@@ -1,5 +1,7 @@
 #include "mldyn/threads.hpp"
 
+#include <algorithm>
+
 #if defined(MLDYN_HAVE_OPENMP)
 #include <omp.h>
 #endif
@@ -26,6 +28,12 @@ void set_num_threads(int n) {
 #if defined(MLDYN_HAVE_OPENMP)
     omp_set_num_threads(get_num_threads());
 #endif
+}
+
+int threads_for_atoms(std::size_t n_atoms) {
+    constexpr std::size_t min_atoms_per_thread = 128;
+    const std::size_t useful = n_atoms / min_atoms_per_thread;
+    return static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(useful, get_num_threads())));
 }
 
 int current_thread() {

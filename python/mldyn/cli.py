@@ -13,6 +13,7 @@ COMMANDS = {
     "test": ("test", "Evaluate a model on every frame of a run (force RMSE per species)"),
     "run": ("run", "Run learned MD (NVE, Nosé–Hoover NVT or learning dynamics) with CP2K-style output"),
     "compare": ("compare", "Compare a learned run with a reference run: figures and a Markdown report"),
+    "bench": ("bench", "Speed benchmark side by side with numpy, LAMMPS and CP2K (from a source checkout)"),
     "cp2k-input": ("cp2k_input", "Write a ready-to-run CP2K MD input deck that prints positions, velocities and forces every step"),
 }
 

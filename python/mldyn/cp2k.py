@@ -1125,9 +1125,11 @@ def write_cp2k_ener(path, steps, times, kinetic_f, temperature_f, potential_f, c
             fh.write("#     Step Nr.          Time[fs]        Kin.[a.u.]          Temp[K]            Pot.[a.u.]"
                      "        Cons Qty[a.u.]        UsedTime[s]\n")
         for k in range(F):
-            fh.write(f"{int(steps[k]):10d}{arr['times'][k]:20.6f}{arr['kinetic'][k] / HARTREE_EV:20.9f}"
-                     f"{arr['temperature'][k]:20.9f}{arr['potential'][k] / HARTREE_EV:20.9f}"
-                     f"{cons[k] / HARTREE_EV:20.9f}{cpu[k]:20.9f}\n")
+            # CP2K's 20-character columns, but always with a separating blank: an agent-loss
+            # "potential" can outgrow the width, and the columns must not run together.
+            fh.write(f"{int(steps[k]):10d} {arr['times'][k]:19.6f} {arr['kinetic'][k] / HARTREE_EV:19.9f}"
+                     f" {arr['temperature'][k]:19.9f} {arr['potential'][k] / HARTREE_EV:19.9f}"
+                     f" {cons[k] / HARTREE_EV:19.9f} {cpu[k]:19.9f}\n")
 
 
 def write_cp2k_cell(path, steps, times, cells_f33, append: bool = False) -> None:
