@@ -263,10 +263,19 @@ def targets(rows: list) -> list[str]:
             if len(c) >= 2:
                 per = [r["s_per_step"] / r["atoms"] * 1e9 for r in c]
                 spread = max(per) / min(per)
-                verdict = "met" if spread < 1.5 else "missed"
-                out.append(f"cell list {f} fn, {t} thr, {min(r['atoms'] for r in c):,}-{max(r['atoms'] for r in c):,}"
-                           f" atoms: ns per atom-step {min(per):,.0f}-{max(per):,.0f}, spread {spread:.2f}x "
-                           f"(target < 1.5x) — **{verdict}**")
+                line = (f"cell list {f} fn, {t} thr, {min(r['atoms'] for r in c):,}-{max(r['atoms'] for r in c):,}"
+                        f" atoms: ns per atom-step {min(per):,.0f}-{max(per):,.0f}, spread {spread:.2f}x as timed "
+                        f"(target < 1.5x) — **{'met' if spread < 1.5 else 'missed'}**")
+                # The few steps timed at large sizes may hold no list rebuild; add every size's own
+                # rebuild cost at the rate seen over the whole series (steady state).
+                builds, steps = sum(r.get("list_builds") or 0 for r in c), sum(r.get("steps") or 0 for r in c)
+                if builds and all(r.get("list_build_s") is not None for r in c):
+                    amort = [(r["s_per_step"] + r["list_build_s"] * builds / steps) / r["atoms"] * 1e9 for r in c]
+                    sp2 = max(amort) / min(amort)
+                    line += (f"; with list rebuilds amortised (1 per {steps / builds:.0f} steps, the series' rate) "
+                             f"{min(amort):,.0f}-{max(amort):,.0f} ns, spread {sp2:.2f}x — "
+                             f"**{'met' if sp2 < 1.5 else 'missed'}**")
+                out.append(line)
             m = np.array(sorted((r["atoms"], r["peak_rss_mb"]) for r in c
                                 if r.get("peak_rss_mb") and r["atoms"] >= 20_000), dtype=float)
             if len(m) >= 3:
@@ -281,8 +290,15 @@ def targets(rows: list) -> list[str]:
     if b:
         rate = b["atoms"] / b["s_per_step"]
         verdict = "met" if rate >= 1e6 else f"missed by {1e6 / rate:.1f}x"
-        out.append(f"~100,000 atoms, 7 functions, cell list: best {rate / 1e6:.2f} M atom-steps/s at "
-                   f"{b['atoms']:,} atoms ({b['threads']} thr; target >= 1 M) — **{verdict}**")
+        line = (f"~100,000 atoms, 7 functions, cell list: best {rate / 1e6:.2f} M atom-steps/s at "
+                f"{b['atoms']:,} atoms ({b['threads']} thr, as timed; target >= 1 M) — **{verdict}**")
+        c = [r for r in ml if r["functions"] == 7 and r["threads"] == b["threads"] and r["neighbours"] == "cell_list"
+             and r["atoms"] >= 3_000]
+        builds, steps = sum(r.get("list_builds") or 0 for r in c), sum(r.get("steps") or 0 for r in c)
+        if builds and b.get("list_build_s") is not None:
+            amort = b["atoms"] / (b["s_per_step"] + b["list_build_s"] * builds / steps)
+            line += f"; {amort / 1e6:.2f} M with list rebuilds amortised"
+        out.append(line)
     return out
 
 
@@ -347,8 +363,13 @@ def main() -> int:
                     r = in_child("mldyn", job)
                     name = f"mldyn {f} fn, {method.replace('_', ' ')}"
                     note = "bundled CP2K frame, 4.93 Å cutoff; RSS includes reading it" if spec == "h2o32" else ""
+                    if r.get("list_build_s") is not None:
+                        note = "; ".join(([note] if note else []) + [
+                            f"list built {r['list_builds']}x in {r['steps']} steps, a build = "
+                            f"{r['list_build_s'] / r['s_per_step']:.1f} steps"])
                     report(row(name, "mldyn", n, t, r.get("s_per_step"), r.get("peak_rss_mb"), f, method, note,
-                               error=r.get("error"), steps=r.get("steps"), list_builds=r.get("list_builds")))
+                               error=r.get("error"), steps=r.get("steps"), list_builds=r.get("list_builds"),
+                               list_build_s=r.get("list_build_s")))
 
     if not args.no_numpy:
         print("numpy reference (1 thread):", flush=True)
