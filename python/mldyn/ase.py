@@ -1,0 +1,64 @@
+"""ASE calculator for agent-loss models (``pip install "mldyn[ase]"``).
+
+    from mldyn.ase import MLDCalculator
+    atoms.calc = MLDCalculator("model.json")
+    forces = atoms.get_forces()                      # eV/Å
+
+Species are mapped by chemical symbol to the model's species; the ASE cell is used when
+all three directions are periodic, and the system is isolated when none is (mixed
+periodicity is refused).
+
+**Energies.** Agent-loss forces are *not* the gradient of a global energy: each agent k
+moves down the gradient of its own loss H_k with respect to its own position only. So
+there is no potential energy in general, and ``get_potential_energy()`` returns
+1/2 sum_k H_k (eV), which *is* the potential energy when the model is conservative
+(B = 0 and A symmetric in the species pair, a pair potential: ``model.conservative``) and
+is only a bookkeeping number otherwise; per-agent losses H_k are
+``get_potential_energies()``. Do not use it to check energy conservation of an agent
+model, and do not optimise geometries on it: minimise forces (e.g. FIRE) instead. Stress
+is not implemented (no virial of a global energy exists).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from ase.calculators.calculator import Calculator, all_changes
+except ImportError as exc:  # pragma: no cover - exercised only without ASE
+    raise ImportError("mldyn.ase needs ASE: pip install 'mldyn[ase]'") from exc
+
+from .model import AgentLossModel
+from .modelfile import load_model
+
+__all__ = ["MLDCalculator"]
+
+
+class MLDCalculator(Calculator):
+    """ASE calculator: forces (eV/Å) and per-agent losses (eV) of an :class:`AgentLossModel`.
+
+    model : an AgentLossModel or the path of a JSON model file.
+    neighbours : "auto", "all_pairs" or "cell_list".
+    """
+
+    implemented_properties = ["forces", "energy", "free_energy", "energies"]
+
+    def __init__(self, model, neighbours: str = "auto", **kwargs):
+        super().__init__(**kwargs)
+        self.model = model if isinstance(model, AgentLossModel) else load_model(model)
+        self.neighbours = neighbours
+
+    def calculate(self, atoms=None, properties=("forces",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        pbc = np.asarray(self.atoms.pbc, dtype=bool)
+        if pbc.all():
+            cell = np.asarray(self.atoms.cell.array, dtype=float)
+        elif not pbc.any():
+            cell = None
+        else:
+            raise ValueError(f"MLDCalculator: periodic in some directions only (pbc={pbc.tolist()}); mldyn needs "
+                             "all three periodic or none")
+        symbols = self.atoms.get_chemical_symbols()
+        forces, losses = self.model.compute(self.atoms.positions, symbols, cell, self.neighbours)
+        self.results["forces"] = forces
+        self.results["energies"] = losses
+        self.results["energy"] = self.results["free_energy"] = 0.5 * float(np.sum(losses))
