@@ -87,46 +87,4 @@ void AgentLossModel::gradients(const double* phi_nf, const int* species_n, std::
     }
 }
 
-void AgentLossModel::forces_from_invariants(const double* phi_nf, const double* dphi_nfc, const int* species_n,
-                                            std::size_t n, double* forces_nc, double* loss_n) const {
-    const std::size_t F = n_features_;
-    const int n_threads = threads_for_atoms(n);
-#if defined(MLDYN_HAVE_OPENMP)
-#pragma omp parallel num_threads(n_threads)
-#endif
-    {
-        std::vector<double> g(F);
-#if defined(MLDYN_HAVE_OPENMP)
-#pragma omp for schedule(static)
-#endif
-        for (long k = 0; k < static_cast<long>(n); ++k) {
-            const std::size_t s = static_cast<std::size_t>(species_n[k]);
-            const double* phi = phi_nf + k * F;
-            const double* A = A_.data() + s * F;
-            // g = dH/dphi = A_s + B_s phi;  H = A·phi + 1/2 phi·B·phi.
-            double h = 0.0;
-            for (std::size_t f = 0; f < F; ++f) {
-                double bphi = 0.0;
-                if (quadratic_) {
-                    const double* Brow = B_.data() + (s * F + f) * F;
-                    for (std::size_t e = 0; e < F; ++e) bphi += Brow[e] * phi[e];
-                }
-                g[f] = A[f] + bphi;
-                h += (A[f] + 0.5 * bphi) * phi[f];
-            }
-            const double* dphi = dphi_nfc + 3 * k * F;
-            double fx = 0.0, fy = 0.0, fz = 0.0;
-            for (std::size_t f = 0; f < F; ++f) {
-                fx -= g[f] * dphi[3 * f];
-                fy -= g[f] * dphi[3 * f + 1];
-                fz -= g[f] * dphi[3 * f + 2];
-            }
-            forces_nc[3 * k] = fx;
-            forces_nc[3 * k + 1] = fy;
-            forces_nc[3 * k + 2] = fz;
-            if (loss_n) loss_n[k] = h;
-        }
-    }
-}
-
 }  // namespace mldyn

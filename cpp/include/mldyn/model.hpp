@@ -41,10 +41,6 @@ public:
     /// dH/dphi (n x F) and, if `loss_n` is not null, the losses H_k (n, eV) from invariants phi (n x F).
     void gradients(const double* phi_nf, const int* species_n, std::size_t n, double* grad_nf, double* loss_n) const;
 
-    /// Losses and force from precomputed invariants (phi n x F, dphi n x F x 3).
-    void forces_from_invariants(const double* phi_nf, const double* dphi_nfc, const int* species_n,
-                                std::size_t n, double* forces_nc, double* loss_n) const;
-
     NeighbourMethod last_method() const { return calculator_.last_method(); }
     long neighbour_list_builds() const { return calculator_.neighbour_list_builds(); }
     void set_skin(double skin) { calculator_.set_skin(skin); }
