@@ -56,6 +56,7 @@ PAPER = {"atoms": 384, "learned_s_per_step": 20.0 / 1000, "cp2k_s_per_step": 10 
 CP2K_ENER = [HERE.parent.parent / "shared" / "data" / "cp2k-h2o32-dft" / "H2O-32-1.ener",
              Path("/work/shared/data/cp2k-h2o32-dft/H2O-32-1.ener"),
              HERE.parent / "python" / "mldyn" / "data" / "h2o32" / "H2O-32-1.ener"]
+OTHER_LOAD_FLAG = 0.25  # cores kept busy by other processes during a measurement: flagged in bold
 SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -106,6 +107,31 @@ def child_numpy(job: dict) -> dict:
     dt = statistics.median(times)
     return {"atoms": len(pos), "threads": 1, "s_per_step": dt, "atom_steps_per_s": len(pos) / dt,
             "peak_rss_mb": peak_rss_mb(), "steps": len(times)}
+
+
+def busy_seconds() -> float:
+    """CPU seconds all processes on this machine have used (Linux /proc/stat; 0 elsewhere)."""
+    try:
+        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / os.sysconf("SC_CLK_TCK")  # all but idle, iowait
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def with_other_load(measure):
+    """Run measure() (which waits for child processes) and add "other_load": the mean number of cores
+    that processes other than ours kept busy meanwhile (the machine may be shared)."""
+    import resource
+
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
+        return sum(x.ru_utime + x.ru_stime for x in r)
+
+    b0, c0, t0 = busy_seconds(), cpu(), time.perf_counter()
+    out = measure()
+    wall = time.perf_counter() - t0
+    out["other_load"] = max(0.0, (busy_seconds() - b0 - (cpu() - c0)) / wall) if b0 else None
+    return out
 
 
 def in_child(kind: str, job: dict, env: dict | None = None, timeout: float = 900) -> dict:
@@ -168,16 +194,19 @@ def make_table(rows: list) -> str:
     body = []
     for r in sorted(rows, key=lambda r: (r["atoms"], order[r["kind"]], str(r["method"]), str(r["threads"]))):
         if r.get("error"):
-            body.append([r["method"], f"{r['atoms']:,}", r["threads"], "unavailable", "—", "—", "—", "—",
+            body.append([r["method"], f"{r['atoms']:,}", r["threads"], "unavailable", "—", "—", "—", "—", "—",
                          r["error"][:120]])
             continue
         s = r["s_per_step"]
         ms = f"{s * 1e3:.3g}" if s < 10 else f"{s * 1e3:,.0f}"
+        other = r.get("other_load")
         body.append([r["method"], f"{r['atoms']:,}", r["threads"], ms, fmt_rate(r["atoms"] / s),
                      ratio(r, rows, 18), ratio(r, rows, 7),
-                     f"{r['peak_rss_mb']:,.0f}" if r.get("peak_rss_mb") else "—", r.get("note", "")])
+                     f"{r['peak_rss_mb']:,.0f}" if r.get("peak_rss_mb") else "—",
+                     "—" if other is None else (f"**{other:.2f}**" if other > OTHER_LOAD_FLAG else f"{other:.2f}"),
+                     r.get("note", "")])
     return markdown_table(["method", "atoms", "threads", "ms/step", "atom-steps/s", "÷ mldyn-18",
-                           "÷ mldyn-7", "peak RSS (MB)", "note"], body)
+                           "÷ mldyn-7", "peak RSS (MB)", "other load", "note"], body)
 
 
 def plot(rows: list, path: Path) -> None:
@@ -346,8 +375,8 @@ def main() -> int:
             print(f"  {r['method']:<34} {r['atoms']:>9,} atoms  {r['threads']} thr  unavailable: {r['error']}", flush=True)
         else:
             print(f"  {r['method']:<34} {r['atoms']:>9,} atoms  {r['threads']} thr  {r['s_per_step'] * 1e3:10.3f} ms/step"
-                  f"  {r['atoms'] / r['s_per_step'] / 1e6:8.3f} M atom-steps/s  RSS {r.get('peak_rss_mb') or 0:7.0f} MB",
-                  flush=True)
+                  f"  {r['atoms'] / r['s_per_step'] / 1e6:8.3f} M atom-steps/s  RSS {r.get('peak_rss_mb') or 0:7.0f} MB"
+                  f"  other load {r['other_load'] if r.get('other_load') is not None else float('nan'):.2f}", flush=True)
 
     print("mldyn (each size in its own process):", flush=True)
     for spec in CELL_LIST:
@@ -360,7 +389,7 @@ def main() -> int:
             for f in FUNCTIONS:
                 for t in args.threads:
                     job = {"system": spec, "functions": f, "threads": t, "neighbours": method, "seconds": seconds}
-                    r = in_child("mldyn", job)
+                    r = with_other_load(lambda: in_child("mldyn", job))
                     name = f"mldyn {f} fn, {method.replace('_', ' ')}"
                     note = "bundled CP2K frame, 4.93 Å cutoff; RSS includes reading it" if spec == "h2o32" else ""
                     if r.get("list_build_s") is not None:
@@ -369,7 +398,7 @@ def main() -> int:
                             f"{r['list_build_s'] / r['s_per_step']:.1f} steps"])
                     report(row(name, "mldyn", n, t, r.get("s_per_step"), r.get("peak_rss_mb"), f, method, note,
                                error=r.get("error"), steps=r.get("steps"), list_builds=r.get("list_builds"),
-                               list_build_s=r.get("list_build_s")))
+                               list_build_s=r.get("list_build_s"), other_load=r.get("other_load")))
 
     if not args.no_numpy:
         print("numpy reference (1 thread):", flush=True)
@@ -378,9 +407,11 @@ def main() -> int:
             if n > min(max_atoms, NUMPY_MAX if not args.quick else 384):
                 continue
             for f in FUNCTIONS:
-                r = in_child("numpy", {"system": spec, "functions": f, "seconds": seconds}, SINGLE_THREAD_ENV)
+                r = with_other_load(lambda: in_child("numpy", {"system": spec, "functions": f, "seconds": seconds},
+                                                     SINGLE_THREAD_ENV))
                 report(row(f"numpy reference, {f} fn", "numpy", n, 1, r.get("s_per_step"), r.get("peak_rss_mb"), f,
-                           note="4.93 Å cutoff" if spec == "h2o32" else "", error=r.get("error"), steps=r.get("steps")))
+                           note="4.93 Å cutoff" if spec == "h2o32" else "", error=r.get("error"), steps=r.get("steps"),
+                           other_load=r.get("other_load")))
 
     lammps_info = None
     if not args.no_lammps:
@@ -389,7 +420,7 @@ def main() -> int:
             if n > max_atoms:
                 continue
             for t in args.threads:
-                r = lammps_spcfw.measure(n, t, seconds)
+                r = with_other_load(lambda: lammps_spcfw.measure(n, t, seconds))
                 if not r.get("error"):
                     lammps_info = lammps_info or r
                 note = "" if r.get("error") else "; ".join(
@@ -397,7 +428,7 @@ def main() -> int:
                     + [f"{r['temperature_K']:.0f} K at the end"])
                 name = "LAMMPS SPC/Fw+PPPM" + (", OPENMP pkg" if t > 1 else "")
                 report(row(name, "lammps", n, t, r.get("s_per_step"), r.get("peak_rss_mb"), note=note,
-                           error=r.get("error"), steps=r.get("steps")))
+                           error=r.get("error"), steps=r.get("steps"), other_load=r.get("other_load")))
                 if r.get("error"):
                     break
             if rows[-1].get("error"):
@@ -409,8 +440,8 @@ def main() -> int:
         mean, median = float(np.mean(used)), float(np.median(used))
         rows.append(row("CP2K DFT (shared run, .ener)", "cp2k", 96, "2 ranks", mean,
                         note=f"mean of steps >= 2; median {median:.2f} s"))
-        cp2k_line = (f"CP2K per-step time from `{ener}` (last column `UsedTime[s]`: the time CP2K spent on each MD "
-                     f"step, wall clock, 2 MPI ranks, Pade-LDA DZVP 280 Ry, 32 H2O): mean {mean:.2f} s, "
+        cp2k_line = (f"CP2K per-step time from `{ener}` (last column `UsedTime[s]`: the seconds CP2K reports as used "
+                     f"by each MD step, 2 MPI ranks, Pade-LDA DZVP 280 Ry, 32 H2O): mean {mean:.2f} s, "
                      f"median {median:.2f} s, min {used.min():.2f} s, max {used.max():.2f} s over {len(used)} steps "
                      f"(steps 0 and 1 excluded: step 1 includes the first SCF from scratch)")
         print(cp2k_line, flush=True)
@@ -453,7 +484,9 @@ def main() -> int:
             "counts). numpy: benchmarks/reference_numpy.py, 1 thread. "
             f"{lm}; SPC/Fw, 9 Å cutoff (half box below 18 Å), PPPM 1e-4, 0.5 fs, NVT. "
             "`÷ mldyn-18` / `÷ mldyn-7`: time per atom-step divided by mldyn's (cell list, 2 threads, same or "
-            "nearest size); above 1 is slower than mldyn.",
+            "nearest size); above 1 is slower than mldyn. `other load`: cores kept busy by other processes "
+            f"on the machine during that measurement (from /proc/stat); above {OTHER_LOAD_FLAG} (bold) the row, "
+            "above all a 2-thread row, is slowed by them.",
             "",
             f"Check: {check_line}.",
             "",
