@@ -83,23 +83,6 @@ void InvariantCalculator::set_skin(double skin) {
     pairs_.set_skin(skin);
 }
 
-namespace {
-
-/// Turns the batch's r² and separations into r, 1/r and unit vectors u = d / r.
-inline void finish_geometry(PairBatch& batch) {
-#pragma omp simd
-    for (std::size_t b = 0; b < batch.count; ++b) {
-        const double r = std::sqrt(batch.r[b]);
-        batch.r[b] = r;
-        batch.inv_r[b] = 1.0 / r;
-        batch.dx[b] *= batch.inv_r[b];
-        batch.dy[b] *= batch.inv_r[b];
-        batch.dz[b] *= batch.inv_r[b];
-    }
-}
-
-}  // namespace
-
 MLDYN_MULTIVERSION void InvariantCalculator::separations(std::size_t i, const std::uint32_t* js, std::size_t count,
                                                          CandidateBuffer& out) const {
     const Cell& cell = pairs_.cell();
@@ -134,15 +117,30 @@ MLDYN_MULTIVERSION void InvariantCalculator::separations(std::size_t i, const st
     }
 }
 
+/// Turns the batch's r² and separations into r, 1/r and unit vectors u = d / r, then
+/// evaluates the weights w (and dw/dr if `derivatives`) at those distances.
+MLDYN_MULTIVERSION void InvariantCalculator::evaluate_weights(PairBatch& batch, bool derivatives) const {
+#pragma omp simd
+    for (std::size_t b = 0; b < batch.count; ++b) {
+        const double r = std::sqrt(batch.r[b]);
+        batch.r[b] = r;
+        batch.inv_r[b] = 1.0 / r;
+        batch.dx[b] *= batch.inv_r[b];
+        batch.dy[b] *= batch.inv_r[b];
+        batch.dz[b] *= batch.inv_r[b];
+    }
+    basis_.evaluate_batch(batch.r, batch.inv_r, batch.count, batch.w.data(), batch.dw.data(), PairBatch::capacity,
+                          derivatives);
+}
+
 MLDYN_MULTIVERSION void InvariantCalculator::accumulate_batch(PairBatch& batch, std::size_t i, const int* species_n,
                                                               double* phi, double* dphi) const {
     const std::size_t M = basis_.size(), F = n_features(), count = batch.count, C = PairBatch::capacity;
     const std::size_t s_j = static_cast<std::size_t>(species_n[batch.index[0]]);
     const std::size_t s_i = static_cast<std::size_t>(species_n[i]);
-    finish_geometry(batch);
+    evaluate_weights(batch, dphi != nullptr);
     double* w = batch.w.data();
     double* dw = batch.dw.data();
-    basis_.evaluate_batch(batch.r, batch.inv_r, count, w, dw, C, dphi != nullptr);
     // Atom i: sums over the batch (d r / d q_i = -u).
     double* phi_i = phi + i * F + s_j * M;
     for (std::size_t m = 0; m < M; ++m) {
@@ -190,10 +188,9 @@ MLDYN_MULTIVERSION void InvariantCalculator::force_batch(PairBatch& batch, std::
     const std::size_t M = basis_.size(), F = n_features(), count = batch.count, C = PairBatch::capacity;
     const std::size_t s_j = static_cast<std::size_t>(species_n[batch.index[0]]);
     const std::size_t s_i = static_cast<std::size_t>(species_n[i]);
-    finish_geometry(batch);
+    evaluate_weights(batch, true);
     double* w = batch.w.data();
     double* dw = batch.dw.data();
-    basis_.evaluate_batch(batch.r, batch.inv_r, count, w, dw, C, true);
     // a_i[b] = sum_m g_i[s_j, m] w'_m(r_b): F_i = -g_i . dphi_i = +sum_b a_i[b] u_b;
     // a_j[b] = sum_m g_j[s_i, m] w'_m(r_b): F_j = -g_j . dphi_j = -a_j[b] u_b.
     const double* g_i = grad_nf + i * F + s_j * M;

@@ -69,6 +69,7 @@ private:
     };
     template <class BatchFn>
     void sweep(std::size_t n, const int* species_n, const std::vector<Output>& outputs, BatchFn&& process);
+    void evaluate_weights(detail::PairBatch& batch, bool derivatives) const;
     void accumulate_batch(detail::PairBatch& batch, std::size_t i, const int* species_n, double* phi,
                           double* dphi) const;
     void force_batch(detail::PairBatch& batch, std::size_t i, const int* species_n, const double* grad_nf,
