@@ -252,7 +252,9 @@ def test_cell_list_verlet_list_is_reused_in_md_and_rebuilt_when_atoms_move():
     species = rng.integers(0, 2, n).astype(np.int32)
     basis = mldyn.Basis((("exp", 1.0), ("gauss", 1.5), ("power", 2.0)), r_cut=4.0, r_on=3.0)
     F = 2 * len(basis)
-    A = rng.normal(size=(2, F)) * 0.01
+    # Positive A: every weight falls with distance, so agents repel and the hot run stays
+    # stable (a random-sign model lets atoms collide, and where depends on rounding).
+    A = np.abs(rng.normal(size=(2, F))) * 0.01
     B = rng.normal(size=(2, F, F)) * 1e-4
     model = mldyn.AgentLossModel(["A", "B"], basis, A, B + B.transpose(0, 2, 1), masses=[10.0, 10.0])
     sim = mldyn.Simulation(model, pos, species, L, dt=2.0, temperature=3000.0, seed=1, neighbours="cell_list")
@@ -264,3 +266,22 @@ def test_cell_list_verlet_list_is_reused_in_md_and_rebuilt_when_atoms_move():
         builds.append(sim.core.neighbour_list_builds)
     assert builds[-1] < 8 * 25 / 2          # reused over many steps...
     assert builds[-1] > builds[0] >= 1       # ...and rebuilt once atoms had moved
+
+
+def test_pair_at_exactly_half_the_box_counts_the_same_wherever_it_sits_in_a_simd_batch():
+    """Two atoms half a box apart (the cutoff, up to the last bit): whether the pair counts is
+    decided by rounding, but it must be decided the same way whatever else is in the system
+    (the pair then lands in a SIMD body or in a scalar remainder) and by both methods.
+    (A contracted FMA in the minimum-image rounding once made this depend on the batch.)"""
+    L = 15.6404
+    pair = np.array([[4.887625, 8.797725, 4.887625], [4.887625, 8.797725, 12.707825]])
+    far = np.array([[1.0 + 0.37 * k, 1.0, 1.0] for k in range(20)])  # farther than L/2 from both
+    basis = Basis((("exp", 1e-14),), r_cut=L / 2)  # weight 1 per neighbour: phi counts them
+    counts = set()
+    for method in ("all_pairs", "cell_list"):
+        for extra in range(18):
+            pos = np.vstack([pair, far[:extra]])
+            phi, _ = mldyn.compute_invariants(pos, np.zeros(len(pos), np.int32), L, basis=basis, n_species=1,
+                                              neighbours=method, gradients=False)
+            counts.add((method == "all_pairs", round(phi[0, 0, 0]), round(phi[1, 0, 0])))
+    assert {c[1:] for c in counts} in ({(0, 0)}, {(1, 1)}), counts

@@ -25,7 +25,7 @@ void export_model(py::module_& m) {
                  const std::size_t n = check_nc(positions, "positions");
                  check_n(species, n, "species");
                  const NeighbourMethod nm = parse_neighbour_method(method);
-                 py::array_t<double> forces({n, std::size_t{3}}), loss({n});
+                 py::array_t<double> forces({static_cast<py::ssize_t>(n), py::ssize_t{3}}), loss({static_cast<py::ssize_t>(n)});
                  double *fp = forces.mutable_data(), *lp = loss.mutable_data();
                  {
                      py::gil_scoped_release release;

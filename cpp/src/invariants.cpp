@@ -1,12 +1,14 @@
 #include "mldyn/invariants.hpp"
 
 #include <algorithm>
-#include <functional>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
 
+#include "mldyn/compaction.hpp"
+#include "mldyn/simd.hpp"
 #include "mldyn/simd_exp.hpp"
 #include "mldyn/threads.hpp"
 
@@ -41,40 +43,89 @@ void validate_configuration(const Cell& cell, const Basis& basis, const double* 
 
 namespace detail {
 
-/// Up to `capacity` neighbours j of one atom i, all of one species: separations
-/// d = q_j - q_i (Å, structure of arrays), r² and, after evaluation, the weights.
-struct PairBatch {
-    static constexpr std::size_t capacity = 64;
-    explicit PairBatch(std::size_t n_functions)
-        : w(n_functions * capacity), dw(n_functions * capacity) {}
-    void push(std::size_t j, const Vec3& d, double r2) {
-        index[count] = j;
-        dx[count] = d[0];
-        dy[count] = d[1];
-        dz[count] = d[2];
-        r[count] = r2;  // becomes r in accumulate_batch
-        ++count;
+/// The neighbours of one agent that belong to one species and lie within the cutoff
+/// (structure of arrays, `count` used of `capacity`): separations d = q_j - q_i (Å, turned
+/// into unit vectors by `prepare`), r² (then r) and 1/r, and the weights w[m * capacity + b].
+struct SpeciesRow {
+    std::size_t count = 0, capacity = 0;
+    std::vector<double> ux, uy, uz, r, inv_r, s, ds, w, dw;
+
+    /// Sizes the per-neighbour arrays for `n` neighbours (padded to whole SIMD blocks) and
+    /// M functions.
+    void resize(std::size_t n, std::size_t M) {
+        count = n;
+        if (simd::padded(n) <= capacity) return;
+        capacity = std::max<std::size_t>(64, simd::padded(2 * n));
+        for (std::vector<double>* v : {&ux, &uy, &uz, &r, &inv_r, &s, &ds}) v->resize(capacity);
+        w.resize(M * capacity);
+        dw.resize(M * capacity);
     }
-    std::size_t count = 0;
-    std::size_t index[capacity];
-    alignas(64) double dx[capacity], dy[capacity], dz[capacity], r[capacity], inv_r[capacity];
-    std::vector<double> w, dw;
 };
 
-/// Separations d = q_j - q_i (minimum image, Å) and r² of up to `capacity` candidates.
+/// Separations d = q_j - q_i (minimum image, Å) and r² of the candidates of one species,
+/// and the positions (in the candidate list) of those inside the cutoff.
 struct CandidateBuffer {
-    static constexpr std::size_t capacity = 256;
-    alignas(64) double dx[capacity], dy[capacity], dz[capacity], r2[capacity];
+    std::vector<double> dx, dy, dz, r2;
+    std::vector<std::uint32_t> inside;
+    void resize(std::size_t n) {
+        if (n <= r2.size()) return;
+        for (std::vector<double>* v : {&dx, &dy, &dz, &r2}) v->resize(n);
+        inside.resize(n + 16);  // compact_inside writes whole blocks
+    }
+};
+
+/// One thread's working set for one agent at a time.
+struct RowBuffer {
+    explicit RowBuffer(std::size_t n_species, std::size_t n_features, std::size_t n_functions)
+        : species(n_species), grad(n_features), coef(2 * n_functions) {}
+    std::vector<SpeciesRow> species;
+    CandidateBuffer cand;
+    std::vector<double> grad, coef;
 };
 
 }  // namespace detail
 
 using detail::CandidateBuffer;
-using detail::PairBatch;
+using simd::kLanes;
+using detail::RowBuffer;
+using detail::SpeciesRow;
 
 InvariantCalculator::InvariantCalculator(Basis basis, int n_species)
     : basis_(std::move(basis)), n_species_(n_species) {
     if (n_species < 1) throw std::invalid_argument("invariants: n_species must be at least 1");
+    // Functions grouped by family (exponential, Gaussian, power) for the force contraction.
+    const std::size_t M = basis_.size();
+    family_start_.assign(4, 0);
+    for (std::size_t k = 0; k < 3; ++k) {
+        for (std::size_t m = 0; m < M; ++m)
+            if (static_cast<std::size_t>(basis_.functions()[m].kind) == k) by_family_.push_back(m);
+        family_start_[k + 1] = by_family_.size();
+    }
+    for (std::size_t m = 0; m < M; ++m) factor_.push_back(basis_.derivative_factor(m));
+}
+
+InvariantCalculator::~InvariantCalculator() = default;
+
+// Copies share nothing mutable: the working sets are per object and built on demand.
+InvariantCalculator::InvariantCalculator(const InvariantCalculator& other)
+    : basis_(other.basis_),
+      n_species_(other.n_species_),
+      by_family_(other.by_family_),
+      family_start_(other.family_start_),
+      factor_(other.factor_),
+      pairs_(other.pairs_) {}
+
+InvariantCalculator& InvariantCalculator::operator=(const InvariantCalculator& other) {
+    if (this != &other) {
+        basis_ = other.basis_;
+        n_species_ = other.n_species_;
+        by_family_ = other.by_family_;
+        family_start_ = other.family_start_;
+        factor_ = other.factor_;
+        pairs_ = other.pairs_;
+        rows_.clear();
+    }
+    return *this;
 }
 
 void InvariantCalculator::set_skin(double skin) {
@@ -83,11 +134,12 @@ void InvariantCalculator::set_skin(double skin) {
     pairs_.set_skin(skin);
 }
 
-MLDYN_MULTIVERSION void InvariantCalculator::separations(std::size_t i, const std::uint32_t* js, std::size_t count,
-                                                         CandidateBuffer& out) const {
-    const Cell& cell = pairs_.cell();
-    const double* q = positions_;
+namespace {
+/// Separations d = q_j - q_i (minimum image, Å) and r² of `count` candidates js of atom i, into `out`.
+MLDYN_INLINE void separations(const Cell& cell, double cutoff, const double* q, std::size_t i,
+                                    const std::uint32_t* js, std::size_t count, CandidateBuffer& out) {
     const double xi = q[3 * i], yi = q[3 * i + 1], zi = q[3 * i + 2];
+    double *ox = out.dx.data(), *oy = out.dy.data(), *oz = out.dz.data(), *orr = out.r2.data();
     if (cell.periodic() && cell.orthorhombic()) {
         // Minimum image by rounding, in a SIMD loop (gathers of the partners' positions).
         const double lx = cell.vectors()[0][0], ly = cell.vectors()[1][1], lz = cell.vectors()[2][2];
@@ -99,198 +151,203 @@ MLDYN_MULTIVERSION void InvariantCalculator::separations(std::size_t i, const st
             dx -= lx * Cell::round_to_integer(dx * ix);
             dy -= ly * Cell::round_to_integer(dy * iy);
             dz -= lz * Cell::round_to_integer(dz * iz);
-            out.dx[c] = dx;
-            out.dy[c] = dy;
-            out.dz[c] = dz;
-            out.r2[c] = dx * dx + dy * dy + dz * dz;
+            ox[c] = dx;
+            oy[c] = dy;
+            oz[c] = dz;
+            orr[c] = dx * dx + dy * dy + dz * dz;
         }
         return;
     }
     for (std::size_t c = 0; c < count; ++c) {
         const std::size_t j = js[c];
         Vec3 d{q[3 * j] - xi, q[3 * j + 1] - yi, q[3 * j + 2] - zi};
-        d = cell.minimum_image(d, pairs_.cutoff());  // identity for an isolated system
-        out.dx[c] = d[0];
-        out.dy[c] = d[1];
-        out.dz[c] = d[2];
-        out.r2[c] = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+        d = cell.minimum_image(d, cutoff);  // identity for an isolated system
+        ox[c] = d[0];
+        oy[c] = d[1];
+        oz[c] = d[2];
+        orr[c] = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
     }
 }
+}  // namespace
 
-/// Turns the batch's r² and separations into r, 1/r and unit vectors u = d / r, then
-/// evaluates the weights w (and dw/dr if `derivatives`) at those distances.
-MLDYN_MULTIVERSION void InvariantCalculator::evaluate_weights(PairBatch& batch, bool derivatives) const {
+MLDYN_MULTIVERSION void InvariantCalculator::collect_row(std::size_t i, const std::uint32_t* js,
+                                                         const std::size_t* seg, RowBuffer& row, std::size_t& bad_i,
+                                                         std::size_t& bad_j) const {
+    const double cutoff2 = basis_.r_cut() * basis_.r_cut();
+    const std::size_t M = basis_.size();
+    CandidateBuffer& cand = row.cand;
+    for (std::size_t a = 0; a < row.species.size(); ++a) {
+        const std::size_t n_cand = seg[a + 1] - seg[a];
+        const std::uint32_t* ja = js + seg[a];
+        cand.resize(n_cand);
+        separations(pairs_.cell(), pairs_.cutoff(), positions_, i, ja, n_cand, cand);
+        // Positions (in the candidate list) of the candidates inside the cutoff.
+        const double* r2 = cand.r2.data();
+        std::uint32_t* inside = cand.inside.data();
+        bool coincident = false;
+        const std::size_t k = detail::compact_inside(r2, n_cand, cutoff2, inside, coincident);
+        if (coincident)
+            for (std::size_t c = 0; c < n_cand; ++c)
+                if (r2[c] == 0.0 && (i < bad_i || (i == bad_i && ja[c] < bad_j))) {
+                    bad_i = i;
+                    bad_j = ja[c];
+                }
+        // Gather them as r, 1/r and unit vectors u = d / r; pad to whole SIMD blocks with
+        // r = 1 Å and u = 0, which add nothing to forces.
+        SpeciesRow& sr = row.species[a];
+        sr.resize(k, M);
+        double *x = sr.ux.data(), *y = sr.uy.data(), *z = sr.uz.data(), *rr = sr.r.data(), *ir = sr.inv_r.data();
+        const double *dx = cand.dx.data(), *dy = cand.dy.data(), *dz = cand.dz.data();
 #pragma omp simd
-    for (std::size_t b = 0; b < batch.count; ++b) {
-        const double r = std::sqrt(batch.r[b]);
-        batch.r[b] = r;
-        batch.inv_r[b] = 1.0 / r;
-        batch.dx[b] *= batch.inv_r[b];
-        batch.dy[b] *= batch.inv_r[b];
-        batch.dz[b] *= batch.inv_r[b];
+        for (std::size_t b = 0; b < k; ++b) {
+            const std::size_t c = inside[b];
+            const double rb = std::sqrt(r2[c]);
+            const double inv = 1.0 / rb;
+            rr[b] = rb;
+            ir[b] = inv;
+            x[b] = dx[c] * inv;
+            y[b] = dy[c] * inv;
+            z[b] = dz[c] * inv;
+        }
+        for (std::size_t b = k; b < simd::padded(k); ++b) {
+            x[b] = y[b] = z[b] = 0.0;
+            rr[b] = ir[b] = 1.0;
+        }
     }
-    basis_.evaluate_batch(batch.r, batch.inv_r, batch.count, batch.w.data(), batch.dw.data(), PairBatch::capacity,
-                          derivatives);
 }
 
-MLDYN_MULTIVERSION void InvariantCalculator::accumulate_batch(PairBatch& batch, std::size_t i, const int* species_n,
-                                                              double* phi, double* dphi) const {
-    const std::size_t M = basis_.size(), F = n_features(), count = batch.count, C = PairBatch::capacity;
-    const std::size_t s_j = static_cast<std::size_t>(species_n[batch.index[0]]);
-    const std::size_t s_i = static_cast<std::size_t>(species_n[i]);
-    evaluate_weights(batch, dphi != nullptr);
-    double* w = batch.w.data();
-    double* dw = batch.dw.data();
-    // Atom i: sums over the batch (d r / d q_i = -u).
-    double* phi_i = phi + i * F + s_j * M;
-    for (std::size_t m = 0; m < M; ++m) {
-        double sw = 0.0;
-#pragma omp simd reduction(+ : sw)
-        for (std::size_t b = 0; b < count; ++b) sw += w[m * C + b];
-        phi_i[m] += sw;
-    }
-    if (dphi) {
-        double* g_i = dphi + 3 * (i * F + s_j * M);
+MLDYN_MULTIVERSION void InvariantCalculator::invariants_row(std::size_t i, RowBuffer& row, double* phi,
+                                                            double* dphi) const {
+    const std::size_t M = basis_.size(), F = n_features();
+    for (std::size_t a = 0; a < row.species.size(); ++a) {
+        SpeciesRow& sr = row.species[a];
+        const std::size_t count = sr.count, C = sr.capacity;
+        double* phi_i = phi + i * F + a * M;
+        double* g_i = dphi ? dphi + 3 * (i * F + a * M) : nullptr;
+        if (count)
+            basis_.evaluate_batch(sr.r.data(), sr.inv_r.data(), count, sr.w.data(), sr.dw.data(), C,
+                                  dphi != nullptr);
         for (std::size_t m = 0; m < M; ++m) {
+            const double* w = sr.w.data() + m * C;
+            double sw = 0.0;
+#pragma omp simd reduction(+ : sw)
+            for (std::size_t b = 0; b < count; ++b) sw += w[b];
+            phi_i[m] = sw;
+            if (!g_i) continue;
+            // d r / d q_i = -u
+            const double* dw = sr.dw.data() + m * C;
+            const double *ux = sr.ux.data(), *uy = sr.uy.data(), *uz = sr.uz.data();
             double gx = 0.0, gy = 0.0, gz = 0.0;
 #pragma omp simd reduction(+ : gx, gy, gz)
             for (std::size_t b = 0; b < count; ++b) {
-                const double g = dw[m * C + b];
-                gx += g * batch.dx[b];
-                gy += g * batch.dy[b];
-                gz += g * batch.dz[b];
+                gx += dw[b] * ux[b];
+                gy += dw[b] * uy[b];
+                gz += dw[b] * uz[b];
             }
-            g_i[3 * m] -= gx;
-            g_i[3 * m + 1] -= gy;
-            g_i[3 * m + 2] -= gz;
+            g_i[3 * m] = -gx;
+            g_i[3 * m + 1] = -gy;
+            g_i[3 * m + 2] = -gz;
         }
     }
-    // Each neighbour j: its own row (d r / d q_j = +u).
-    for (std::size_t b = 0; b < count; ++b) {
-        const std::size_t j = batch.index[b];
-        double* phi_j = phi + j * F + s_i * M;
-        for (std::size_t m = 0; m < M; ++m) phi_j[m] += w[m * C + b];
-        if (!dphi) continue;
-        double* g_j = dphi + 3 * (j * F + s_i * M);
-        const double ux = batch.dx[b], uy = batch.dy[b], uz = batch.dz[b];
+}
+
+MLDYN_MULTIVERSION void InvariantCalculator::forces_row(std::size_t i, RowBuffer& row, double* phi,
+                                                        const AgentGradient& gradient, double* forces_nc) const {
+    const std::size_t M = basis_.size(), F = n_features();
+    const bool switched = basis_.switched();
+    double* phi_i = phi + i * F;
+    // Weights (unswitched values; the derivatives follow from them) and phi_i, in whole SIMD
+    // blocks (the padding lanes are masked out of the sums).
+    using simd::v8;
+    for (std::size_t a = 0; a < row.species.size(); ++a) {
+        SpeciesRow& sr = row.species[a];
+        const std::size_t count = sr.count, C = sr.capacity, padded = simd::padded(count);
+        if (count) {
+            basis_.evaluate_values(sr.r.data(), sr.inv_r.data(), padded, sr.w.data(), C);
+            if (switched) basis_.switching_batch(sr.r.data(), padded, sr.s.data(), sr.ds.data());
+        }
+        v8 last{};
+        for (std::size_t l = 0; l < kLanes; ++l) last[l] = padded - kLanes + l < count ? 1.0 : 0.0;
         for (std::size_t m = 0; m < M; ++m) {
-            const double g = dw[m * C + b];
-            g_j[3 * m] += g * ux;
-            g_j[3 * m + 1] += g * uy;
-            g_j[3 * m + 2] += g * uz;
+            const double* w = sr.w.data() + m * C;
+            v8 sw{};
+            for (std::size_t b0 = 0; b0 < padded; b0 += kLanes) {
+                v8 x = simd::load(w + b0);
+                if (switched) x *= simd::load(sr.s.data() + b0);
+                sw += b0 + kLanes < padded ? x : x * last;
+            }
+            phi_i[m + a * M] = simd::sum(sw);
         }
     }
-    batch.count = 0;
-}
-
-MLDYN_MULTIVERSION void InvariantCalculator::force_batch(PairBatch& batch, std::size_t i, const int* species_n,
-                                                         const double* grad_nf, double* forces_nc) const {
-    const std::size_t M = basis_.size(), F = n_features(), count = batch.count, C = PairBatch::capacity;
-    const std::size_t s_j = static_cast<std::size_t>(species_n[batch.index[0]]);
-    const std::size_t s_i = static_cast<std::size_t>(species_n[i]);
-    evaluate_weights(batch, true);
-    double* w = batch.w.data();
-    double* dw = batch.dw.data();
-    // a_i[b] = sum_m g_i[s_j, m] w'_m(r_b): F_i = -g_i . dphi_i = +sum_b a_i[b] u_b;
-    // a_j[b] = sum_m g_j[s_i, m] w'_m(r_b): F_j = -g_j . dphi_j = -a_j[b] u_b.
-    const double* g_i = grad_nf + i * F + s_j * M;
-    double* a_i = w;  // the values are no longer needed: reuse their storage
-    double a_j[PairBatch::capacity];
-#pragma omp simd
-    for (std::size_t b = 0; b < count; ++b) {
-        a_i[b] = 0.0;
-        a_j[b] = 0.0;
-    }
-    for (std::size_t m = 0; m < M; ++m) {
-        const double gm = g_i[m];
-#pragma omp simd
-        for (std::size_t b = 0; b < count; ++b) {
-            a_i[b] += gm * dw[m * C + b];
-            a_j[b] += grad_nf[batch.index[b] * F + s_i * M + m] * dw[m * C + b];
+    double* g = row.grad.data();
+    gradient(i, phi_i, g);
+    // F_i = -g . dphi_i/dq_i = sum_j a_j u_ij with a_j = sum_m g[s_j, m] d/dr [w_m S](r_ij), where
+    // w_m' = factor_m w_m times 1, r or 1/r (exponential, Gaussian, power): one sum per family,
+    // kept in registers over a SIMD block of neighbours. Padding lanes have u = 0.
+    const std::size_t* by_family = by_family_.data();
+    const std::size_t n_exp = family_start_[1], n_exp_gauss = family_start_[2];
+    double* coef = row.coef.data();
+    double* plain = coef + M;
+    v8 fx8{}, fy8{}, fz8{};
+    for (std::size_t a = 0; a < row.species.size(); ++a) {
+        SpeciesRow& sr = row.species[a];
+        const std::size_t count = sr.count, C = sr.capacity;
+        for (std::size_t q = 0; q < M; ++q) {
+            plain[q] = g[a * M + by_family[q]];
+            coef[q] = plain[q] * factor_[by_family[q]];
+        }
+        const double* w = sr.w.data();
+        for (std::size_t b0 = 0; b0 < count; b0 += kLanes) {
+            v8 ae{}, ag{}, ap{};
+            for (std::size_t q = 0; q < n_exp; ++q) ae += coef[q] * simd::load(w + by_family[q] * C + b0);
+            for (std::size_t q = n_exp; q < n_exp_gauss; ++q) ag += coef[q] * simd::load(w + by_family[q] * C + b0);
+            for (std::size_t q = n_exp_gauss; q < M; ++q) ap += coef[q] * simd::load(w + by_family[q] * C + b0);
+            v8 d = ae + simd::load(sr.r.data() + b0) * ag + simd::load(sr.inv_r.data() + b0) * ap;
+            if (switched) {
+                v8 a0{};
+                for (std::size_t q = 0; q < M; ++q) a0 += plain[q] * simd::load(w + by_family[q] * C + b0);
+                d = d * simd::load(sr.s.data() + b0) + a0 * simd::load(sr.ds.data() + b0);
+            }
+            fx8 += d * simd::load(sr.ux.data() + b0);
+            fy8 += d * simd::load(sr.uy.data() + b0);
+            fz8 += d * simd::load(sr.uz.data() + b0);
         }
     }
-    double fx = 0.0, fy = 0.0, fz = 0.0;
-#pragma omp simd reduction(+ : fx, fy, fz)
-    for (std::size_t b = 0; b < count; ++b) {
-        fx += a_i[b] * batch.dx[b];
-        fy += a_i[b] * batch.dy[b];
-        fz += a_i[b] * batch.dz[b];
-    }
-    forces_nc[3 * i] += fx;
-    forces_nc[3 * i + 1] += fy;
-    forces_nc[3 * i + 2] += fz;
-    for (std::size_t b = 0; b < count; ++b) {
-        double* f = forces_nc + 3 * batch.index[b];
-        f[0] -= a_j[b] * batch.dx[b];
-        f[1] -= a_j[b] * batch.dy[b];
-        f[2] -= a_j[b] * batch.dz[b];
-    }
-    batch.count = 0;
+    const double fx = simd::sum(fx8), fy = simd::sum(fy8), fz = simd::sum(fz8);
+    forces_nc[3 * i] = fx;
+    forces_nc[3 * i + 1] = fy;
+    forces_nc[3 * i + 2] = fz;
 }
 
-template <class BatchFn>
-void InvariantCalculator::sweep(std::size_t n, const int* species_n, const std::vector<Output>& outputs,
-                                BatchFn&& process) {
-    const std::size_t M = basis_.size();
+template <class RowFn>
+void InvariantCalculator::sweep(std::size_t n, RowFn&& finish_row) {
     const int n_threads = threads_for_atoms(n);
-    // Thread 0 writes the outputs directly, the others into zeroed scratch of the same sizes.
-    std::size_t scratch_size = 0;
-    for (const Output& o : outputs) scratch_size += o.size;
-    thread_scratch_.assign(static_cast<std::size_t>(n_threads - 1) * scratch_size, 0.0);
-    for (const Output& o : outputs) std::fill(o.data, o.data + o.size, 0.0);
-    std::size_t bad_i = std::numeric_limits<std::size_t>::max(), bad_j = 0;
-    const double cutoff2 = basis_.r_cut() * basis_.r_cut();
+    while (rows_.size() < static_cast<std::size_t>(n_threads))
+        rows_.push_back(std::make_unique<RowBuffer>(static_cast<std::size_t>(n_species_), n_features(), basis_.size()));
+    constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+    std::size_t bad_i = none, bad_j = 0;
 
 #if defined(MLDYN_HAVE_OPENMP)
 #pragma omp parallel num_threads(n_threads)
 #endif
     {
-        const int t = current_thread();
-        std::vector<double*> mine(outputs.size());
-        for (std::size_t k = 0, offset = 0; k < outputs.size(); offset += outputs[k].size, ++k)
-            mine[k] = t == 0 ? outputs[k].data : thread_scratch_.data() + (t - 1) * scratch_size + offset;
-        // Each row's candidates are filtered by a SIMD distance loop; the neighbours of atom i
-        // are then collected per species and processed in batches, so that the weight
-        // functions also run as SIMD loops over the batch.
-        std::vector<PairBatch> batches(static_cast<std::size_t>(n_species_), PairBatch(M));
-        CandidateBuffer cand;
-        pairs_.for_each_row([&](std::size_t i, const std::uint32_t* js, std::size_t count) {
-            for (std::size_t start = 0; start < count; start += CandidateBuffer::capacity) {
-                const std::size_t chunk = std::min(CandidateBuffer::capacity, count - start);
-                separations(i, js + start, chunk, cand);
-                for (std::size_t c = 0; c < chunk; ++c) {
-                    const double r2 = cand.r2[c];
-                    if (!(r2 < cutoff2)) continue;
-                    const std::size_t j = js[start + c];
-                    if (r2 == 0.0) {
+        RowBuffer& row = *rows_[static_cast<std::size_t>(current_thread())];
+        std::size_t my_bad_i = none, my_bad_j = 0;
+        pairs_.for_each_row([&](std::size_t i, const std::uint32_t* js, const std::size_t* seg) {
+            collect_row(i, js, seg, row, my_bad_i, my_bad_j);
+            finish_row(i, row);
+        });
+        if (my_bad_i != none) {
 #if defined(MLDYN_HAVE_OPENMP)
 #pragma omp critical(mldyn_coincident)
 #endif
-                        if (i < bad_i || (i == bad_i && j < bad_j)) { bad_i = i; bad_j = j; }
-                        continue;
-                    }
-                    PairBatch& batch = batches[static_cast<std::size_t>(species_n[j])];
-                    batch.push(j, {cand.dx[c], cand.dy[c], cand.dz[c]}, r2);
-                    if (batch.count == PairBatch::capacity) process(batch, i, mine);
-                }
+            if (my_bad_i < bad_i || (my_bad_i == bad_i && my_bad_j < bad_j)) {
+                bad_i = my_bad_i;
+                bad_j = my_bad_j;
             }
-            for (PairBatch& batch : batches)
-                if (batch.count) process(batch, i, mine);
-        });
-        // Reduce the per-thread scratch into the outputs in thread order (deterministic).
-#if defined(MLDYN_HAVE_OPENMP)
-#pragma omp barrier
-#endif
-        for (std::size_t k = 0, offset = 0; k < outputs.size(); offset += outputs[k].size, ++k) {
-            double* out = outputs[k].data;
-#if defined(MLDYN_HAVE_OPENMP)
-#pragma omp for schedule(static)
-#endif
-            for (long x = 0; x < static_cast<long>(outputs[k].size); ++x)
-                for (int s = 1; s < n_threads; ++s) out[x] += thread_scratch_[(s - 1) * scratch_size + offset + x];
         }
     }
-    if (bad_i != std::numeric_limits<std::size_t>::max()) {
+    if (bad_i != none) {
         std::ostringstream msg;
         msg << "invariants: atoms " << bad_i << " and " << bad_j
             << " are at the same position (distance 0): their weights"
@@ -303,37 +360,19 @@ void InvariantCalculator::compute(const Cell& cell, const double* positions_nc, 
                                   std::size_t n, NeighbourMethod method, double* phi_nsm, double* dphi_nsmc) {
     validate_configuration(cell, basis_, positions_nc, species_n, n, n_species_);
     std::lock_guard<std::mutex> guard(scratch_.mutex);
-    pairs_.build(cell, positions_nc, n, basis_.r_cut(), method);
+    pairs_.build(cell, positions_nc, species_n, n_species_, n, basis_.r_cut(), method);
     positions_ = positions_nc;
-    const std::size_t F = n_features();
-    std::vector<Output> outputs{{phi_nsm, n * F}};
-    if (dphi_nsmc) outputs.push_back({dphi_nsmc, n * F * 3});
-    const bool grad = dphi_nsmc != nullptr;
-    sweep(n, species_n, outputs, [&](PairBatch& batch, std::size_t i, const std::vector<double*>& out) {
-        accumulate_batch(batch, i, species_n, out[0], grad ? out[1] : nullptr);
-    });
+    sweep(n, [&](std::size_t i, RowBuffer& row) { invariants_row(i, row, phi_nsm, dphi_nsmc); });
 }
 
 void InvariantCalculator::compute_forces(const Cell& cell, const double* positions_nc, const int* species_n,
                                          std::size_t n, NeighbourMethod method, double* phi_nf,
-                                         const std::function<void(const double*, double*)>& gradient,
-                                         double* forces_nc) {
+                                         const AgentGradient& gradient, double* forces_nc) {
     validate_configuration(cell, basis_, positions_nc, species_n, n, n_species_);
     std::lock_guard<std::mutex> guard(scratch_.mutex);
-    pairs_.build(cell, positions_nc, n, basis_.r_cut(), method);
+    pairs_.build(cell, positions_nc, species_n, n_species_, n, basis_.r_cut(), method);
     positions_ = positions_nc;
-    const std::size_t F = n_features();
-    // Pass 1: invariants only.
-    sweep(n, species_n, {{phi_nf, n * F}}, [&](PairBatch& batch, std::size_t i, const std::vector<double*>& out) {
-        accumulate_batch(batch, i, species_n, out[0], nullptr);
-    });
-    // dH/dphi of every agent, then pass 2: forces from the same pairs.
-    grad_.resize(n * F);
-    gradient(phi_nf, grad_.data());
-    const double* grad = grad_.data();
-    sweep(n, species_n, {{forces_nc, n * 3}}, [&](PairBatch& batch, std::size_t i, const std::vector<double*>& out) {
-        force_batch(batch, i, species_n, grad, out[0]);
-    });
+    sweep(n, [&](std::size_t i, RowBuffer& row) { forces_row(i, row, phi_nf, gradient, forces_nc); });
 }
 
 }  // namespace mldyn

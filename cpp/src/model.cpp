@@ -4,6 +4,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "mldyn/simd_exp.hpp"
 #include "mldyn/threads.hpp"
 
 namespace mldyn {
@@ -43,6 +44,10 @@ AgentLossModel::AgentLossModel(Basis basis, int n_species, std::vector<double> A
                 }
             }
     quadratic_ = bmax > 0.0;
+    Bt_.resize(B_.size());
+    for (std::size_t s = 0; s < S; ++s)
+        for (std::size_t f = 0; f < F; ++f)
+            for (std::size_t e = 0; e < F; ++e) Bt_[(s * F + e) * F + f] = B_[(s * F + f) * F + e];
     const std::size_t M = calculator_.basis().size();
     conservative_ = !quadratic_;
     for (std::size_t s = 0; s < S && conservative_; ++s)
@@ -56,8 +61,35 @@ void AgentLossModel::compute(const Cell& cell, const double* positions_nc, const
     std::lock_guard<std::mutex> guard(scratch_.mutex);
     phi_.resize(n * n_features_);
     calculator_.compute_forces(cell, positions_nc, species_n, n, method, phi_.data(),
-                               [&](const double* phi, double* grad) { gradients(phi, species_n, n, grad, loss_n); },
+                               [&](std::size_t k, const double* phi, double* grad) {
+                                   const double h = agent_gradient(static_cast<std::size_t>(species_n[k]), phi, grad);
+                                   if (loss_n) loss_n[k] = h;
+                               },
                                forces_nc);
+}
+
+MLDYN_MULTIVERSION double AgentLossModel::agent_gradient(std::size_t s, const double* phi_f, double* grad_f) const {
+    const std::size_t F = n_features_;
+    const double* A = A_.data() + s * F;
+    // g = dH/dphi = A_s + B_s phi;  H = A.phi + 1/2 phi.B.phi. (B phi)[f] = sum_e B[f][e] phi[e]
+    // accumulated over e in order as axpys on rows of B transposed, so the loop over f vectorises.
+    double* bphi = grad_f;
+#pragma omp simd
+    for (std::size_t f = 0; f < F; ++f) bphi[f] = 0.0;
+    if (quadratic_)
+        for (std::size_t e = 0; e < F; ++e) {
+            const double pe = phi_f[e];
+            const double* Bt = Bt_.data() + (s * F + e) * F;
+#pragma omp simd
+            for (std::size_t f = 0; f < F; ++f) bphi[f] += Bt[f] * pe;
+        }
+    double h = 0.0;
+#pragma omp simd reduction(+ : h)
+    for (std::size_t f = 0; f < F; ++f) {
+        h += (A[f] + 0.5 * bphi[f]) * phi_f[f];
+        grad_f[f] = A[f] + bphi[f];
+    }
+    return h;
 }
 
 void AgentLossModel::gradients(const double* phi_nf, const int* species_n, std::size_t n, double* grad_nf,
@@ -68,21 +100,7 @@ void AgentLossModel::gradients(const double* phi_nf, const int* species_n, std::
 #pragma omp parallel for schedule(static) num_threads(n_threads)
 #endif
     for (long k = 0; k < static_cast<long>(n); ++k) {
-        const std::size_t s = static_cast<std::size_t>(species_n[k]);
-        const double* phi = phi_nf + k * F;
-        const double* A = A_.data() + s * F;
-        double* g = grad_nf + k * F;
-        // g = dH/dphi = A_s + B_s phi;  H = A.phi + 1/2 phi.B.phi.
-        double h = 0.0;
-        for (std::size_t f = 0; f < F; ++f) {
-            double bphi = 0.0;
-            if (quadratic_) {
-                const double* Brow = B_.data() + (s * F + f) * F;
-                for (std::size_t e = 0; e < F; ++e) bphi += Brow[e] * phi[e];
-            }
-            g[f] = A[f] + bphi;
-            h += (A[f] + 0.5 * bphi) * phi[f];
-        }
+        const double h = agent_gradient(static_cast<std::size_t>(species_n[k]), phi_nf + k * F, grad_nf + k * F);
         if (loss_n) loss_n[k] = h;
     }
 }

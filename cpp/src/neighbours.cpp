@@ -1,5 +1,8 @@
 #include "mldyn/neighbours.hpp"
 
+#include "mldyn/compaction.hpp"
+#include "mldyn/simd_exp.hpp"
+
 #include "mldyn/threads.hpp"
 
 #include <algorithm>
@@ -24,9 +27,10 @@ namespace {
 constexpr std::size_t kCellListMinAtoms = 1000;
 }  // namespace
 
-bool PairFinder::list_still_valid(const Cell& cell, const double* positions_nc, std::size_t n, double cutoff) const {
+bool PairFinder::list_still_valid(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
+                                  double cutoff) const {
     if (!list_valid_ || n != list_order_.size() || cutoff != list_cutoff_ || cell.periodic() != list_periodic_ ||
-        (cell.periodic() && cell.vectors() != list_cell_))
+        (cell.periodic() && cell.vectors() != list_cell_) || !std::equal(species_n, species_n + n, list_species_.begin()))
         return false;
     // Valid while no atom has moved more than skin/2 since the build.
     const double limit2 = 0.25 * skin_ * skin_;
@@ -39,16 +43,19 @@ bool PairFinder::list_still_valid(const Cell& cell, const double* positions_nc, 
     return true;
 }
 
-void PairFinder::build(const Cell& cell, const double* positions_nc, std::size_t n, double cutoff,
-                       NeighbourMethod method) {
+void PairFinder::build(const Cell& cell, const double* positions_nc, const int* species_n, int n_species,
+                       std::size_t n, double cutoff, NeighbourMethod method) {
+    if (n >= std::numeric_limits<std::uint32_t>::max())
+        throw std::invalid_argument("neighbours: at most 2^32 - 2 atoms are supported");
     cell_ = &cell;
     positions_ = positions_nc;
+    species_ = species_n;
+    n_species_ = static_cast<std::size_t>(n_species);
     n_ = n;
     cutoff_ = cutoff;
-    cutoff2_ = cutoff * cutoff;
     periodic_ = cell.periodic();
     if (method == NeighbourMethod::CellList && std::isfinite(cutoff) &&
-        list_still_valid(cell, positions_nc, n, cutoff)) {
+        list_still_valid(cell, positions_nc, species_n, n, cutoff)) {
         method_ = NeighbourMethod::CellList;
         return;
     }
@@ -97,7 +104,20 @@ void PairFinder::build(const Cell& cell, const double* positions_nc, std::size_t
     if (method == NeighbourMethod::CellList && !finite_cutoff)
         throw std::invalid_argument("neighbours: the cell list needs a finite cutoff");
     method_ = method;
-    if (method_ == NeighbourMethod::AllPairs) return;
+    if (method_ == NeighbourMethod::AllPairs) {
+        // Atom ids grouped by species (counting sort, ascending within a species).
+        species_start_.assign(n_species_ + 1, 0);
+        for (std::size_t i = 0; i < n; ++i) ++species_start_[static_cast<std::size_t>(species_n[i]) + 1];
+        for (std::size_t a = 0; a < n_species_; ++a) species_start_[a + 1] += species_start_[a];
+        by_species_.resize(n);
+        std::vector<std::size_t> next(species_start_.begin(), species_start_.end() - 1);
+        rank_in_species_.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            rank_in_species_[i] = next[static_cast<std::size_t>(species_n[i])]++;
+            by_species_[rank_in_species_[i]] = static_cast<std::uint32_t>(i);
+        }
+        return;
+    }
 
     const std::size_t n_bins = nbins[0] * nbins[1] * nbins[2];
     auto bin_of_index = [&](std::size_t x, std::size_t y, std::size_t z) {
@@ -117,13 +137,15 @@ void PairFinder::build(const Cell& cell, const double* positions_nc, std::size_t
         }
         atom_bin_[i] = bin_of_index(idx[0], idx[1], idx[2]);
     }
-    // Counting sort into CSR order (stable: atoms keep index order inside a bin).
-    bin_start_.assign(n_bins + 1, 0);
-    for (std::size_t i = 0; i < n; ++i) ++bin_start_[atom_bin_[i] + 1];
-    for (std::size_t b = 0; b < n_bins; ++b) bin_start_[b + 1] += bin_start_[b];
+    // Counting sort by (bin, species) into CSR order (stable: ascending ids inside a group).
+    const std::size_t S = n_species_;
+    bin_start_.assign(n_bins * S + 1, 0);
+    for (std::size_t i = 0; i < n; ++i) ++bin_start_[atom_bin_[i] * S + static_cast<std::size_t>(species_n[i]) + 1];
+    for (std::size_t g = 0; g < n_bins * S; ++g) bin_start_[g + 1] += bin_start_[g];
     bin_atoms_.assign(n, 0);
     std::vector<std::size_t> fill(bin_start_.begin(), bin_start_.end() - 1);
-    for (std::size_t i = 0; i < n; ++i) bin_atoms_[fill[atom_bin_[i]]++] = i;
+    for (std::size_t i = 0; i < n; ++i)
+        bin_atoms_[fill[atom_bin_[i] * S + static_cast<std::size_t>(species_n[i])]++] = i;
 
     // Unique neighbouring bins; with fewer than 3 bins along a periodic axis the
     // offsets -1 and +1 land on the same bin, which must be visited once.
@@ -158,45 +180,92 @@ void PairFinder::build(const Cell& cell, const double* positions_nc, std::size_t
     build_verlet_list(cell, positions_nc, n, list_cutoff);
 }
 
+namespace {
+/// Squared minimum-image distances (Å²) from (xi, yi, zi) to `len` points in an orthorhombic
+/// box with edges lx, ly, lz (Å).
+MLDYN_MULTIVERSION void orthorhombic_distances2(const double* x, const double* y, const double* z, std::size_t len,
+                                                double xi, double yi, double zi, double lx, double ly, double lz,
+                                                double* d2) {
+    const double ix = 1.0 / lx, iy = 1.0 / ly, iz = 1.0 / lz;
+#pragma omp simd
+    for (std::size_t c = 0; c < len; ++c) {
+        double dx = x[c] - xi, dy = y[c] - yi, dz = z[c] - zi;
+        dx -= lx * Cell::round_to_integer(dx * ix);
+        dy -= ly * Cell::round_to_integer(dy * iy);
+        dz -= lz * Cell::round_to_integer(dz * iz);
+        d2[c] = dx * dx + dy * dy + dz * dz;
+    }
+}
+}  // namespace
+
 void PairFinder::build_verlet_list(const Cell& cell, const double* positions_nc, std::size_t n, double list_cutoff) {
-    if (n > std::numeric_limits<std::uint32_t>::max())
-        throw std::invalid_argument("neighbours: the cell list handles at most 2^32 - 1 atoms");
     const double list_cutoff2 = list_cutoff * list_cutoff;
+    const std::size_t S = n_species_;
     list_order_ = bin_atoms_;
-    // Candidates of each atom (in bin order), found per thread in static chunks and
-    // concatenated in order, so the list is the same whatever the thread count.
+    // Positions in (bin, species) order, as structure of arrays: each group is a contiguous
+    // SIMD loop over its candidates.
+    std::vector<double> xs(n), ys(n), zs(n);
+    std::size_t largest = 0;
+    for (std::size_t g = 0; g + 1 < bin_start_.size(); ++g) largest = std::max(largest, bin_start_[g + 1] - bin_start_[g]);
+    for (std::size_t k = 0; k < n; ++k) {
+        const double* q = positions_nc + 3 * bin_atoms_[k];
+        xs[k] = q[0];
+        ys[k] = q[1];
+        zs[k] = q[2];
+    }
+    const bool orthorhombic = cell.periodic() && cell.orthorhombic();
+    const double lx = cell.vectors()[0][0], ly = cell.vectors()[1][1], lz = cell.vectors()[2][2];
+    // Candidates of each atom (rows in (bin, species) order), found per thread in contiguous
+    // static blocks of rows and concatenated in order: the list does not depend on the thread count.
     const int n_threads = threads_for_atoms(n);
     std::vector<std::vector<std::uint32_t>> found(static_cast<std::size_t>(n_threads));
     std::vector<std::size_t> count(n, 0);
+    list_seg_.assign(n * (S + 1), 0);
     const long nl = static_cast<long>(n);
 #if defined(MLDYN_HAVE_OPENMP)
 #pragma omp parallel num_threads(n_threads)
 #endif
     {
         std::vector<std::uint32_t>& mine = found[static_cast<std::size_t>(current_thread())];
+        std::vector<double> r2(largest);
+        std::vector<std::uint32_t> inside(largest + 16);
 #if defined(MLDYN_HAVE_OPENMP)
 #pragma omp for schedule(static)
 #endif
         for (long k = 0; k < nl; ++k) {
-            const std::size_t i = list_order_[static_cast<std::size_t>(k)];
-            const double* qi = positions_nc + 3 * i;
+            const std::size_t row = static_cast<std::size_t>(k), i = list_order_[row];
+            const double xi = xs[row], yi = ys[row], zi = zs[row];
             const std::size_t b = atom_bin_[i];
             const std::size_t before = mine.size();
-            for (std::size_t nb = nbr_start_[b]; nb < nbr_start_[b + 1]; ++nb) {
-                const std::size_t other = nbr_bins_[nb];
-                for (std::size_t s = bin_start_[other]; s < bin_start_[other + 1]; ++s) {
-                    const std::size_t j = bin_atoms_[s];
-                    if (j <= i) continue;
-                    const double* qj = positions_nc + 3 * j;
-                    Vec3 d{qj[0] - qi[0], qj[1] - qi[1], qj[2] - qi[2]};
-                    if (cell.periodic()) d = cell.minimum_image(d, list_cutoff);
-                    if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < list_cutoff2)
-                        mine.push_back(static_cast<std::uint32_t>(j));
+            std::size_t* seg = list_seg_.data() + row * (S + 1);
+            for (std::size_t a = 0; a < S; ++a) {
+                seg[a] = mine.size() - before;
+                for (std::size_t nb = nbr_start_[b]; nb < nbr_start_[b + 1]; ++nb) {
+                    const std::size_t g = nbr_bins_[nb] * S + a, start = bin_start_[g], len = bin_start_[g + 1] - start;
+                    const double *x = xs.data() + start, *y = ys.data() + start, *z = zs.data() + start;
+                    double* d2 = r2.data();
+                    if (orthorhombic) {
+                        orthorhombic_distances2(x, y, z, len, xi, yi, zi, lx, ly, lz, d2);
+                    } else {
+                        for (std::size_t c = 0; c < len; ++c) {
+                            Vec3 d{x[c] - xi, y[c] - yi, z[c] - zi};
+                            if (cell.periodic()) d = cell.minimum_image(d, list_cutoff);
+                            d2[c] = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+                        }
+                    }
+                    if (row >= start && row < start + len) d2[row - start] = -1.0;  // not its own partner
+                    bool coincident = false;
+                    const std::size_t kept = detail::compact_inside(d2, len, list_cutoff2, inside.data(), coincident);
+                    for (std::size_t t = 0; t < kept; ++t)
+                        mine.push_back(static_cast<std::uint32_t>(bin_atoms_[start + inside[t]]));
+                    // Atoms at the same position are kept, so that the invariants report them.
+                    if (coincident)
+                        for (std::size_t c = 0; c < len; ++c)
+                            if (d2[c] == 0.0) mine.push_back(static_cast<std::uint32_t>(bin_atoms_[start + c]));
                 }
             }
-            // Ascending j within a row: memory order, and independent of bin layout.
-            std::sort(mine.begin() + static_cast<long>(before), mine.end());
-            count[static_cast<std::size_t>(k)] = mine.size() - before;
+            seg[S] = mine.size() - before;
+            count[row] = mine.size() - before;
         }
     }
     list_start_.assign(n + 1, 0);
@@ -205,6 +274,7 @@ void PairFinder::build_verlet_list(const Cell& cell, const double* positions_nc,
     list_j_.reserve(list_start_[n]);
     for (const auto& part : found) list_j_.insert(list_j_.end(), part.begin(), part.end());
     list_positions_.assign(positions_nc, positions_nc + 3 * n);
+    list_species_.assign(species_, species_ + n);
     list_cell_ = cell.vectors();
     list_periodic_ = cell.periodic();
     list_cutoff_ = cutoff_;

@@ -71,19 +71,30 @@ void Basis::plan() {
     for (std::size_t oi = 0; oi < m; ++oi) {
         const std::size_t i = order_[oi];
         if (functions_[i].kind == WeightKind::Power) continue;
-        // The largest earlier direct rate that divides this one (smallest power, least rounding).
-        for (std::size_t oj = oi; oj-- > 0;) {
+        // The earlier function (direct or itself a power) with the smallest integer ratio:
+        // exp(-r) = exp(-r/2)^2 = (exp(-r/4)^2)^2 ..., one multiplication pass per function.
+        for (std::size_t oj = 0; oj < oi; ++oj) {
             const std::size_t j = order_[oj];
-            if (functions_[j].kind != functions_[i].kind || base_[j] >= 0) continue;
+            if (functions_[j].kind != functions_[i].kind) continue;
             const double k = rate(i) / rate(j);
             const double kr = std::round(k);
-            if (kr >= 2.0 && kr <= 64.0 && std::abs(k - kr) <= 1e-12 * k) {
+            if (kr >= 2.0 && kr <= 64.0 && std::abs(k - kr) <= 1e-12 * k &&
+                (base_[i] < 0 || kr < static_cast<double>(power_[i]))) {
                 base_[i] = static_cast<long>(j);
                 power_[i] = static_cast<unsigned>(kr);
-                break;
             }
         }
     }
+}
+
+double Basis::derivative_factor(std::size_t m) const {
+    const WeightFunction& f = functions_[m];
+    switch (f.kind) {
+        case WeightKind::Exponential: return -f.param;
+        case WeightKind::Gaussian: return -1.0 / (f.param * f.param);
+        case WeightKind::Power: return -f.param;
+    }
+    return 0.0;
 }
 
 std::size_t Basis::n_exponentials() const {
@@ -98,52 +109,69 @@ void Basis::evaluate(double r, double* w, double* dw) const {
     evaluate_batch(&r, &inv_r, 1, w, dw, 1);
 }
 
-MLDYN_MULTIVERSION void Basis::evaluate_batch(const double* r, const double* inv_r, std::size_t count, double* w,
-                                              double* dw, std::size_t stride, bool derivatives) const {
+namespace {
+/// y[b] = x[b]^p for a batch (p >= 2), one SIMD pass.
+MLDYN_INLINE void power_batch(const double* x, double* y, std::size_t count, unsigned p) {
+    switch (p) {
+        case 2:
+#pragma omp simd
+            for (std::size_t b = 0; b < count; ++b) y[b] = x[b] * x[b];
+            return;
+        case 3:
+#pragma omp simd
+            for (std::size_t b = 0; b < count; ++b) y[b] = x[b] * x[b] * x[b];
+            return;
+        case 4:
+#pragma omp simd
+            for (std::size_t b = 0; b < count; ++b) {
+                const double x2 = x[b] * x[b];
+                y[b] = x2 * x2;
+            }
+            return;
+        default:
+            break;
+    }
+    // Binary powering, bit by bit over the whole batch so that every loop vectorises.
+#pragma omp simd
+    for (std::size_t b = 0; b < count; ++b) y[b] = (p & 1u) ? x[b] : 1.0;
+    unsigned e = p >> 1;
+    double z[256];
+    for (std::size_t start = 0; start < count; start += 256) {
+        const std::size_t c = std::min<std::size_t>(256, count - start);
+#pragma omp simd
+        for (std::size_t b = 0; b < c; ++b) z[b] = x[start + b];
+        for (unsigned bits = e; bits; bits >>= 1) {
+#pragma omp simd
+            for (std::size_t b = 0; b < c; ++b) z[b] *= z[b];
+            if (bits & 1u) {
+#pragma omp simd
+                for (std::size_t b = 0; b < c; ++b) y[start + b] *= z[b];
+            }
+        }
+    }
+}
+}  // namespace
+
+MLDYN_MULTIVERSION void Basis::evaluate_values(const double* r, const double* inv_r, std::size_t count, double* w,
+                                               std::size_t stride) const {
     for (const std::size_t i : order_) {
         const WeightFunction& f = functions_[i];
         double* wi = w + i * stride;
-        double* dwi = dw + i * stride;
         if (base_[i] >= 0) {
-            // w_i = w_base^p by binary powering (at most 6 squarings for p <= 64), bit by
-            // bit over the whole batch so that every loop vectorises; dw_i is the scratch.
-            const double* wb = w + static_cast<std::size_t>(base_[i]) * stride;
-#pragma omp simd
-            for (std::size_t b = 0; b < count; ++b) {
-                wi[b] = 1.0;
-                dwi[b] = wb[b];
-            }
-            for (unsigned e = power_[i]; e; e >>= 1) {
-                if (e & 1u) {
-#pragma omp simd
-                    for (std::size_t b = 0; b < count; ++b) wi[b] *= dwi[b];
-                }
-                if (e > 1u) {
-#pragma omp simd
-                    for (std::size_t b = 0; b < count; ++b) dwi[b] *= dwi[b];
-                }
-            }
-        } else if (f.kind == WeightKind::Exponential) {
-            const double a = -f.param;
-#pragma omp simd
-            for (std::size_t b = 0; b < count; ++b) wi[b] = detail::exp_nonpositive(a * r[b]);
-        } else if (f.kind == WeightKind::Gaussian) {
-            const double c = -0.5 / (f.param * f.param);
-#pragma omp simd
-            for (std::size_t b = 0; b < count; ++b) wi[b] = detail::exp_nonpositive(c * r[b] * r[b]);
+            power_batch(w + static_cast<std::size_t>(base_[i]) * stride, wi, count, power_[i]);
+            continue;
         }
-        if (!derivatives && f.kind != WeightKind::Power) continue;
         switch (f.kind) {
             case WeightKind::Exponential: {
                 const double a = -f.param;
 #pragma omp simd
-                for (std::size_t b = 0; b < count; ++b) dwi[b] = a * wi[b];
+                for (std::size_t b = 0; b < count; ++b) wi[b] = detail::exp_nonpositive(a * r[b]);
                 break;
             }
             case WeightKind::Gaussian: {
-                const double c2 = -1.0 / (f.param * f.param);
+                const double c = -0.5 / (f.param * f.param);
 #pragma omp simd
-                for (std::size_t b = 0; b < count; ++b) dwi[b] = c2 * r[b] * wi[b];
+                for (std::size_t b = 0; b < count; ++b) wi[b] = detail::exp_nonpositive(c * r[b] * r[b]);
                 break;
             }
             case WeightKind::Power: {
@@ -157,16 +185,57 @@ MLDYN_MULTIVERSION void Basis::evaluate_batch(const double* r, const double* inv
                 } else {
                     for (std::size_t b = 0; b < count; ++b) wi[b] = std::pow(r[b], -n);
                 }
-                if (!derivatives) break;
-#pragma omp simd
-                for (std::size_t b = 0; b < count; ++b) dwi[b] = -n * wi[b] * inv_r[b];
                 break;
             }
         }
     }
+}
+
+MLDYN_MULTIVERSION void Basis::switching_batch(const double* r, std::size_t count, double* s, double* ds) const {
+    if (!switching_.active()) {
+#pragma omp simd
+        for (std::size_t b = 0; b < count; ++b) {
+            s[b] = 1.0;
+            ds[b] = 0.0;
+        }
+        return;
+    }
+    const double r_on = switching_.r_on, inv_width = 1.0 / (switching_.r_cut - switching_.r_on);
+#pragma omp simd
+    for (std::size_t b = 0; b < count; ++b) {
+        const double x = r[b] > r_on ? (r[b] - r_on) * inv_width : 0.0;
+        const double y = 1.0 - x;
+        s[b] = y * y * y * (1.0 + 3.0 * x + 6.0 * x * x);  // = 1 - 10x³ + 15x⁴ - 6x⁵, accurate near x = 1
+        ds[b] = -30.0 * x * x * y * y * inv_width;
+    }
+}
+
+MLDYN_MULTIVERSION void Basis::evaluate_batch(const double* r, const double* inv_r, std::size_t count, double* w,
+                                              double* dw, std::size_t stride, bool derivatives) const {
+    evaluate_values(r, inv_r, count, w, stride);
+    const std::size_t m = functions_.size();
+    if (derivatives)
+        for (std::size_t i = 0; i < m; ++i) {
+            const double c = derivative_factor(i);
+            const double* wi = w + i * stride;
+            double* dwi = dw + i * stride;
+            switch (functions_[i].kind) {
+                case WeightKind::Exponential:
+#pragma omp simd
+                    for (std::size_t b = 0; b < count; ++b) dwi[b] = c * wi[b];
+                    break;
+                case WeightKind::Gaussian:
+#pragma omp simd
+                    for (std::size_t b = 0; b < count; ++b) dwi[b] = c * r[b] * wi[b];
+                    break;
+                case WeightKind::Power:
+#pragma omp simd
+                    for (std::size_t b = 0; b < count; ++b) dwi[b] = c * wi[b] * inv_r[b];
+                    break;
+            }
+        }
     if (!switching_.active()) return;
     const double r_on = switching_.r_on, inv_width = 1.0 / (switching_.r_cut - switching_.r_on);
-    const std::size_t m = functions_.size();
     for (std::size_t b = 0; b < count; ++b) {
         if (r[b] <= r_on) continue;
         const double x = (r[b] - r_on) * inv_width;

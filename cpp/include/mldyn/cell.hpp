@@ -1,4 +1,5 @@
 #pragma once
+#include <cmath>
 #include <array>
 #include <string>
 
@@ -50,12 +51,12 @@ public:
         return minimum_image_triclinic(d, cutoff);
     }
 
-    /// Nearest integer (ties to even) for |x| < 2^51, without a library call: adding and
-    /// subtracting 1.5 * 2^52 leaves x rounded in double precision.
-    static double round_to_integer(double x) {
-        constexpr double shifter = 6755399441055744.0;
-        return (x + shifter) - shifter;  // not folded: mldyn is never built with -ffast-math
-    }
+    /// Nearest integer (ties to even). std::rint compiles to one rounding instruction (or,
+    /// without SSE4.1 and with -fno-trapping-math, to GCC's inline 2^52 trick). Written as
+    /// (x + 1.5 * 2^52) - 1.5 * 2^52 by hand, the caller's x = d * inv would be contracted into
+    /// an FMA in some code paths (SIMD body) but not others (remainder), so the same pair could
+    /// round differently at exactly half a box length.
+    static double round_to_integer(double x) { return std::rint(x); }
 
 private:
     Vec3 minimum_image_triclinic(const Vec3& d, double cutoff) const;

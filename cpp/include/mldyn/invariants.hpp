@@ -2,6 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "mldyn/cell.hpp"
@@ -12,8 +13,7 @@
 namespace mldyn {
 
 namespace detail {
-struct PairBatch;
-struct CandidateBuffer;
+struct RowBuffer;
 }
 
 /// Checks a configuration at the boundary where it enters the core and throws
@@ -23,18 +23,24 @@ void validate_configuration(const Cell& cell, const Basis& basis, const double* 
                             const int* species_n, std::size_t n, int n_species);
 
 /// Radial invariants of every agent and their gradients with respect to the
-/// agent's own position, in one pass over pairs (each pair feeds both atoms):
+/// agent's own position:
 ///
 ///   phi[k, a, m]     = sum_{i of species a, i != k, r_ki < r_cut} w_m(r_ki) S(r_ki)
 ///   dphi[k, a, m, :] = d phi[k, a, m] / d q_k                       (1/Å times phi units)
 ///
 /// Layouts (row-major): phi is n x S x M, dphi is n x S x M x 3, with S species
-/// and M basis functions. Per-thread accumulation buffers are reduced in thread
-/// order, so results are deterministic for a given thread count and agree across
-/// thread counts to rounding (~1e-15 relative).
+/// and M basis functions.
+///
+/// Each agent's row is computed on its own from the agent's full neighbour list (every
+/// pair is seen from both sides): an agent's invariants, and its force, depend only on
+/// its own environment, so rows need no scatter into other atoms, no per-thread buffers
+/// and no reduction. Results are bitwise identical for every thread count.
 class InvariantCalculator {
 public:
     InvariantCalculator(Basis basis, int n_species);
+    ~InvariantCalculator();
+    InvariantCalculator(const InvariantCalculator& other);
+    InvariantCalculator& operator=(const InvariantCalculator& other);
 
     const Basis& basis() const { return basis_; }
     int n_species() const { return n_species_; }
@@ -46,13 +52,16 @@ public:
     void compute(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
                  NeighbourMethod method, double* phi_nsm, double* dphi_nsmc);
 
-    /// Forces without storing d phi / d q: pass 1 fills phi_nf (n x F); `gradient(phi_nf, g_nf)`
-    /// must then write dH/dphi (n x F) of every agent; pass 2 over the same pairs gives
-    /// forces_nc (n x 3, eV/Å) = -sum_f g[k, f] dphi[k, f, :]. Two light passes instead of
-    /// scattering 3F gradient entries per pair: the MD path.
+    /// dH_k/dphi_k of one agent: `gradient(k, phi_f, grad_f)` reads the F invariants of agent k
+    /// and writes its F gradients. Called concurrently from several threads, once per agent.
+    using AgentGradient = std::function<void(std::size_t, const double*, double*)>;
+
+    /// Forces without storing d phi / d q, one sweep over agents: for agent k the weights of its
+    /// neighbours are evaluated once, summed into phi_k (written to phi_nf, n x F), turned into
+    /// g_k = `gradient(k, phi_k)`, and contracted with the weights' radial derivatives into
+    /// forces_nc[k] (eV/Å) = -sum_f g_k[f] dphi[k, f, :]. The MD path.
     void compute_forces(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
-                        NeighbourMethod method, double* phi_nf,
-                        const std::function<void(const double*, double*)>& gradient, double* forces_nc);
+                        NeighbourMethod method, double* phi_nf, const AgentGradient& gradient, double* forces_nc);
 
     /// The neighbour method used by the last `compute`.
     NeighbourMethod last_method() const { return pairs_.method(); }
@@ -63,25 +72,22 @@ public:
     long neighbour_list_builds() const { return pairs_.list_builds(); }
 
 private:
-    struct Output {
-        double* data;
-        std::size_t size;
-    };
-    template <class BatchFn>
-    void sweep(std::size_t n, const int* species_n, const std::vector<Output>& outputs, BatchFn&& process);
-    void evaluate_weights(detail::PairBatch& batch, bool derivatives) const;
-    void accumulate_batch(detail::PairBatch& batch, std::size_t i, const int* species_n, double* phi,
-                          double* dphi) const;
-    void force_batch(detail::PairBatch& batch, std::size_t i, const int* species_n, const double* grad_nf,
-                     double* forces_nc) const;
-    void separations(std::size_t i, const std::uint32_t* js, std::size_t count, detail::CandidateBuffer& out) const;
+    template <class RowFn>
+    void sweep(std::size_t n, RowFn&& finish_row);
+    void collect_row(std::size_t i, const std::uint32_t* js, const std::size_t* seg, detail::RowBuffer& row,
+                     std::size_t& bad_i, std::size_t& bad_j) const;
+    void invariants_row(std::size_t i, detail::RowBuffer& row, double* phi, double* dphi) const;
+    void forces_row(std::size_t i, detail::RowBuffer& row, double* phi, const AgentGradient& gradient,
+                    double* forces_nc) const;
 
     Basis basis_;
     int n_species_;
+    std::vector<std::size_t> by_family_;     // function ids: exponentials, then Gaussians, then powers
+    std::vector<std::size_t> family_start_;  // 4 offsets into by_family_
+    std::vector<double> factor_;             // Basis::derivative_factor of each function
     PairFinder pairs_;
-    std::vector<double> thread_scratch_;  // (threads - 1) x outputs; thread 0 writes the outputs directly
-    std::vector<double> grad_;            // n x F, dH/dphi for compute_forces
-    const double* positions_ = nullptr;   // of the current compute
+    std::vector<std::unique_ptr<detail::RowBuffer>> rows_;  // one working set per thread
+    const double* positions_ = nullptr;                      // of the current compute
     ScratchMutex scratch_;
 };
 

@@ -41,6 +41,9 @@ public:
     /// dH/dphi (n x F) and, if `loss_n` is not null, the losses H_k (n, eV) from invariants phi (n x F).
     void gradients(const double* phi_nf, const int* species_n, std::size_t n, double* grad_nf, double* loss_n) const;
 
+    /// dH/dphi (F) of one agent of species `s` with invariants phi_f (F); returns H (eV).
+    double agent_gradient(std::size_t s, const double* phi_f, double* grad_f) const;
+
     NeighbourMethod last_method() const { return calculator_.last_method(); }
     long neighbour_list_builds() const { return calculator_.neighbour_list_builds(); }
     void set_skin(double skin) { calculator_.set_skin(skin); }
@@ -50,6 +53,7 @@ private:
     int n_species_;
     std::size_t n_features_;
     std::vector<double> A_, B_;
+    std::vector<double> Bt_;  // B_ transposed per species (equal to B_ up to the symmetry tolerance)
     bool quadratic_ = false, conservative_ = false;
     std::vector<double> phi_;
     ScratchMutex scratch_;

@@ -25,19 +25,16 @@ enum class NeighbourMethod { Auto, AllPairs, CellList };
 
 NeighbourMethod parse_neighbour_method(const std::string& name);
 
-/// Enumerates each unordered pair {i, j} with |d| < cutoff exactly once, where
-/// d = minimum_image(q_j - q_i) in Å. Both methods compute d with the same
-/// `Cell::minimum_image`, so they agree bit for bit on which pairs are inside.
-///
-/// `for_each_pair` must be called from inside an OpenMP parallel region (or
-/// serially); the outer loop is distributed with a static schedule, so the
-/// order in which a thread sees pairs depends only on the thread count.
+/// Candidate partners of every atom for pairs within the cutoff (Å). Both methods give
+/// supersets of the pairs with |d| < cutoff, d = minimum_image(q_j - q_i); callers compute
+/// d with `Cell::minimum_image` and filter, so both agree bit for bit on which pairs are in.
 class PairFinder {
 public:
-    /// Prepares the search for `n` atoms with positions `positions_nc` (n x 3, Å).
+    /// Prepares the search for `n` atoms with positions `positions_nc` (n x 3, Å) and species
+    /// ids `species_n` (n, in [0, n_species); candidates are grouped by species).
     /// `cutoff` in Å may be +inf only for AllPairs (or Auto, which then picks AllPairs).
-    void build(const Cell& cell, const double* positions_nc, std::size_t n, double cutoff,
-               NeighbourMethod method);
+    void build(const Cell& cell, const double* positions_nc, const int* species_n, int n_species, std::size_t n,
+               double cutoff, NeighbourMethod method);
 
     /// The method actually used by the last `build`.
     NeighbourMethod method() const { return method_; }
@@ -48,14 +45,11 @@ public:
     /// How many times the Verlet list has been (re)built.
     long list_builds() const { return list_builds_; }
 
-    /// Calls f(thread, i, j, d, r2) for every pair (i < j) with r2 = |d|² < cutoff².
-    template <class F>
-    void for_each_pair(F&& f) const;
-
-    /// Calls f(i, js, count) for every atom i with its candidate partners j > i
-    /// (`count` of them at `js`; they still need the distance check against the cutoff).
-    /// Rows are distributed over the threads of the enclosing parallel region with a
-    /// static schedule. Candidates of all-pairs rows are passed in chunks of at most 1024.
+    /// Calls f(i, js, seg) once for every atom i with all its candidate partners j != i, grouped
+    /// by species: those of species a are js[seg[a]] .. js[seg[a + 1] - 1] (ascending j). They
+    /// still need the distance check against the cutoff. A full neighbour list: every pair is
+    /// seen from both sides. Rows are distributed over the threads of the enclosing parallel
+    /// region (or run serially outside one).
     template <class F>
     void for_each_row(F&& f) const;
 
@@ -63,41 +57,43 @@ public:
     double cutoff() const { return cutoff_; }
 
 private:
-    template <class F>
-    void visit(std::size_t i, std::size_t j, int thread, F& f) const {
-        const double* qi = positions_ + 3 * i;
-        const double* qj = positions_ + 3 * j;
-        Vec3 d{qj[0] - qi[0], qj[1] - qi[1], qj[2] - qi[2]};
-        if (periodic_) d = cell_->minimum_image(d, cutoff_);
-        const double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-        if (r2 < cutoff2_) f(thread, i, j, d, r2);
-    }
-
     const Cell* cell_ = nullptr;
     const double* positions_ = nullptr;
+    const int* species_ = nullptr;
     std::size_t n_ = 0;
-    double cutoff_ = 0.0, cutoff2_ = 0.0;
+    double cutoff_ = 0.0;
     bool periodic_ = false;
+    std::size_t n_species_ = 1;
     NeighbourMethod method_ = NeighbourMethod::AllPairs;
 
-    bool list_still_valid(const Cell& cell, const double* positions_nc, std::size_t n, double cutoff) const;
+    bool list_still_valid(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
+                          double cutoff) const;
     void build_verlet_list(const Cell& cell, const double* positions_nc, std::size_t n, double list_cutoff);
 
-    // Cell list (used to build the Verlet list): atoms sorted by bin (CSR layout) and,
-    // per bin, the unique neighbouring bins (itself included).
-    std::vector<std::size_t> bin_start_;     // n_bins + 1
-    std::vector<std::size_t> bin_atoms_;     // n, atom ids grouped by bin
+    // Cell list (used to build the Verlet list): atoms sorted by bin and species (CSR
+    // layout) and, per bin, the unique neighbouring bins (itself included).
+    std::vector<std::size_t> bin_start_;     // n_bins * S + 1, group g = bin * S + species
+    std::vector<std::size_t> bin_atoms_;     // n, atom ids grouped by (bin, species)
     std::vector<std::size_t> atom_bin_;      // n
     std::vector<std::size_t> nbr_start_;     // n_bins + 1
     std::vector<std::size_t> nbr_bins_;      // neighbouring bin ids
 
-    // Verlet list: for atom i (in `list_order_`), candidates j > i in list_j_[list_start_[k]..).
+    // All pairs: atom ids grouped by species (ascending within a species), species a at
+    // by_species_[species_start_[a]] ..
+    std::vector<std::uint32_t> by_species_;
+    std::vector<std::size_t> species_start_;
+    std::vector<std::size_t> rank_in_species_;  // position of each atom in by_species_
+
+    // Verlet list: for atom i (in `list_order_`), candidates j != i in list_j_[list_start_[k]..),
+    // grouped by species with offsets list_seg_[k * (S + 1) + a] from the row start.
     double skin_ = 1.0;
     bool list_valid_ = false;
     long list_builds_ = 0;
     std::vector<std::size_t> list_order_;    // n, atoms in bin order (spatial locality)
     std::vector<std::size_t> list_start_;    // n + 1
     std::vector<std::uint32_t> list_j_;
+    std::vector<std::size_t> list_seg_;
+    std::vector<int> list_species_;         // species when the list was built
     std::vector<double> list_positions_;     // positions when the list was built
     Mat3 list_cell_{};
     bool list_periodic_ = false;
@@ -105,53 +101,34 @@ private:
 };
 
 template <class F>
-void PairFinder::for_each_pair(F&& f) const {
-    const int thread = current_thread();
-    const long n = static_cast<long>(n_);
-    if (method_ == NeighbourMethod::AllPairs) {
-        // Cyclic static schedule balances the triangular loop and is deterministic.
-#if defined(MLDYN_HAVE_OPENMP)
-#pragma omp for schedule(static, 1)
-#endif
-        for (long i = 0; i < n; ++i)
-            for (std::size_t j = static_cast<std::size_t>(i) + 1; j < n_; ++j)
-                visit(static_cast<std::size_t>(i), j, thread, f);
-        return;
-    }
-#if defined(MLDYN_HAVE_OPENMP)
-#pragma omp for schedule(static, 16)
-#endif
-    for (long k = 0; k < n; ++k) {
-        const std::size_t i = list_order_[static_cast<std::size_t>(k)];
-        for (std::size_t p = list_start_[static_cast<std::size_t>(k)]; p < list_start_[static_cast<std::size_t>(k) + 1];
-             ++p)
-            visit(i, list_j_[p], thread, f);
-    }
-}
-
-template <class F>
 void PairFinder::for_each_row(F&& f) const {
     const long n = static_cast<long>(n_);
+    const std::size_t S = n_species_;
+    // Rows are independent (each writes only its own atom), so a dynamic schedule
+    // balances uneven rows without affecting the results.
     if (method_ == NeighbourMethod::AllPairs) {
-        std::uint32_t js[1024];
+        std::vector<std::uint32_t> js(n_);
+        std::vector<std::size_t> seg(S + 1);
 #if defined(MLDYN_HAVE_OPENMP)
-#pragma omp for schedule(static, 1)
+#pragma omp for schedule(dynamic, 4)
 #endif
         for (long i = 0; i < n; ++i) {
-            for (std::size_t start = static_cast<std::size_t>(i) + 1; start < n_; start += 1024) {
-                const std::size_t count = std::min<std::size_t>(1024, n_ - start);
-                for (std::size_t c = 0; c < count; ++c) js[c] = static_cast<std::uint32_t>(start + c);
-                f(static_cast<std::size_t>(i), js, count);
-            }
+            // by_species_ without atom i itself: two copies around its position.
+            const std::size_t skip = rank_in_species_[static_cast<std::size_t>(i)];
+            std::copy(by_species_.begin(), by_species_.begin() + static_cast<long>(skip), js.begin());
+            std::copy(by_species_.begin() + static_cast<long>(skip) + 1, by_species_.end(),
+                      js.begin() + static_cast<long>(skip));
+            for (std::size_t a = 0; a <= S; ++a) seg[a] = species_start_[a] - (species_start_[a] > skip ? 1 : 0);
+            f(static_cast<std::size_t>(i), js.data(), seg.data());
         }
         return;
     }
 #if defined(MLDYN_HAVE_OPENMP)
-#pragma omp for schedule(static, 16)
+#pragma omp for schedule(dynamic, 16)
 #endif
     for (long k = 0; k < n; ++k) {
         const std::size_t row = static_cast<std::size_t>(k);
-        f(list_order_[row], list_j_.data() + list_start_[row], list_start_[row + 1] - list_start_[row]);
+        f(list_order_[row], list_j_.data() + list_start_[row], list_seg_.data() + row * (S + 1));
     }
 }
 

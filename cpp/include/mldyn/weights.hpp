@@ -62,6 +62,17 @@ public:
     void evaluate_batch(const double* r, const double* inv_r, std::size_t count, double* w, double* dw,
                         std::size_t stride, bool derivatives = true) const;
 
+    /// Raw weights w_m(r), without switching, for a batch: w[m * stride + b]. Cheaper than
+    /// `evaluate_batch` (no derivatives); the derivative follows from the value as
+    /// dw_m/dr = derivative_factor(m) * w_m * {1, r, 1/r} for {exponential, Gaussian, power}.
+    void evaluate_values(const double* r, const double* inv_r, std::size_t count, double* w,
+                         std::size_t stride) const;
+    /// Switching S(r) and dS/dr (1/Å) for a batch (S = 1, dS = 0 without switching).
+    void switching_batch(const double* r, std::size_t count, double* s, double* ds) const;
+    bool switched() const { return switching_.active(); }
+    /// -alpha (1/Å), -1/sigma² (1/Å²) or -n for function m (see `evaluate_values`).
+    double derivative_factor(std::size_t m) const;
+
     /// Number of exponentials evaluated per distance (the others are powers of these).
     std::size_t n_exponentials() const;
 
