@@ -7,7 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "mldyn/compaction.hpp"
+#include "mldyn/pair_filter.hpp"
 #include "mldyn/simd.hpp"
 #include "mldyn/simd_exp.hpp"
 #include "mldyn/threads.hpp"
@@ -62,15 +62,12 @@ struct SpeciesRow {
     }
 };
 
-/// Separations d = q_j - q_i (minimum image, Å) and r² of the candidates of one species,
-/// and the positions (in the candidate list) of those inside the cutoff.
+/// Separations d = q_j - q_i (minimum image, Å) and r² of the candidates of one species.
 struct CandidateBuffer {
     std::vector<double> dx, dy, dz, r2;
-    std::vector<std::uint32_t> inside;
     void resize(std::size_t n) {
         if (n <= r2.size()) return;
         for (std::vector<double>* v : {&dx, &dy, &dz, &r2}) v->resize(n);
-        inside.resize(n + 16);  // compact_inside writes whole blocks
     }
 };
 
@@ -181,34 +178,23 @@ MLDYN_MULTIVERSION void InvariantCalculator::collect_row(std::size_t i, const st
         const std::uint32_t* ja = js + seg[a];
         cand.resize(n_cand);
         separations(pairs_.cell(), pairs_.cutoff(), positions_, i, ja, n_cand, cand);
-        // Positions (in the candidate list) of the candidates inside the cutoff.
-        const double* r2 = cand.r2.data();
-        std::uint32_t* inside = cand.inside.data();
+        // The candidates inside the cutoff, compacted to the front of the species row.
+        SpeciesRow& sr = row.species[a];
+        sr.resize(n_cand + kLanes, M);
+        double *x = sr.ux.data(), *y = sr.uy.data(), *z = sr.uz.data(), *rr = sr.r.data(), *ir = sr.inv_r.data();
         bool coincident = false;
-        const std::size_t k = detail::compact_inside(r2, n_cand, cutoff2, inside, coincident);
+        const std::size_t k = detail::compact_geometry(cand.dx.data(), cand.dy.data(), cand.dz.data(),
+                                                       cand.r2.data(), n_cand, cutoff2, x, y, z, rr, coincident);
+        sr.count = k;
         if (coincident)
             for (std::size_t c = 0; c < n_cand; ++c)
-                if (r2[c] == 0.0 && (i < bad_i || (i == bad_i && ja[c] < bad_j))) {
+                if (cand.r2[c] == 0.0 && (i < bad_i || (i == bad_i && ja[c] < bad_j))) {
                     bad_i = i;
                     bad_j = ja[c];
                 }
-        // Gather them as r, 1/r and unit vectors u = d / r; pad to whole SIMD blocks with
-        // r = 1 Å and u = 0, which add nothing to forces.
-        SpeciesRow& sr = row.species[a];
-        sr.resize(k, M);
-        double *x = sr.ux.data(), *y = sr.uy.data(), *z = sr.uz.data(), *rr = sr.r.data(), *ir = sr.inv_r.data();
-        const double *dx = cand.dx.data(), *dy = cand.dy.data(), *dz = cand.dz.data();
-#pragma omp simd
-        for (std::size_t b = 0; b < k; ++b) {
-            const std::size_t c = inside[b];
-            const double rb = std::sqrt(r2[c]);
-            const double inv = 1.0 / rb;
-            rr[b] = rb;
-            ir[b] = inv;
-            x[b] = dx[c] * inv;
-            y[b] = dy[c] * inv;
-            z[b] = dz[c] * inv;
-        }
+        // r, 1/r and unit vectors u = d / r; padded to whole SIMD blocks with r = 1 Å and
+        // u = 0, which add nothing to forces.
+        detail::pair_geometry(x, y, z, rr, ir, k);
         for (std::size_t b = k; b < simd::padded(k); ++b) {
             x[b] = y[b] = z[b] = 0.0;
             rr[b] = ir[b] = 1.0;

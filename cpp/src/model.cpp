@@ -1,10 +1,11 @@
 #include "mldyn/model.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
 
-#include "mldyn/simd_exp.hpp"
+#include "mldyn/simd.hpp"
 #include "mldyn/threads.hpp"
 
 namespace mldyn {
@@ -44,10 +45,11 @@ AgentLossModel::AgentLossModel(Basis basis, int n_species, std::vector<double> A
                 }
             }
     quadratic_ = bmax > 0.0;
-    Bt_.resize(B_.size());
+    bt_stride_ = (F + 4 * simd::kLanes - 1) / (4 * simd::kLanes) * (4 * simd::kLanes);
+    Bt_.assign(S * F * bt_stride_, 0.0);
     for (std::size_t s = 0; s < S; ++s)
         for (std::size_t f = 0; f < F; ++f)
-            for (std::size_t e = 0; e < F; ++e) Bt_[(s * F + e) * F + f] = B_[(s * F + f) * F + e];
+            for (std::size_t e = 0; e < F; ++e) Bt_[(s * F + e) * bt_stride_ + f] = B_[(s * F + f) * F + e];
     const std::size_t M = calculator_.basis().size();
     conservative_ = !quadratic_;
     for (std::size_t s = 0; s < S && conservative_; ++s)
@@ -69,20 +71,28 @@ void AgentLossModel::compute(const Cell& cell, const double* positions_nc, const
 }
 
 MLDYN_MULTIVERSION double AgentLossModel::agent_gradient(std::size_t s, const double* phi_f, double* grad_f) const {
-    const std::size_t F = n_features_;
+    using simd::kLanes;
+    using simd::v8;
+    const std::size_t F = n_features_, stride = bt_stride_;
     const double* A = A_.data() + s * F;
-    // g = dH/dphi = A_s + B_s phi;  H = A.phi + 1/2 phi.B.phi. (B phi)[f] = sum_e B[f][e] phi[e]
-    // accumulated over e in order as axpys on rows of B transposed, so the loop over f vectorises.
+    // g = dH/dphi = A_s + B_s phi;  H = A.phi + 1/2 phi.B.phi. (B phi)[f] = sum_e B[f][e] phi[e],
+    // accumulated over e in order, 4 SIMD blocks of f at a time in registers (rows of B
+    // transposed, zero-padded to `stride`).
     double* bphi = grad_f;
-#pragma omp simd
-    for (std::size_t f = 0; f < F; ++f) bphi[f] = 0.0;
-    if (quadratic_)
-        for (std::size_t e = 0; e < F; ++e) {
-            const double pe = phi_f[e];
-            const double* Bt = Bt_.data() + (s * F + e) * F;
-#pragma omp simd
-            for (std::size_t f = 0; f < F; ++f) bphi[f] += Bt[f] * pe;
-        }
+    for (std::size_t f0 = 0; f0 < F; f0 += 4 * kLanes) {
+        v8 a0{}, a1{}, a2{}, a3{};
+        if (quadratic_)
+            for (std::size_t e = 0; e < F; ++e) {
+                const double pe = phi_f[e];
+                const double* Bt = Bt_.data() + (s * F + e) * stride + f0;
+                a0 += pe * simd::load(Bt);
+                a1 += pe * simd::load(Bt + kLanes);
+                a2 += pe * simd::load(Bt + 2 * kLanes);
+                a3 += pe * simd::load(Bt + 3 * kLanes);
+            }
+        const v8 blocks[4] = {a0, a1, a2, a3};
+        for (std::size_t f = f0; f < std::min(F, f0 + 4 * kLanes); ++f) bphi[f] = blocks[(f - f0) / kLanes][(f - f0) % kLanes];
+    }
     double h = 0.0;
 #pragma omp simd reduction(+ : h)
     for (std::size_t f = 0; f < F; ++f) {

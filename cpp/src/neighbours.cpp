@@ -1,6 +1,6 @@
 #include "mldyn/neighbours.hpp"
 
-#include "mldyn/compaction.hpp"
+#include "mldyn/pair_filter.hpp"
 #include "mldyn/simd_exp.hpp"
 
 #include "mldyn/threads.hpp"
@@ -25,6 +25,9 @@ namespace {
 // Below this many atoms the all-pairs loop is as fast as binning (measured in
 // benchmarks/bench_forces.py on the 384-atom water box).
 constexpr std::size_t kCellListMinAtoms = 1000;
+// Bins are a half (cutoff + skin) wide and partners are searched 2 bins away: a 5x5x5
+// stencil tests about 40% fewer candidates than 3x3x3 bins of a full cutoff.
+constexpr int kReach = 2;
 }  // namespace
 
 bool PairFinder::list_still_valid(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
@@ -62,14 +65,15 @@ void PairFinder::build(const Cell& cell, const double* positions_nc, const int* 
     list_valid_ = false;
     const double list_cutoff = cutoff + skin_;
 
-    // Bins per axis, each at least one cutoff wide (perpendicular width for periodic cells).
+    // Bins per axis, each at least (cutoff + skin) / kReach wide (perpendicular width for
+    // periodic cells), so that partners lie within kReach bins along every axis.
     std::array<std::size_t, 3> nbins{1, 1, 1};
     Vec3 lo{0, 0, 0}, extent{1, 1, 1};
     const bool finite_cutoff = std::isfinite(cutoff);
     if (finite_cutoff) {
         if (periodic_) {
             for (int a = 0; a < 3; ++a)
-                nbins[a] = std::max<std::size_t>(1, static_cast<std::size_t>(cell.widths()[a] / list_cutoff));
+                nbins[a] = std::max<std::size_t>(1, static_cast<std::size_t>(cell.widths()[a] * kReach / list_cutoff));
         } else if (n > 0) {
             Vec3 hi{};
             for (int a = 0; a < 3; ++a) lo[a] = hi[a] = positions_nc[a];
@@ -80,14 +84,14 @@ void PairFinder::build(const Cell& cell, const double* positions_nc, const int* 
                 }
             for (int a = 0; a < 3; ++a) {
                 extent[a] = hi[a] - lo[a];
-                nbins[a] = std::max<std::size_t>(1, static_cast<std::size_t>(extent[a] / list_cutoff));
+                nbins[a] = std::max<std::size_t>(1, static_cast<std::size_t>(extent[a] * kReach / list_cutoff));
                 if (!(extent[a] > 0.0)) extent[a] = 1.0;
             }
         }
     }
 
     // A sparse isolated system (atoms far apart compared with the cutoff) would get
-    // more bins than atoms; widen the bins (never below one cutoff) to keep memory O(n).
+    // more bins than atoms; widen the bins (never narrower) to keep memory O(n).
     const double max_bins = std::max(27.0, 8.0 * static_cast<double>(n));
     const double total = static_cast<double>(nbins[0]) * nbins[1] * nbins[2];
     if (total > max_bins) {
@@ -96,8 +100,10 @@ void PairFinder::build(const Cell& cell, const double* positions_nc, const int* 
     }
 
     if (method == NeighbourMethod::Auto) {
-        const bool many_bins = periodic_ ? (nbins[0] >= 3 && nbins[1] >= 3 && nbins[2] >= 3)
-                                         : nbins[0] * nbins[1] * nbins[2] >= 27;
+        // At least three list cutoffs across every axis.
+        const std::size_t three = 3 * kReach;
+        const bool many_bins = periodic_ ? (nbins[0] >= three && nbins[1] >= three && nbins[2] >= three)
+                                         : nbins[0] * nbins[1] * nbins[2] >= three * three * three;
         method = (finite_cutoff && many_bins && n >= kCellListMinAtoms) ? NeighbourMethod::CellList
                                                                          : NeighbourMethod::AllPairs;
     }
@@ -137,142 +143,174 @@ void PairFinder::build(const Cell& cell, const double* positions_nc, const int* 
         }
         atom_bin_[i] = bin_of_index(idx[0], idx[1], idx[2]);
     }
-    // Counting sort by (bin, species) into CSR order (stable: ascending ids inside a group).
+    // Counting sort by (species, bin) into CSR order (stable: ascending ids inside a group),
+    // so that for one species consecutive bins are consecutive ranges of atoms.
     const std::size_t S = n_species_;
-    bin_start_.assign(n_bins * S + 1, 0);
-    for (std::size_t i = 0; i < n; ++i) ++bin_start_[atom_bin_[i] * S + static_cast<std::size_t>(species_n[i]) + 1];
-    for (std::size_t g = 0; g < n_bins * S; ++g) bin_start_[g + 1] += bin_start_[g];
+    bin_start_.assign(S * n_bins + 1, 0);
+    auto group_of = [&](std::size_t i) { return static_cast<std::size_t>(species_n[i]) * n_bins + atom_bin_[i]; };
+    for (std::size_t i = 0; i < n; ++i) ++bin_start_[group_of(i) + 1];
+    for (std::size_t g = 0; g < S * n_bins; ++g) bin_start_[g + 1] += bin_start_[g];
     bin_atoms_.assign(n, 0);
     std::vector<std::size_t> fill(bin_start_.begin(), bin_start_.end() - 1);
-    for (std::size_t i = 0; i < n; ++i)
-        bin_atoms_[fill[atom_bin_[i] * S + static_cast<std::size_t>(species_n[i])]++] = i;
+    for (std::size_t i = 0; i < n; ++i) bin_atoms_[fill[group_of(i)]++] = i;
+    n_bins_ = n_bins;
 
-    // Unique neighbouring bins; with fewer than 3 bins along a periodic axis the
-    // offsets -1 and +1 land on the same bin, which must be visited once.
-    nbr_start_.assign(n_bins + 1, 0);
-    nbr_bins_.clear();
-    std::vector<std::size_t> local;
-    for (std::size_t x = 0; x < nbins[0]; ++x)
-        for (std::size_t y = 0; y < nbins[1]; ++y)
-            for (std::size_t z = 0; z < nbins[2]; ++z) {
-                local.clear();
-                const std::array<std::size_t, 3> home{x, y, z};
-                for (int dx = -1; dx <= 1; ++dx)
-                    for (int dy = -1; dy <= 1; ++dy)
-                        for (int dz = -1; dz <= 1; ++dz) {
-                            const std::array<int, 3> off{dx, dy, dz};
-                            std::array<std::size_t, 3> t{};
-                            bool inside = true;
-                            for (int a = 0; a < 3; ++a) {
-                                long k = static_cast<long>(home[a]) + off[a];
-                                const long nb = static_cast<long>(nbins[a]);
-                                if (periodic_) k = ((k % nb) + nb) % nb;
-                                else if (k < 0 || k >= nb) inside = false;
-                                t[a] = static_cast<std::size_t>(k);
+    // Unique neighbouring bins; with fewer than 2 kReach + 1 bins along a periodic axis
+    // different offsets land on the same bin, which must be visited once. The table depends
+    // only on the bin grid, so it is kept while the grid is the same.
+    if (nbins != stencil_grid_ || periodic_ != stencil_periodic_ || nbr_start_.size() != n_bins + 1) {
+        stencil_grid_ = nbins;
+        stencil_periodic_ = periodic_;
+        nbr_start_.assign(n_bins + 1, 0);
+        nbr_bins_.clear();
+        std::vector<std::size_t> local;
+        for (std::size_t x = 0; x < nbins[0]; ++x)
+            for (std::size_t y = 0; y < nbins[1]; ++y)
+                for (std::size_t z = 0; z < nbins[2]; ++z) {
+                    local.clear();
+                    const std::array<std::size_t, 3> home{x, y, z};
+                    for (int dx = -kReach; dx <= kReach; ++dx)
+                        for (int dy = -kReach; dy <= kReach; ++dy)
+                            for (int dz = -kReach; dz <= kReach; ++dz) {
+                                const std::array<int, 3> off{dx, dy, dz};
+                                std::array<std::size_t, 3> t{};
+                                bool inside = true;
+                                for (int a = 0; a < 3; ++a) {
+                                    long k = static_cast<long>(home[a]) + off[a];
+                                    const long nb = static_cast<long>(nbins[a]);
+                                    if (periodic_) k = ((k % nb) + nb) % nb;
+                                    else if (k < 0 || k >= nb) inside = false;
+                                    t[a] = static_cast<std::size_t>(k);
+                                }
+                                if (inside) local.push_back(bin_of_index(t[0], t[1], t[2]));
                             }
-                            if (inside) local.push_back(bin_of_index(t[0], t[1], t[2]));
-                        }
-                std::sort(local.begin(), local.end());
-                local.erase(std::unique(local.begin(), local.end()), local.end());
-                nbr_bins_.insert(nbr_bins_.end(), local.begin(), local.end());
-                nbr_start_[bin_of_index(x, y, z) + 1] = nbr_bins_.size();
-            }
+                    std::sort(local.begin(), local.end());
+                    local.erase(std::unique(local.begin(), local.end()), local.end());
+                    // As runs of consecutive bins [first, last + 1) (columns along the last axis).
+                    for (std::size_t k = 0; k < local.size(); ++k) {
+                        if (k == 0 || local[k] != local[k - 1] + 1) nbr_bins_.push_back(local[k]);
+                        if (k + 1 == local.size() || local[k + 1] != local[k] + 1) nbr_bins_.push_back(local[k] + 1);
+                    }
+                    nbr_start_[bin_of_index(x, y, z) + 1] = nbr_bins_.size();
+                }
+    }
     build_verlet_list(cell, positions_nc, n, list_cutoff);
 }
 
-namespace {
-/// Squared minimum-image distances (Å²) from (xi, yi, zi) to `len` points in an orthorhombic
-/// box with edges lx, ly, lz (Å).
-MLDYN_MULTIVERSION void orthorhombic_distances2(const double* x, const double* y, const double* z, std::size_t len,
-                                                double xi, double yi, double zi, double lx, double ly, double lz,
-                                                double* d2) {
-    const double ix = 1.0 / lx, iy = 1.0 / ly, iz = 1.0 / lz;
-#pragma omp simd
-    for (std::size_t c = 0; c < len; ++c) {
-        double dx = x[c] - xi, dy = y[c] - yi, dz = z[c] - zi;
-        dx -= lx * Cell::round_to_integer(dx * ix);
-        dy -= ly * Cell::round_to_integer(dy * iy);
-        dz -= lz * Cell::round_to_integer(dz * iz);
-        d2[c] = dx * dx + dy * dy + dz * dz;
-    }
-}
-}  // namespace
+/// One thread's buffers for Verlet rows: squared distances and sorted positions of all the
+/// candidates of one species, and which of them are inside the list cutoff.
+struct PairFinder::RowScratch {
+    explicit RowScratch(std::size_t max_groups) : offset(max_groups + 1), first(max_groups) {}
+    std::vector<double> r2;
+    std::vector<std::size_t> offset, first;  // per group: start in r2, start in (species, bin) order
+    std::vector<std::uint32_t> inside;
+};
 
-void PairFinder::build_verlet_list(const Cell& cell, const double* positions_nc, std::size_t n, double list_cutoff) {
+MLDYN_MULTIVERSION void PairFinder::verlet_row(std::size_t row, const Cell& cell, double list_cutoff,
+                                               RowScratch& scratch, std::vector<std::uint32_t>& part) {
+    const std::size_t S = n_species_, i = list_order_[row], b = atom_bin_[i];
+    const double xi = sorted_x_[row], yi = sorted_y_[row], zi = sorted_z_[row];
     const double list_cutoff2 = list_cutoff * list_cutoff;
-    const std::size_t S = n_species_;
-    list_order_ = bin_atoms_;
-    // Positions in (bin, species) order, as structure of arrays: each group is a contiguous
-    // SIMD loop over its candidates.
-    std::vector<double> xs(n), ys(n), zs(n);
-    std::size_t largest = 0;
-    for (std::size_t g = 0; g + 1 < bin_start_.size(); ++g) largest = std::max(largest, bin_start_[g + 1] - bin_start_[g]);
-    for (std::size_t k = 0; k < n; ++k) {
-        const double* q = positions_nc + 3 * bin_atoms_[k];
-        xs[k] = q[0];
-        ys[k] = q[1];
-        zs[k] = q[2];
-    }
     const bool orthorhombic = cell.periodic() && cell.orthorhombic();
     const double lx = cell.vectors()[0][0], ly = cell.vectors()[1][1], lz = cell.vectors()[2][2];
-    // Candidates of each atom (rows in (bin, species) order), found per thread in contiguous
-    // static blocks of rows and concatenated in order: the list does not depend on the thread count.
+    const double ix = orthorhombic ? 1.0 / lx : 0.0, iy = orthorhombic ? 1.0 / ly : 0.0,
+                 iz = orthorhombic ? 1.0 / lz : 0.0;
+    const std::size_t row_begin = part.size();
+    std::size_t* seg = list_seg_.data() + row * (S + 1);
+    for (std::size_t a = 0; a < S; ++a) {
+        seg[a] = part.size() - row_begin;
+        // Squared distances to every atom of species a in the neighbouring bins, in one buffer;
+        // group k of the buffer starts at offset[k] and at sorted position first[k].
+        std::size_t m = 0, groups = 0;
+        for (std::size_t nb = nbr_start_[b]; nb < nbr_start_[b + 1]; nb += 2) {
+            const std::size_t start = bin_start_[a * n_bins_ + nbr_bins_[nb]];
+            const std::size_t len = bin_start_[a * n_bins_ + nbr_bins_[nb + 1]] - start;
+            if (len == 0) continue;
+            if (scratch.r2.size() < m + len) scratch.r2.resize(2 * (m + len));
+            scratch.offset[groups] = m;
+            scratch.first[groups++] = start;
+            const double *x = sorted_x_.data() + start, *y = sorted_y_.data() + start, *z = sorted_z_.data() + start;
+            double* d2 = scratch.r2.data() + m;
+            if (orthorhombic) {
+#pragma omp simd
+                for (std::size_t c = 0; c < len; ++c) {
+                    double dx = x[c] - xi, dy = y[c] - yi, dz = z[c] - zi;
+                    dx -= lx * Cell::round_to_integer(dx * ix);
+                    dy -= ly * Cell::round_to_integer(dy * iy);
+                    dz -= lz * Cell::round_to_integer(dz * iz);
+                    d2[c] = dx * dx + dy * dy + dz * dz;
+                }
+            } else {
+                for (std::size_t c = 0; c < len; ++c) {
+                    Vec3 d{x[c] - xi, y[c] - yi, z[c] - zi};
+                    if (cell.periodic()) d = cell.minimum_image(d, list_cutoff);
+                    d2[c] = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+                }
+            }
+            if (row >= start && row < start + len) d2[row - start] = -1.0;  // not its own partner
+            m += len;
+        }
+        scratch.offset[groups] = m;
+        if (scratch.inside.size() < m + 16) scratch.inside.resize(2 * m + 16);
+        bool coincident = false;
+        const std::size_t kept = detail::compact_inside(scratch.r2.data(), m, list_cutoff2, scratch.inside.data(),
+                                                        coincident);
+        const std::size_t old = part.size();
+        part.resize(old + kept);
+        std::uint32_t* out = part.data() + old;
+        // Kept buffer positions ascend: walk the groups alongside to find their atoms.
+        for (std::size_t t = 0, k = 0; t < kept; ++t) {
+            const std::size_t p = scratch.inside[t];
+            while (p >= scratch.offset[k + 1]) ++k;
+            out[t] = static_cast<std::uint32_t>(bin_atoms_[scratch.first[k] + (p - scratch.offset[k])]);
+        }
+        // Atoms at the same position are kept, so that the invariants report them.
+        if (coincident)
+            for (std::size_t k = 0; k < groups; ++k)
+                for (std::size_t p = scratch.offset[k]; p < scratch.offset[k + 1]; ++p)
+                    if (scratch.r2[p] == 0.0)
+                        part.push_back(static_cast<std::uint32_t>(bin_atoms_[scratch.first[k] + (p - scratch.offset[k])]));
+    }
+    seg[S] = part.size() - row_begin;
+}
+
+void PairFinder::build_verlet_list(const Cell& cell, const double* positions_nc, std::size_t n, double list_cutoff) {
+    const std::size_t S = n_species_;
+    list_order_ = bin_atoms_;
+    sorted_x_.resize(n);
+    sorted_y_.resize(n);
+    sorted_z_.resize(n);
+    for (std::size_t k = 0; k < n; ++k) {
+        const double* q = positions_nc + 3 * bin_atoms_[k];
+        sorted_x_[k] = q[0];
+        sorted_y_[k] = q[1];
+        sorted_z_[k] = q[2];
+    }
+    // Rows in contiguous blocks, one per thread, each appended to that thread's part. A row's
+    // candidates depend only on the row, so the list is the same whatever the thread count.
     const int n_threads = threads_for_atoms(n);
-    std::vector<std::vector<std::uint32_t>> found(static_cast<std::size_t>(n_threads));
-    std::vector<std::size_t> count(n, 0);
-    list_seg_.assign(n * (S + 1), 0);
-    const long nl = static_cast<long>(n);
+    if (list_parts_.size() < static_cast<std::size_t>(n_threads)) list_parts_.resize(static_cast<std::size_t>(n_threads));
+    list_start_.resize(n);
+    list_part_.resize(n);
+    list_seg_.resize(n * (S + 1));
 #if defined(MLDYN_HAVE_OPENMP)
 #pragma omp parallel num_threads(n_threads)
 #endif
     {
-        std::vector<std::uint32_t>& mine = found[static_cast<std::size_t>(current_thread())];
-        std::vector<double> r2(largest);
-        std::vector<std::uint32_t> inside(largest + 16);
-#if defined(MLDYN_HAVE_OPENMP)
-#pragma omp for schedule(static)
-#endif
-        for (long k = 0; k < nl; ++k) {
-            const std::size_t row = static_cast<std::size_t>(k), i = list_order_[row];
-            const double xi = xs[row], yi = ys[row], zi = zs[row];
-            const std::size_t b = atom_bin_[i];
-            const std::size_t before = mine.size();
-            std::size_t* seg = list_seg_.data() + row * (S + 1);
-            for (std::size_t a = 0; a < S; ++a) {
-                seg[a] = mine.size() - before;
-                for (std::size_t nb = nbr_start_[b]; nb < nbr_start_[b + 1]; ++nb) {
-                    const std::size_t g = nbr_bins_[nb] * S + a, start = bin_start_[g], len = bin_start_[g + 1] - start;
-                    const double *x = xs.data() + start, *y = ys.data() + start, *z = zs.data() + start;
-                    double* d2 = r2.data();
-                    if (orthorhombic) {
-                        orthorhombic_distances2(x, y, z, len, xi, yi, zi, lx, ly, lz, d2);
-                    } else {
-                        for (std::size_t c = 0; c < len; ++c) {
-                            Vec3 d{x[c] - xi, y[c] - yi, z[c] - zi};
-                            if (cell.periodic()) d = cell.minimum_image(d, list_cutoff);
-                            d2[c] = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-                        }
-                    }
-                    if (row >= start && row < start + len) d2[row - start] = -1.0;  // not its own partner
-                    bool coincident = false;
-                    const std::size_t kept = detail::compact_inside(d2, len, list_cutoff2, inside.data(), coincident);
-                    for (std::size_t t = 0; t < kept; ++t)
-                        mine.push_back(static_cast<std::uint32_t>(bin_atoms_[start + inside[t]]));
-                    // Atoms at the same position are kept, so that the invariants report them.
-                    if (coincident)
-                        for (std::size_t c = 0; c < len; ++c)
-                            if (d2[c] == 0.0) mine.push_back(static_cast<std::uint32_t>(bin_atoms_[start + c]));
-                }
-            }
-            seg[S] = mine.size() - before;
-            count[row] = mine.size() - before;
+        const std::size_t t = static_cast<std::size_t>(current_thread());
+        std::vector<std::uint32_t>& part = list_parts_[t];
+        part.clear();
+        std::size_t max_groups = 0;
+        for (std::size_t b = 0; b + 1 < nbr_start_.size(); ++b)
+            max_groups = std::max(max_groups, (nbr_start_[b + 1] - nbr_start_[b]) / 2);
+        RowScratch scratch(max_groups);
+        const std::size_t T = static_cast<std::size_t>(n_threads);
+        for (std::size_t row = t * n / T; row < (t + 1) * n / T; ++row) {
+            list_start_[row] = part.size();
+            list_part_[row] = static_cast<std::uint16_t>(t);
+            verlet_row(row, cell, list_cutoff, scratch, part);
         }
     }
-    list_start_.assign(n + 1, 0);
-    for (std::size_t k = 0; k < n; ++k) list_start_[k + 1] = list_start_[k] + count[k];
-    list_j_.clear();
-    list_j_.reserve(list_start_[n]);
-    for (const auto& part : found) list_j_.insert(list_j_.end(), part.begin(), part.end());
     list_positions_.assign(positions_nc, positions_nc + 3 * n);
     list_species_.assign(species_, species_ + n);
     list_cell_ = cell.vectors();

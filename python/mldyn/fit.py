@@ -186,6 +186,43 @@ def block_metrics(ne: NormalEquations, theta: np.ndarray) -> dict:
             "relative_rmse": math.sqrt(sse / ne.yy) if ne.yy > 0 else math.nan}
 
 
+def direct_metrics(dataset, basis: Basis, thetas: dict, progress: bool = True) -> dict:
+    """Force errors of parameter vectors measured directly on ``dataset`` (a block with forces).
+
+    thetas : {(kind, species id): theta (P,) of the quadratic parameterisation (a linear fit is
+    padded with zeros)}. Returns {(kind, species id): metrics as in :func:`block_metrics`}.
+    Summing |X theta - y|² row by row does not cancel the way the normal-equation form
+    y.y - 2 theta.X^T y + theta.X^T X theta does when the coefficients are large, and it is what
+    ``mldyn test`` measures (the fitted model's own forces).
+    """
+    S = len(dataset.species_names)
+    species = np.ascontiguousarray(dataset.species_n, dtype=np.int32)
+    sse = {key: 0.0 for key in thetas}
+    yy = np.zeros(S)
+    calc = None
+    for t in progress_bar(range(dataset.n_frames), desc="test block", enabled=progress, unit="frame"):
+        cell = make_cell(None if dataset.cells_f33 is None else dataset.cells_f33[t])
+        if calc is None:
+            calc = _core.InvariantCalculator(basis.to_core(cell), S)
+        phi, dphi = calc.compute(cell, dataset.positions_fnc[t], species, "auto", True)
+        for s in range(S):
+            X = _core.build_design(phi, dphi, species, s, True)
+            y = np.ascontiguousarray(dataset.forces_fnc[t][species == s]).ravel()
+            yy[s] += float(y @ y)
+            for key, theta in thetas.items():
+                if key[1] == s:
+                    r = X @ theta - y
+                    sse[key] += float(r @ r)
+    n_agents = [np.count_nonzero(species == s) * dataset.n_frames for s in range(S)]
+    out = {}
+    for (kind, s), e in sse.items():
+        n = n_agents[s]
+        out[(kind, s)] = ({"rmse": math.sqrt(e / n), "rms_reference": math.sqrt(yy[s] / n),
+                           "relative_rmse": math.sqrt(e / yy[s]) if yy[s] > 0 else math.nan} if n else
+                          {"rmse": math.nan, "rms_reference": math.nan, "relative_rmse": math.nan})
+    return out
+
+
 def fit_model(dataset, basis: Basis | None = None, loss: str = "quadratic", select=None, ridge="auto",
               split=(0.2, 0.6, 0.1, 0.1), progress: bool = True) -> FitReport:
     """Fit an agent-loss model to ``dataset`` (a :class:`mldyn.dataset.Dataset` with forces).
@@ -208,24 +245,24 @@ def fit_model(dataset, basis: Basis | None = None, loss: str = "quadratic", sele
     P = _core.n_fit_parameters(F, True)
     eqs = {name: (accumulate(blk, basis, True, desc=f"invariants ({name})", progress=progress) if blk is not None
                   else [NormalEquations.zeros(P) for _ in names])
-           for name, blk in (("train", blocks.train), ("validation", blocks.validation), ("test", blocks.test))}
+           for name, blk in (("train", blocks.train), ("validation", blocks.validation))}
     lin_mask = np.zeros(P, dtype=bool)
     lin_mask[:F] = True
 
     def blocks_for(kind, s):
         restrict = (lambda ne: ne.restrict(lin_mask)) if kind == "linear" else (lambda ne: ne)
-        tr, va, te = (restrict(eqs[b][s]) for b in ("train", "validation", "test"))
-        return tr, (va if va.n_rows else None), te
+        tr, va = (restrict(eqs[b][s]) for b in ("train", "validation"))
+        return tr, (va if va.n_rows else None)
 
     # The requested loss, with feature selection if asked.
-    fits = {sp: fit_species(*blocks_for(loss, s)[:2], S, M, loss == "quadratic", ridge, select)
+    fits = {sp: fit_species(*blocks_for(loss, s), S, M, loss == "quadratic", ridge, select)
             for s, sp in enumerate(names)}
-    # Table 1: both losses on the kept functions (the linear parameters are a subset of the quadratic ones).
-    table = {}
+    # Table 1: both losses on the kept functions (the linear parameters are a subset of the quadratic
+    # ones), measured directly on the test block.
+    thetas = {}
     for kind in ("linear", "quadratic"):
-        table[kind] = {}
         for s, sp in enumerate(names):
-            tr, va, te = blocks_for(kind, s)
+            tr, va = blocks_for(kind, s)
             if kind == loss:
                 theta = fits[sp].theta
             else:
@@ -233,7 +270,14 @@ def fit_model(dataset, basis: Basis | None = None, loss: str = "quadratic", sele
                 theta_sub, _ = _choose_ridge(tr.restrict(mask), va.restrict(mask) if va else None, ridge)
                 theta = np.zeros(len(mask))
                 theta[mask] = theta_sub
-            table[kind][sp] = block_metrics(te, theta)
+            full = np.zeros(P)
+            full[:len(theta)] = theta  # linear parameters are the first F of the quadratic ones
+            thetas[(kind, s)] = full
+    if blocks.test is not None:
+        measured = direct_metrics(blocks.test, basis, thetas, progress=progress)
+    else:
+        measured = {key: block_metrics(NormalEquations.zeros(P), theta) for key, theta in thetas.items()}
+    table = {kind: {sp: measured[(kind, s)] for s, sp in enumerate(names)} for kind in ("linear", "quadratic")}
 
     A = np.zeros((S, F))
     B = np.zeros((S, F, F))

@@ -53,7 +53,8 @@ private:
     int n_species_;
     std::size_t n_features_;
     std::vector<double> A_, B_;
-    std::vector<double> Bt_;  // B_ transposed per species (equal to B_ up to the symmetry tolerance)
+    std::vector<double> Bt_;  // B_ transposed per species (S x F x stride, rows zero-padded)
+    std::size_t bt_stride_ = 0;
     bool quadratic_ = false, conservative_ = false;
     std::vector<double> phi_;
     ScratchMutex scratch_;

@@ -1,5 +1,6 @@
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -69,14 +70,24 @@ private:
     bool list_still_valid(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
                           double cutoff) const;
     void build_verlet_list(const Cell& cell, const double* positions_nc, std::size_t n, double list_cutoff);
+    struct RowScratch;
+    void verlet_row(std::size_t row, const Cell& cell, double list_cutoff, RowScratch& scratch,
+                    std::vector<std::uint32_t>& part);
+    // Positions in (species, bin) order, structure of arrays (for building the Verlet list).
+    std::vector<double> sorted_x_, sorted_y_, sorted_z_;
 
-    // Cell list (used to build the Verlet list): atoms sorted by bin and species (CSR
-    // layout) and, per bin, the unique neighbouring bins (itself included).
-    std::vector<std::size_t> bin_start_;     // n_bins * S + 1, group g = bin * S + species
-    std::vector<std::size_t> bin_atoms_;     // n, atom ids grouped by (bin, species)
+    // Cell list (used to build the Verlet list): atoms sorted by species and bin (CSR
+    // layout, group g = species * n_bins + bin) and, per bin, the unique neighbouring bins
+    // (itself included) as runs of consecutive bins [first, last + 1): for one species each
+    // run is one contiguous range of atoms.
+    std::size_t n_bins_ = 0;
+    std::vector<std::size_t> bin_start_;     // S * n_bins + 1
+    std::vector<std::size_t> bin_atoms_;     // n, atom ids grouped by (species, bin)
     std::vector<std::size_t> atom_bin_;      // n
-    std::vector<std::size_t> nbr_start_;     // n_bins + 1
-    std::vector<std::size_t> nbr_bins_;      // neighbouring bin ids
+    std::vector<std::size_t> nbr_start_;     // n_bins + 1, offsets into nbr_bins_
+    std::vector<std::size_t> nbr_bins_;      // pairs (first, last + 1) of neighbouring bin runs
+    std::array<std::size_t, 3> stencil_grid_{};  // the bin grid nbr_* were built for
+    bool stencil_periodic_ = false;
 
     // All pairs: atom ids grouped by species (ascending within a species), species a at
     // by_species_[species_start_[a]] ..
@@ -84,14 +95,17 @@ private:
     std::vector<std::size_t> species_start_;
     std::vector<std::size_t> rank_in_species_;  // position of each atom in by_species_
 
-    // Verlet list: for atom i (in `list_order_`), candidates j != i in list_j_[list_start_[k]..),
-    // grouped by species with offsets list_seg_[k * (S + 1) + a] from the row start.
+    // Verlet list: row k is atom list_order_[k]; its candidates j != i are in
+    // list_parts_[list_part_[k]] from list_start_[k], grouped by species with offsets
+    // list_seg_[k * (S + 1) + a] from the row start. One part per building thread, kept
+    // (with its capacity) from build to build.
     double skin_ = 1.0;
     bool list_valid_ = false;
     long list_builds_ = 0;
-    std::vector<std::size_t> list_order_;    // n, atoms in bin order (spatial locality)
-    std::vector<std::size_t> list_start_;    // n + 1
-    std::vector<std::uint32_t> list_j_;
+    std::vector<std::size_t> list_order_;    // n, atoms in (species, bin) order (spatial locality)
+    std::vector<std::size_t> list_start_;    // n
+    std::vector<std::uint16_t> list_part_;   // n
+    std::vector<std::vector<std::uint32_t>> list_parts_;
     std::vector<std::size_t> list_seg_;
     std::vector<int> list_species_;         // species when the list was built
     std::vector<double> list_positions_;     // positions when the list was built
@@ -128,7 +142,7 @@ void PairFinder::for_each_row(F&& f) const {
 #endif
     for (long k = 0; k < n; ++k) {
         const std::size_t row = static_cast<std::size_t>(k);
-        f(list_order_[row], list_j_.data() + list_start_[row], list_seg_.data() + row * (S + 1));
+        f(list_order_[row], list_parts_[list_part_[row]].data() + list_start_[row], list_seg_.data() + row * (S + 1));
     }
 }
 
