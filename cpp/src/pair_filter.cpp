@@ -2,20 +2,28 @@
 
 #include <cmath>
 
+// With GCC on x86-64 Linux each helper has a portable version (the multiversioning
+// "default") and an AVX-512 one written with intrinsics; elsewhere only the portable one.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define MLDYN_COMPACT_AVX512 1
+#define MLDYN_PAIR_FILTER_AVX512 1
+#define MLDYN_PORTABLE __attribute__((target("default")))
 #include <immintrin.h>
+#else
+#define MLDYN_PORTABLE
 #endif
 
 namespace mldyn::detail {
 
 namespace {
-std::size_t compact_scalar(const double* r2, std::size_t n, double cutoff2, std::uint32_t* inside,
-                           bool& coincident) {
+// Portable versions: branch-free loops in which every candidate is written and only the kept
+// ones advance the output position.
+
+MLDYN_PORTABLE std::size_t inside_positions(const double* r2, std::size_t n, double cutoff2, std::uint32_t* inside,
+                                            bool& coincident) {
     std::size_t k = 0;
     bool zero = false;
     for (std::size_t c = 0; c < n; ++c) {
-        inside[k] = static_cast<std::uint32_t>(c);  // branch-free: only the kept ones advance k
+        inside[k] = static_cast<std::uint32_t>(c);
         k += static_cast<std::size_t>((r2[c] < cutoff2) & (r2[c] > 0.0));
         zero |= r2[c] == 0.0;
     }
@@ -23,13 +31,13 @@ std::size_t compact_scalar(const double* r2, std::size_t n, double cutoff2, std:
     return k;
 }
 
-std::size_t compact_geometry_scalar(const double* dx, const double* dy, const double* dz, const double* r2,
-                                    std::size_t n, double cutoff2, double* ox, double* oy, double* oz, double* or2,
-                                    bool& coincident) {
+MLDYN_PORTABLE std::size_t inside_geometry(const double* dx, const double* dy, const double* dz, const double* r2,
+                                           std::size_t n, double cutoff2, double* ox, double* oy, double* oz,
+                                           double* or2, bool& coincident) {
     std::size_t k = 0;
     bool zero = false;
     for (std::size_t c = 0; c < n; ++c) {
-        ox[k] = dx[c];  // branch-free: every candidate is written, only the kept ones advance k
+        ox[k] = dx[c];
         oy[k] = dy[c];
         oz[k] = dz[c];
         or2[k] = r2[c];
@@ -39,7 +47,8 @@ std::size_t compact_geometry_scalar(const double* dx, const double* dy, const do
     coincident = zero;
     return k;
 }
-void pair_geometry_scalar(double* x, double* y, double* z, double* r, double* inv_r, std::size_t n) {
+
+MLDYN_PORTABLE void geometry_of_pairs(double* x, double* y, double* z, double* r, double* inv_r, std::size_t n) {
 #pragma omp simd
     for (std::size_t b = 0; b < n; ++b) {
         const double rb = std::sqrt(r[b]);
@@ -51,35 +60,31 @@ void pair_geometry_scalar(double* x, double* y, double* z, double* r, double* in
         z[b] *= inv;
     }
 }
-}  // namespace
 
-#if defined(MLDYN_COMPACT_AVX512)
+#if defined(MLDYN_PAIR_FILTER_AVX512)
 
-__attribute__((target("default"))) std::size_t compact_versioned(const double* r2, std::size_t n, double cutoff2,
-                                                              std::uint32_t* inside, bool& coincident) {
-    return compact_scalar(r2, n, cutoff2, inside, coincident);
+__attribute__((target("avx512f"))) inline __mmask8 first_lanes(std::size_t left) {
+    return left >= 8 ? static_cast<__mmask8>(0xFF) : static_cast<__mmask8>((1u << left) - 1u);
 }
 
 // 16 candidates per step: two 8-lane compares, one in-register compress of their positions
 // (compressing straight to memory is slow on some CPUs), one full store.
-__attribute__((target("avx512f"))) std::size_t compact_versioned(const double* r2, std::size_t n, double cutoff2,
-                                                              std::uint32_t* inside, bool& coincident) {
+__attribute__((target("avx512f"))) std::size_t inside_positions(const double* r2, std::size_t n, double cutoff2,
+                                                                std::uint32_t* inside, bool& coincident) {
     const __m512d cut = _mm512_set1_pd(cutoff2), zero = _mm512_setzero_pd();
     const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     std::size_t k = 0;
     __mmask16 any_zero = 0;
     for (std::size_t c = 0; c < n; c += 16) {
-        const std::size_t left = n - c;
-        const __mmask16 valid = left >= 16 ? static_cast<__mmask16>(0xFFFF)
-                                           : static_cast<__mmask16>((1u << left) - 1u);
-        const __m512d lo = _mm512_maskz_loadu_pd(static_cast<__mmask8>(valid), r2 + c);
-        const __m512d hi = _mm512_maskz_loadu_pd(static_cast<__mmask8>(valid >> 8), r2 + c + 8);
+        const __mmask8 valid_lo = first_lanes(n - c), valid_hi = n - c > 8 ? first_lanes(n - c - 8) : 0;
+        const __m512d lo = _mm512_maskz_loadu_pd(valid_lo, r2 + c);
+        const __m512d hi = _mm512_maskz_loadu_pd(valid_hi, r2 + c + 8);
         const __mmask8 in_lo = _mm512_cmp_pd_mask(lo, cut, _CMP_LT_OQ) & _mm512_cmp_pd_mask(lo, zero, _CMP_GT_OQ);
         const __mmask8 in_hi = _mm512_cmp_pd_mask(hi, cut, _CMP_LT_OQ) & _mm512_cmp_pd_mask(hi, zero, _CMP_GT_OQ);
-        const __mmask8 z_lo = _mm512_cmp_pd_mask(lo, zero, _CMP_EQ_OQ);
-        const __mmask8 z_hi = _mm512_cmp_pd_mask(hi, zero, _CMP_EQ_OQ);
-        const __mmask16 in = static_cast<__mmask16>((in_lo | (in_hi << 8)) & valid);
-        any_zero |= static_cast<__mmask16>((z_lo | (z_hi << 8)) & valid);
+        const __mmask8 z_lo = _mm512_cmp_pd_mask(lo, zero, _CMP_EQ_OQ) & valid_lo;
+        const __mmask8 z_hi = _mm512_cmp_pd_mask(hi, zero, _CMP_EQ_OQ) & valid_hi;
+        const __mmask16 in = static_cast<__mmask16>((in_lo & valid_lo) | ((in_hi & valid_hi) << 8));
+        any_zero |= static_cast<__mmask16>(z_lo | (z_hi << 8));
         const __m512i ids = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(c)), iota);
         _mm512_storeu_si512(inside + k, _mm512_maskz_compress_epi32(in, ids));
         k += static_cast<std::size_t>(__builtin_popcount(in));
@@ -88,24 +93,16 @@ __attribute__((target("avx512f"))) std::size_t compact_versioned(const double* r
     return k;
 }
 
-__attribute__((target("default"))) std::size_t geometry_versioned(const double* dx, const double* dy,
-                                                                  const double* dz, const double* r2, std::size_t n,
-                                                                  double cutoff2, double* ox, double* oy, double* oz,
-                                                                  double* or2, bool& coincident) {
-    return compact_geometry_scalar(dx, dy, dz, r2, n, cutoff2, ox, oy, oz, or2, coincident);
-}
-
 // 8 candidates per step: one mask, four in-register compresses, four full stores.
-__attribute__((target("avx512f"))) std::size_t geometry_versioned(const double* dx, const double* dy,
-                                                                  const double* dz, const double* r2, std::size_t n,
-                                                                  double cutoff2, double* ox, double* oy, double* oz,
-                                                                  double* or2, bool& coincident) {
+__attribute__((target("avx512f"))) std::size_t inside_geometry(const double* dx, const double* dy, const double* dz,
+                                                               const double* r2, std::size_t n, double cutoff2,
+                                                               double* ox, double* oy, double* oz, double* or2,
+                                                               bool& coincident) {
     const __m512d cut = _mm512_set1_pd(cutoff2), zero = _mm512_setzero_pd();
     std::size_t k = 0;
     __mmask8 any_zero = 0;
     for (std::size_t c = 0; c < n; c += 8) {
-        const std::size_t left = n - c;
-        const __mmask8 valid = left >= 8 ? static_cast<__mmask8>(0xFF) : static_cast<__mmask8>((1u << left) - 1u);
+        const __mmask8 valid = first_lanes(n - c);
         const __m512d d2 = _mm512_maskz_loadu_pd(valid, r2 + c);
         const __mmask8 in = _mm512_cmp_pd_mask(d2, cut, _CMP_LT_OQ) & _mm512_cmp_pd_mask(d2, zero, _CMP_GT_OQ) & valid;
         any_zero |= _mm512_cmp_pd_mask(d2, zero, _CMP_EQ_OQ) & valid;
@@ -119,21 +116,15 @@ __attribute__((target("avx512f"))) std::size_t geometry_versioned(const double* 
     return k;
 }
 
-__attribute__((target("default"))) void geometry_of_pairs(double* x, double* y, double* z, double* r,
-                                                          double* inv_r, std::size_t n) {
-    pair_geometry_scalar(x, y, z, r, inv_r, n);
-}
-
 // 1/sqrt(r²) from the 14-bit estimate and two Newton steps y <- y (3 - r² y²) / 2 (relative
-// error ~1e-16, against ~20 cycles for a square root and ~10 for a division per 8 lanes).
-__attribute__((target("avx512f"))) void geometry_of_pairs(double* x, double* y, double* z, double* r,
-                                                          double* inv_r, std::size_t n) {
+// error ~1e-16), instead of a square root (~20 cycles) and a division (~10) per 8 lanes.
+__attribute__((target("avx512f"))) void geometry_of_pairs(double* x, double* y, double* z, double* r, double* inv_r,
+                                                          std::size_t n) {
     const __m512d half = _mm512_set1_pd(0.5), three = _mm512_set1_pd(3.0);
     for (std::size_t b = 0; b < n; b += 8) {
-        const std::size_t left = n - b;
-        const __mmask8 valid = left >= 8 ? static_cast<__mmask8>(0xFF) : static_cast<__mmask8>((1u << left) - 1u);
+        const __mmask8 valid = first_lanes(n - b);
         const __m512d r2 = _mm512_mask_loadu_pd(_mm512_set1_pd(1.0), valid, r + b);
-        __m512d inv = _mm512_rsqrt14_pd(r2);
+        __m512d inv = _mm512_maskz_rsqrt14_pd(0xFF, r2);  // (the unmasked form trips -Wmaybe-uninitialized)
         for (int step = 0; step < 2; ++step) {
             const __m512d t = _mm512_mul_pd(_mm512_mul_pd(r2, inv), inv);
             inv = _mm512_mul_pd(_mm512_mul_pd(half, inv), _mm512_sub_pd(three, t));
@@ -146,37 +137,22 @@ __attribute__((target("avx512f"))) void geometry_of_pairs(double* x, double* y, 
     }
 }
 
-// Callers must see every version to go through the dispatcher: hence these plain wrappers.
+#endif
+}  // namespace
+
+// Callers must see every version to go through the load-time dispatcher: hence these wrappers.
+std::size_t compact_inside(const double* r2, std::size_t n, double cutoff2, std::uint32_t* inside,
+                           bool& coincident) {
+    return inside_positions(r2, n, cutoff2, inside, coincident);
+}
+
+std::size_t compact_geometry(const double* dx, const double* dy, const double* dz, const double* r2, std::size_t n,
+                             double cutoff2, double* ox, double* oy, double* oz, double* or2, bool& coincident) {
+    return inside_geometry(dx, dy, dz, r2, n, cutoff2, ox, oy, oz, or2, coincident);
+}
+
 void pair_geometry(double* x, double* y, double* z, double* r, double* inv_r, std::size_t n) {
     geometry_of_pairs(x, y, z, r, inv_r, n);
 }
-
-std::size_t compact_geometry(const double* dx, const double* dy, const double* dz, const double* r2, std::size_t n,
-                             double cutoff2, double* ox, double* oy, double* oz, double* or2, bool& coincident) {
-    return geometry_versioned(dx, dy, dz, r2, n, cutoff2, ox, oy, oz, or2, coincident);
-}
-
-std::size_t compact_inside(const double* r2, std::size_t n, double cutoff2, std::uint32_t* inside,
-                           bool& coincident) {
-    return compact_versioned(r2, n, cutoff2, inside, coincident);
-}
-
-#else
-
-void pair_geometry(double* x, double* y, double* z, double* r, double* inv_r, std::size_t n) {
-    pair_geometry_scalar(x, y, z, r, inv_r, n);
-}
-
-std::size_t compact_geometry(const double* dx, const double* dy, const double* dz, const double* r2, std::size_t n,
-                             double cutoff2, double* ox, double* oy, double* oz, double* or2, bool& coincident) {
-    return compact_geometry_scalar(dx, dy, dz, r2, n, cutoff2, ox, oy, oz, or2, coincident);
-}
-
-std::size_t compact_inside(const double* r2, std::size_t n, double cutoff2, std::uint32_t* inside,
-                           bool& coincident) {
-    return compact_scalar(r2, n, cutoff2, inside, coincident);
-}
-
-#endif
 
 }  // namespace mldyn::detail
