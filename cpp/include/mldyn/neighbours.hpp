@@ -13,15 +13,15 @@
 namespace mldyn {
 
 /// How pairs within the cutoff are found.
-///  - AllPairs: every i < j pair is tested, O(N²); the reference path.
+///  - AllPairs: every other atom is a candidate partner, O(N²); the reference path.
 ///  - CellList: a Verlet list of candidate pairs within cutoff + skin, built with a
-///    cell list (atoms binned in fractional coordinates, bins at least cutoff + skin
-///    wide, only neighbouring bins tested): O(N) at fixed cutoff. The list is kept
+///    cell list (atoms binned in fractional coordinates, bins at least (cutoff + skin) / 2
+///    wide, bins up to two away tested): O(N) at fixed cutoff. The list is kept
 ///    while no atom has moved more than skin/2 since it was built (MD reuses it for
 ///    many steps); each use recomputes every minimum-image distance from the current
 ///    positions, so results do not depend on when the list was built.
-///  - Auto: CellList when it pays off (enough atoms and at least 3 bins along
-///    every periodic axis), AllPairs otherwise.
+///  - Auto: CellList when it pays off (at least 1000 atoms and three times cutoff + skin
+///    across every periodic axis), AllPairs otherwise.
 enum class NeighbourMethod { Auto, AllPairs, CellList };
 
 NeighbourMethod parse_neighbour_method(const std::string& name);
