@@ -45,7 +45,8 @@ namespace detail {
 
 /// The neighbours of one agent that belong to one species and lie within the cutoff
 /// (structure of arrays, `count` used of `capacity`): separations d = q_j - q_i (Å, turned
-/// into unit vectors by `prepare`), r² (then r) and 1/r, and the weights w[m * capacity + b].
+/// into unit vectors by detail::pair_geometry), r² (then r) and 1/r, switching S and dS/dr,
+/// and the weights w[m * capacity + b] (dw: their derivatives, for invariant gradients).
 struct SpeciesRow {
     std::size_t count = 0, capacity = 0;
     std::vector<double> ux, uy, uz, r, inv_r, s, ds, w, dw;
