@@ -23,10 +23,23 @@ def test_numpy_reference_matches_core(monkeypatch):
     assert out["trajectory"]["max_position_diff_A"] <= 1e-10
 
 
-def test_bench_command_registered_and_explains_missing_sources(monkeypatch, capsys):
+def test_bench_command_registered_and_explains_missing_sources(monkeypatch, capsys, tmp_path):
     assert COMMANDS["bench"][0] == "bench"
     import mldyn.commands.bench as bench
 
     monkeypatch.setattr(bench, "SCRIPT", Path("/nonexistent/benchmarks/bench.py"))
+    monkeypatch.chdir(tmp_path)  # no benchmarks/ here either
     assert main(["bench", "--quick"]) == 2
     assert "not available" in capsys.readouterr().err
+
+
+def test_bench_command_finds_the_checkout_in_the_current_directory(monkeypatch, tmp_path):
+    """After a plain `pip install .` the package has no checkout beside it; run from the
+    repository root, `mldyn bench` uses ./benchmarks/bench.py."""
+    import mldyn.commands.bench as bench
+
+    monkeypatch.setattr(bench, "SCRIPT", Path("/nonexistent/benchmarks/bench.py"))
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "bench.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert bench.find_script() == tmp_path / "benchmarks" / "bench.py"

@@ -1,8 +1,9 @@
 """mldyn bench [--quick] [--max-atoms N] [--write] ...: the side-by-side speed benchmark.
 
 Runs ``benchmarks/bench.py`` of a source checkout (mldyn, the pure-numpy reference, LAMMPS
-SPC/Fw, CP2K and the paper's numbers in one table). The benchmarks are not part of an installed
-wheel: from an install without the sources this command says so and stops.
+SPC/Fw, CP2K and the paper's numbers in one table): the one beside an editable install, or else
+the one under the current directory (run from the repository root after ``pip install .``).
+The benchmarks are not part of an installed wheel: without a checkout this command says so and stops.
 """
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "bench.py"   # python/mldyn/commands -> repo
+
+
+def find_script() -> Path | None:
+    """benchmarks/bench.py of the editable checkout, or of the current directory."""
+    for candidate in (SCRIPT, Path.cwd() / "benchmarks" / "bench.py"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,13 +35,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    if not SCRIPT.is_file():
-        print(f"mldyn bench: the benchmarks are not available here ({SCRIPT} does not exist). "
-              "They live in the source repository (benchmarks/bench.py) and are not installed with the "
-              "package: run this command from an editable install of a source checkout "
-              "(pip install -e .), or run python benchmarks/bench.py there.", file=sys.stderr)
+    script = find_script()
+    if script is None:
+        print(f"mldyn bench: the benchmarks are not available here (neither {SCRIPT} nor "
+              f"{Path.cwd() / 'benchmarks' / 'bench.py'} exists). They live in the source repository "
+              "(benchmarks/bench.py) and are not installed with the package: run this command from the "
+              "root of a source checkout, or from an editable install (pip install -e .).", file=sys.stderr)
         return 2
-    cmd = [sys.executable, str(SCRIPT)]
+    cmd = [sys.executable, str(script)]
     if args.quick:
         cmd.append("--quick")
     if args.max_atoms is not None:
