@@ -6,7 +6,6 @@
 #include <stdexcept>
 
 #include "mldyn/simd.hpp"
-#include "mldyn/threads.hpp"
 
 namespace mldyn {
 
@@ -100,19 +99,6 @@ MLDYN_MULTIVERSION double AgentLossModel::agent_gradient(std::size_t s, const do
         grad_f[f] = A[f] + bphi[f];
     }
     return h;
-}
-
-void AgentLossModel::gradients(const double* phi_nf, const int* species_n, std::size_t n, double* grad_nf,
-                               double* loss_n) const {
-    const std::size_t F = n_features_;
-    const int n_threads = threads_for_atoms(n);
-#if defined(MLDYN_HAVE_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads)
-#endif
-    for (long k = 0; k < static_cast<long>(n); ++k) {
-        const double h = agent_gradient(static_cast<std::size_t>(species_n[k]), phi_nf + k * F, grad_nf + k * F);
-        if (loss_n) loss_n[k] = h;
-    }
 }
 
 }  // namespace mldyn

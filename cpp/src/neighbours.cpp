@@ -32,7 +32,7 @@ constexpr int kReach = 2;
 
 bool PairFinder::list_still_valid(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
                                   double cutoff) const {
-    if (!list_valid_ || n != list_order_.size() || cutoff != list_cutoff_ || cell.periodic() != list_periodic_ ||
+    if (!list_valid_ || n != bin_atoms_.size() || cutoff != list_cutoff_ || cell.periodic() != list_periodic_ ||
         (cell.periodic() && cell.vectors() != list_cell_) || !std::equal(species_n, species_n + n, list_species_.begin()))
         return false;
     // Valid while no atom has moved more than skin/2 since the build.
@@ -208,7 +208,7 @@ struct PairFinder::RowScratch {
 
 MLDYN_MULTIVERSION void PairFinder::verlet_row(std::size_t row, const Cell& cell, double list_cutoff,
                                                RowScratch& scratch, std::vector<std::uint32_t>& part) {
-    const std::size_t S = n_species_, i = list_order_[row], b = atom_bin_[i];
+    const std::size_t S = n_species_, i = bin_atoms_[row], b = atom_bin_[i];
     const double xi = sorted_x_[row], yi = sorted_y_[row], zi = sorted_z_[row];
     const double list_cutoff2 = list_cutoff * list_cutoff;
     const bool orthorhombic = cell.periodic() && cell.orthorhombic();
@@ -276,7 +276,6 @@ MLDYN_MULTIVERSION void PairFinder::verlet_row(std::size_t row, const Cell& cell
 
 void PairFinder::build_verlet_list(const Cell& cell, const double* positions_nc, std::size_t n, double list_cutoff) {
     const std::size_t S = n_species_;
-    list_order_ = bin_atoms_;
     sorted_x_.resize(n);
     sorted_y_.resize(n);
     sorted_z_.resize(n);

@@ -191,6 +191,17 @@ MLDYN_MULTIVERSION void Basis::evaluate_values(const double* r, const double* in
     }
 }
 
+namespace {
+/// Quintic switching S = 1 - 10x³ + 15x⁴ - 6x⁵ (written to stay accurate near x = 1) and dS/dr,
+/// x = (r - r_on) / width clamped below at 0.
+MLDYN_INLINE void switching(double r, double r_on, double inv_width, double& s, double& ds) {
+    const double x = r > r_on ? (r - r_on) * inv_width : 0.0;
+    const double y = 1.0 - x;
+    s = y * y * y * (1.0 + 3.0 * x + 6.0 * x * x);
+    ds = -30.0 * x * x * y * y * inv_width;
+}
+}  // namespace
+
 MLDYN_MULTIVERSION void Basis::switching_batch(const double* r, std::size_t count, double* s, double* ds) const {
     if (!switching_.active()) {
 #pragma omp simd
@@ -202,12 +213,7 @@ MLDYN_MULTIVERSION void Basis::switching_batch(const double* r, std::size_t coun
     }
     const double r_on = switching_.r_on, inv_width = 1.0 / (switching_.r_cut - switching_.r_on);
 #pragma omp simd
-    for (std::size_t b = 0; b < count; ++b) {
-        const double x = r[b] > r_on ? (r[b] - r_on) * inv_width : 0.0;
-        const double y = 1.0 - x;
-        s[b] = y * y * y * (1.0 + 3.0 * x + 6.0 * x * x);  // = 1 - 10x³ + 15x⁴ - 6x⁵, accurate near x = 1
-        ds[b] = -30.0 * x * x * y * y * inv_width;
-    }
+    for (std::size_t b = 0; b < count; ++b) switching(r[b], r_on, inv_width, s[b], ds[b]);
 }
 
 MLDYN_MULTIVERSION void Basis::evaluate_batch(const double* r, const double* inv_r, std::size_t count, double* w,
@@ -238,10 +244,8 @@ MLDYN_MULTIVERSION void Basis::evaluate_batch(const double* r, const double* inv
     const double r_on = switching_.r_on, inv_width = 1.0 / (switching_.r_cut - switching_.r_on);
     for (std::size_t b = 0; b < count; ++b) {
         if (r[b] <= r_on) continue;
-        const double x = (r[b] - r_on) * inv_width;
-        const double y = 1.0 - x;
-        const double s = y * y * y * (1.0 + 3.0 * x + 6.0 * x * x);  // = 1 - 10x³ + 15x⁴ - 6x⁵, accurate near x = 1
-        const double ds = -30.0 * x * x * y * y * inv_width;
+        double s, ds;
+        switching(r[b], r_on, inv_width, s, ds);
         for (std::size_t i = 0; i < m; ++i) {
             if (derivatives) dw[i * stride + b] = dw[i * stride + b] * s + w[i * stride + b] * ds;
             w[i * stride + b] *= s;

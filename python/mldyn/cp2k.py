@@ -114,6 +114,21 @@ _TIME_RE = re.compile(r"\btime\s*=\s*([^,\s]+)")
 _ENERGY_RE = re.compile(r"\bE\s*=\s*([^,\s]+)")
 
 
+def _comment_value(regex, comment: str, what: str, path: str, line: int, out: np.ndarray, k: int) -> bool:
+    """Store the number ``regex`` finds in a frame's comment line into out[k]; False if it is
+    absent (the file has no such column), ValueError naming file and line if it is not a finite number."""
+    m = regex.search(comment)
+    if m is None:
+        return False
+    try:
+        out[k] = float(m.group(1))
+    except ValueError:
+        raise ValueError(f"{_where(path, line)}: non-numeric {what} {m.group(1)!r}") from None
+    if not np.isfinite(out[k]):
+        raise ValueError(f"{_where(path, line)}: non-finite {what} {m.group(1)!r}")
+    return True
+
+
 @dataclass
 class _XYZ:
     """One parsed CP2K xyz file, in the file's own units."""
@@ -229,27 +244,9 @@ def _parse_cp2k_xyz(path: str) -> _XYZ:
             raise ValueError(f"{_where(path, h + 2)}: comment line of frame {k} has no step 'i = N': {c.strip()[:80]!r}")
         steps[k] = int(m.group(1))
         if have_time:
-            m = _TIME_RE.search(c)
-            if m is None:
-                have_time = False
-            else:
-                try:
-                    times[k] = float(m.group(1))
-                except ValueError:
-                    raise ValueError(f"{_where(path, h + 2)}: non-numeric time {m.group(1)!r}") from None
-                if not np.isfinite(times[k]):
-                    raise ValueError(f"{_where(path, h + 2)}: non-finite time {m.group(1)!r}")
+            have_time = _comment_value(_TIME_RE, c, "time", path, h + 2, times, k)
         if have_energy:
-            m = _ENERGY_RE.search(c)
-            if m is None:
-                have_energy = False
-            else:
-                try:
-                    energies[k] = float(m.group(1))
-                except ValueError:
-                    raise ValueError(f"{_where(path, h + 2)}: non-numeric energy E = {m.group(1)!r}") from None
-                if not np.isfinite(energies[k]):
-                    raise ValueError(f"{_where(path, h + 2)}: non-finite energy E = {m.group(1)!r}")
+            have_energy = _comment_value(_ENERGY_RE, c, "energy E =", path, h + 2, energies, k)
     header_lines = np.asarray(headers, dtype=np.int64) + 1
     times_out = times if have_time else None
     energies_out = energies if have_energy else None

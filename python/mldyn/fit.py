@@ -66,6 +66,24 @@ def theta_to_coefficients(theta: np.ndarray, n_features: int, quadratic: bool):
     return A, B
 
 
+def design_blocks(dataset, basis: Basis, quadratic: bool, frames, desc: str, progress: bool = True):
+    """Yield (frame position i, species id s, design rows X (3 n_s, P), target forces y (3 n_s,)
+    in eV/Å) for every frame in ``frames`` and species, computing each frame's invariants once."""
+    if dataset.forces_fnc is None:
+        raise ValueError("fitting needs reference forces, but the dataset has none (missing *-frc-1.xyz?)")
+    S = len(dataset.species_names)
+    species = np.ascontiguousarray(dataset.species_n, dtype=np.int32)
+    calc = None
+    for i, t in enumerate(progress_bar(frames, desc=desc, enabled=progress, unit="frame")):
+        cell = make_cell(None if dataset.cells_f33 is None else dataset.cells_f33[t])
+        if calc is None:
+            calc = _core.InvariantCalculator(basis.to_core(cell), S)
+        phi, dphi = calc.compute(cell, dataset.positions_fnc[t], species, "auto", True)
+        for s in range(S):
+            yield i, s, (_core.build_design(phi, dphi, species, s, quadratic),
+                         np.ascontiguousarray(dataset.forces_fnc[t][species == s]).ravel())
+
+
 def accumulate(dataset, basis: Basis, quadratic: bool, frames=None, desc: str = "accumulating",
                progress: bool = True, batch_frames: int = 8) -> list[NormalEquations]:
     """Normal equations per species (index = species id) over ``frames`` of ``dataset``.
@@ -74,13 +92,9 @@ def accumulate(dataset, basis: Basis, quadratic: bool, frames=None, desc: str = 
     Design rows of ``batch_frames`` frames are stacked before each X^T X update, so the
     BLAS call is large enough to run near peak while memory stays bounded.
     """
-    if dataset.forces_fnc is None:
-        raise ValueError("fitting needs reference forces, but the dataset has none (missing *-frc-1.xyz?)")
     frames = list(range(dataset.n_frames) if frames is None else frames)
     S = len(dataset.species_names)
-    F = S * len(basis)
-    P = _core.n_fit_parameters(F, quadratic)
-    species = np.ascontiguousarray(dataset.species_n, dtype=np.int32)
+    P = _core.n_fit_parameters(S * len(basis), quadratic)
     eqs = [NormalEquations.zeros(P) for _ in range(S)]
     pending = [([], []) for _ in range(S)]  # per species: design blocks and targets not yet folded in
 
@@ -91,17 +105,10 @@ def accumulate(dataset, basis: Basis, quadratic: bool, frames=None, desc: str = 
                 xs.clear()
                 ys.clear()
 
-    calc = None
-    for i, t in enumerate(progress_bar(frames, desc=desc, enabled=progress, unit="frame")):
-        cell = make_cell(None if dataset.cells_f33 is None else dataset.cells_f33[t])
-        if calc is None:
-            calc = _core.InvariantCalculator(basis.to_core(cell), S)
-        phi, dphi = calc.compute(cell, dataset.positions_fnc[t], species, "auto", True)
-        forces = dataset.forces_fnc[t]
-        for s in range(S):
-            pending[s][0].append(_core.build_design(phi, dphi, species, s, quadratic))
-            pending[s][1].append(np.ascontiguousarray(forces[species == s]).ravel())
-        if (i + 1) % batch_frames == 0:
+    for i, s, (X, y) in design_blocks(dataset, basis, quadratic, frames, desc, progress):
+        pending[s][0].append(X)
+        pending[s][1].append(y)
+        if s == S - 1 and (i + 1) % batch_frames == 0:
             flush()
     flush()
     return eqs
@@ -196,23 +203,15 @@ def direct_metrics(dataset, basis: Basis, thetas: dict, progress: bool = True) -
     ``mldyn test`` measures (the fitted model's own forces).
     """
     S = len(dataset.species_names)
-    species = np.ascontiguousarray(dataset.species_n, dtype=np.int32)
+    species = np.asarray(dataset.species_n)
     sse = {key: 0.0 for key in thetas}
     yy = np.zeros(S)
-    calc = None
-    for t in progress_bar(range(dataset.n_frames), desc="test block", enabled=progress, unit="frame"):
-        cell = make_cell(None if dataset.cells_f33 is None else dataset.cells_f33[t])
-        if calc is None:
-            calc = _core.InvariantCalculator(basis.to_core(cell), S)
-        phi, dphi = calc.compute(cell, dataset.positions_fnc[t], species, "auto", True)
-        for s in range(S):
-            X = _core.build_design(phi, dphi, species, s, True)
-            y = np.ascontiguousarray(dataset.forces_fnc[t][species == s]).ravel()
-            yy[s] += float(y @ y)
-            for key, theta in thetas.items():
-                if key[1] == s:
-                    r = X @ theta - y
-                    sse[key] += float(r @ r)
+    for _, s, (X, y) in design_blocks(dataset, basis, True, range(dataset.n_frames), "test block", progress):
+        yy[s] += float(y @ y)
+        for key, theta in thetas.items():
+            if key[1] == s:
+                r = X @ theta - y
+                sse[key] += float(r @ r)
     n_agents = [np.count_nonzero(species == s) * dataset.n_frames for s in range(S)]
     out = {}
     for (kind, s), e in sse.items():

@@ -38,8 +38,6 @@ public:
     void compute(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
                  NeighbourMethod method, double* forces_nc, double* loss_n);
 
-    /// dH/dphi (n x F) and, if `loss_n` is not null, the losses H_k (n, eV) from invariants phi (n x F).
-    void gradients(const double* phi_nf, const int* species_n, std::size_t n, double* grad_nf, double* loss_n) const;
 
     /// dH/dphi (F) of one agent of species `s` with invariants phi_f (F); returns H (eV).
     double agent_gradient(std::size_t s, const double* phi_f, double* grad_f) const;

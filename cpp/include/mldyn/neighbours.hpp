@@ -95,14 +95,13 @@ private:
     std::vector<std::size_t> species_start_;
     std::vector<std::size_t> rank_in_species_;  // position of each atom in by_species_
 
-    // Verlet list: row k is atom list_order_[k]; its candidates j != i are in
+    // Verlet list: row k is atom bin_atoms_[k] (spatial order); its candidates j != i are in
     // list_parts_[list_part_[k]] from list_start_[k], grouped by species with offsets
     // list_seg_[k * (S + 1) + a] from the row start. One part per building thread, kept
     // (with its capacity) from build to build.
     double skin_ = 1.0;
     bool list_valid_ = false;
     long list_builds_ = 0;
-    std::vector<std::size_t> list_order_;    // n, atoms in (species, bin) order (spatial locality)
     std::vector<std::size_t> list_start_;    // n
     std::vector<std::uint16_t> list_part_;   // n
     std::vector<std::vector<std::uint32_t>> list_parts_;
@@ -142,7 +141,7 @@ void PairFinder::for_each_row(F&& f) const {
 #endif
     for (long k = 0; k < n; ++k) {
         const std::size_t row = static_cast<std::size_t>(k);
-        f(list_order_[row], list_parts_[list_part_[row]].data() + list_start_[row], list_seg_.data() + row * (S + 1));
+        f(bin_atoms_[row], list_parts_[list_part_[row]].data() + list_start_[row], list_seg_.data() + row * (S + 1));
     }
 }
 
