@@ -193,7 +193,7 @@ def hh_probe(model_path: Path) -> list[float]:
     H forces projected on the H-H direction.
     """
     from mldyn.formats import load_dataset
-    from mldyn.modelfile import load_model
+    from mldyn.model import load_model
 
     ref = load_dataset("@h2o32")
     L = float(ref.cells_f33[-1][0, 0])

@@ -6,7 +6,7 @@ import pytest
 
 from mldyn.cli import main
 from mldyn.formats import load_dataset
-from mldyn.modelfile import load_model
+from mldyn.model import load_model
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from mldyn.basis import Basis
+from mldyn.descriptors import Basis
 from mldyn.cli import COMMANDS, main
 from mldyn.compare import FIGURES, ROWS
 from mldyn.cp2k import write_cp2k_run

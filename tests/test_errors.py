@@ -9,6 +9,7 @@ import pytest
 
 import mldyn
 from mldyn import AgentLossModel, Basis, Simulation, _core, compute_invariants, make_cell, maxwell_boltzmann
+from mldyn.invariants import feature_evaluator
 
 BASIS = Basis((("exp", 1.0), ("power", 1.0)))
 POS = np.array([[0.0, 0.0, 0.0], [1.5, 0.0, 0.0], [0.0, 1.5, 0.0]])
@@ -42,9 +43,9 @@ def test_species_id_out_of_range(model, bad, atom):
 
 
 def test_species_id_out_of_range_rejected_by_core():
-    calc = _core.InvariantCalculator(BASIS.to_core(None), 2)
+    calc = feature_evaluator(BASIS, 2)
     with pytest.raises(ValueError, match=r"species id 5 of atom 2 is out of range \[0, 2\)"):
-        calc.compute(make_cell(None), POS, np.array([0, 1, 5], dtype=np.int32))
+        calc.features(make_cell(None), POS, np.array([0, 1, 5], dtype=np.int32))
 
 
 def test_species_length_mismatch(model):
@@ -92,7 +93,7 @@ def test_cutoff_exactly_half_the_cell_width_is_accepted():
 @pytest.mark.parametrize("cell", [None, 10.0])
 def test_two_atoms_at_the_same_position_with_power_law(model, cell):
     pos = np.vstack([POS, POS[1]])
-    with pytest.raises(ValueError, match=r"atoms 1 and 3 are at the same position \(distance 0\).*r\^-n diverges"):
+    with pytest.raises(ValueError, match=r"atoms 1 and 3 are at the same position \(distance 0\)"):
         model.compute(pos, [0, 1, 1, 1], cell)
 
 
@@ -133,11 +134,11 @@ def test_wrong_A_or_B_shape(A, B, what):
 
 
 def test_wrong_A_or_B_shape_rejected_by_core():
-    core_basis = BASIS.to_core(None)
+    specs = [BASIS.spec()]
     with pytest.raises(ValueError, match=r"A must have shape \(2, 4\)"):
-        _core.AgentLossModel(core_basis, 2, np.ones((2, 5)), np.zeros((2, 4, 4)))
+        _core.ModelDefinition(["O", "H"], [16.0, 1.0], specs, True, np.ones((2, 5)), np.zeros((2, 4, 4)))
     with pytest.raises(ValueError, match=r"B must have shape \(2, 4, 4\)"):
-        _core.AgentLossModel(core_basis, 2, np.ones((2, 4)), np.zeros((2, 4, 5)))
+        _core.ModelDefinition(["O", "H"], [16.0, 1.0], specs, True, np.ones((2, 4)), np.zeros((2, 4, 5)))
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
@@ -153,11 +154,11 @@ def test_non_finite_coefficients(bad):
 
 
 def test_bad_species_names_and_masses():
-    with pytest.raises(ValueError, match="species names must be unique"):
+    with pytest.raises(ValueError, match="species 'O' appears twice"):
         AgentLossModel(["O", "O"], BASIS, np.ones((2, 4)))
     with pytest.raises(ValueError, match=r"no standard mass for species \['Xx'\]"):
         AgentLossModel(["O", "Xx"], BASIS, np.ones((2, 4)))
-    with pytest.raises(ValueError, match="masses must be 2 positive numbers"):
+    with pytest.raises(ValueError, match="mass of species 'H' must be a positive number"):
         AgentLossModel(["O", "H"], BASIS, np.ones((2, 4)), masses=[16.0, -1.0])
 
 
@@ -167,17 +168,17 @@ def test_bad_species_names_and_masses():
 @pytest.mark.parametrize("family, param", [("exp", -1.0), ("exp", 0.0), ("gauss", -2.0), ("gauss", math.nan),
                                            ("power", 0.0), ("power", math.inf)])
 def test_bad_basis_parameter(family, param):
-    with pytest.raises(ValueError, match=f"parameter of {family} must be finite and positive"):
+    with pytest.raises(ValueError, match="radial descriptor: .*needs a finite, positive parameter"):
         Basis(((family, param),))
     with pytest.raises(ValueError, match="needs a finite, positive parameter"):
-        _core.Basis([(family, param)], 5.0, math.inf)
+        _core.RadialBasis([(family, param)], 5.0, math.inf)
 
 
 def test_unknown_weight_family():
     with pytest.raises(ValueError, match="unknown weight family 'yukawa'"):
         Basis((("exp", 1.0), ("yukawa", 1.0)))
     with pytest.raises(ValueError, match="unknown weight family 'yukawa'"):
-        _core.Basis([("yukawa", 1.0)], 5.0, math.inf)
+        _core.RadialBasis([("yukawa", 1.0)], 5.0, math.inf)
 
 
 def test_bad_cutoff_and_switching():
@@ -187,14 +188,14 @@ def test_bad_cutoff_and_switching():
         Basis(r_cut=-1.0)
     with pytest.raises(ValueError, match="r_cut must be positive"):
         Basis(r_cut=math.nan)
-    with pytest.raises(ValueError, match=r"need 0 <= r_on < r_cut"):
+    with pytest.raises(ValueError, match=r"need r_on < r_cut"):
         Basis(r_cut=3.0, r_on=4.0)
-    with pytest.raises(ValueError, match=r"need 0 <= r_on < r_cut"):
+    with pytest.raises(ValueError, match=r"r_on must be >= 0"):
         Basis(r_cut=3.0, r_on=-0.5)
     # Default cutoff resolved from the cell: r_on must still be below it.
-    with pytest.raises(ValueError, match=r"r_on=6.0 Å must be below the cutoff 5.0 Å"):
+    with pytest.raises(ValueError, match=r"r_on = 6 Å must be below the cutoff 5 Å"):
         compute_invariants(POS, SP, 10.0, Basis(r_on=6.0), n_species=2)
-    with pytest.raises(ValueError, match="switching needs a finite cutoff"):
+    with pytest.raises(ValueError, match="no periodic cell.*give r_cut"):
         compute_invariants(POS, SP, None, Basis(r_on=3.0), n_species=2)
 
 
@@ -224,9 +225,9 @@ def test_unknown_neighbours_method(model):
         compute_invariants(POS, SP, None, BASIS, neighbours="verlet")
     with pytest.raises(ValueError, match=r"neighbours must be one of .*got 'fast'"):
         Simulation(model, POS, SP, None, neighbours="fast")
-    calc = _core.InvariantCalculator(BASIS.to_core(None), 2)
+    calc = feature_evaluator(BASIS, 2)
     with pytest.raises(ValueError, match=r"unknown method 'verlet'"):
-        calc.compute(make_cell(None), POS, SP.astype(np.int32), "verlet")
+        calc.features(make_cell(None), POS, SP.astype(np.int32), "verlet")
 
 
 def test_cell_list_needs_finite_cutoff():

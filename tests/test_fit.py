@@ -8,7 +8,7 @@ import pytest
 import mldyn
 from mldyn.dataset import Dataset
 from mldyn.fit import fit_model
-from mldyn.modelfile import load_model, model_from_dict, model_to_dict, save_model
+from mldyn.model import AgentLossModel, load_model, save_model
 
 BASIS = mldyn.Basis((("exp", 1.0), ("exp", 0.5), ("gauss", 1.5), ("power", 1.0)), r_cut=4.0, r_on=3.0)
 
@@ -107,7 +107,7 @@ def test_model_file_round_trip_is_exact(tmp_path):
     assert back.basis == report.model.basis and back.species == ["O", "H"]
     np.testing.assert_array_equal(back.masses, report.model.masses)
     d = json.loads(path.read_text())
-    assert d["schema_version"] == 1 and d["units"]["force"] == "eV/angstrom"
+    assert d["schema_version"] == 2 and d["units"]["force"] == "eV/angstrom"
     assert d["training"]["split"]["frames"]["train"] == 24
     assert "mldyn_version" in d and d["loss"] == "quadratic"
 
@@ -117,16 +117,30 @@ def test_model_file_round_trip_is_exact(tmp_path):
     (lambda d: d.update(format="something"), "not an mldyn model file"),
     (lambda d: d["coefficients"].update(A=[[1.0]]), "A has shape"),
     (lambda d: d["coefficients"]["B"][0][0].__setitem__(1, 123.0), "not symmetric"),
-    (lambda d: d["basis"].update(functions=[["exp", -1.0]]), "invalid basis"),
+    (lambda d: d["descriptors"][0].update(functions=[["exp", -1.0]]), "invalid descriptor 1"),
     (lambda d: d.pop("species"), "missing key 'species'"),
     (lambda d: d.update(units={"length": "bohr"}), "units must be"),
     (lambda d: d.update(loss="cubic"), "'loss' must be"),
 ])
 def test_model_file_validation_refuses_bad_files(mutate, message):
-    d = model_to_dict(true_model())
+    d = true_model().to_dict()
     mutate(d)
-    with pytest.raises(ValueError, match=message):
-        model_from_dict(d, "bad.json")
+    with pytest.raises(ValueError, match="bad.json: .*" + message):
+        AgentLossModel.from_text(json.dumps(d), "bad.json")
+
+
+def test_schema_version_1_files_still_load(tmp_path):
+    """mldyn 0.1 wrote one radial basis under "basis"; such files load as that one descriptor."""
+    model = true_model()
+    d = model.to_dict()
+    d["schema_version"] = 1
+    d["basis"] = {k: v for k, v in d.pop("descriptors")[0].items() if k != "family"}
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(d))
+    back = load_model(path)
+    assert back.basis == model.basis
+    np.testing.assert_array_equal(back.A, model.A)
+    np.testing.assert_array_equal(back.B, model.B)
 
 
 def test_load_model_reports_invalid_json_with_line(tmp_path):

@@ -171,9 +171,11 @@ def test_gradients_false_returns_same_phi_and_no_dphi():
 
 
 def test_default_cutoff_is_half_smallest_perpendicular_width_and_infinite_when_isolated():
-    assert Basis().cutoff_for(TRICLINIC) == pytest.approx(R.max_cutoff(TRICLINIC), rel=1e-14)
-    assert Basis().cutoff_for(ORTHO) == pytest.approx(5.5, rel=1e-15)
-    assert Basis().cutoff_for(None) == math.inf
+    from mldyn.cell import default_cutoff
+
+    assert default_cutoff([TRICLINIC]) == pytest.approx(R.max_cutoff(TRICLINIC), rel=1e-14)
+    assert default_cutoff([ORTHO]) == pytest.approx(5.5, rel=1e-15)
+    assert default_cutoff([None]) == math.inf
     # A pair at 4.20 Å in the skewed cell (max_cutoff 4.25) counts by default, one at 4.30 Å does not.
     for r, inside in ((4.20, True), (4.30, False)):
         pos = np.array([[5.0, 4.0, 4.0], [5.0 + r, 4.0, 4.0]])
@@ -203,7 +205,7 @@ def test_cell_widths_are_perpendicular_face_distances():
 
 def test_basis_evaluate_matches_closed_forms_with_quintic_switching():
     r_cut, r_on = 5.0, 3.0
-    core = Basis(FUNCS, r_cut=r_cut, r_on=r_on).to_core(None)
+    core = mldyn._core.RadialBasis(list(FUNCS), r_cut, r_on)
     r = np.linspace(0.5, 4.999, 400)
     w, dw = core.evaluate(r)
     rw, rdw = R.weights(FUNCS, r, r_cut, r_on)

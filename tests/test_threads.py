@@ -124,18 +124,18 @@ def test_model_compute_from_concurrent_python_threads_matches_serial(water_2000)
 
 
 def test_core_model_compute_from_concurrent_python_threads_matches_serial(water_2000):
-    """Same as above on the core object itself (mldyn._core.AgentLossModel), whose
-    compute releases the GIL while it fills per-object scratch buffers."""
+    """Same as above on the core object itself (mldyn._core.Evaluator), whose
+    forces release the GIL while they fill per-object scratch buffers."""
     from concurrent.futures import ThreadPoolExecutor
 
     model = water_2000[0]
     cell = mldyn.make_cell(14.5)
-    core = model.core_for(cell)
+    core = model.evaluator_for(cell)
     configs = [(np.ascontiguousarray(p), s.astype(np.int32)) for p, s in _concurrent_configs()]
-    serial = [core.compute(cell, p, s, "auto")[0] for p, s in configs]
+    serial = [core.forces(cell, p, s, "auto")[0] for p, s in configs]
     mismatches = 0
     with ThreadPoolExecutor(4) as pool:
         for _ in range(5):
-            out = list(pool.map(lambda ps: core.compute(cell, ps[0], ps[1], "auto")[0], configs))
+            out = list(pool.map(lambda ps: core.forces(cell, ps[0], ps[1], "auto")[0], configs))
             mismatches += sum(not np.array_equal(got, want) for got, want in zip(out, serial))
     assert mismatches == 0

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "common.hpp"
 #include "mldyn/design.hpp"
 
@@ -9,12 +11,15 @@ void export_design(py::module_& m) {
           "F linear + F(F+1)/2 quadratic (upper triangle of B) parameters.");
     m.def("build_design",
           [](const DoubleArray& phi, const DoubleArray& dphi, const IntArray& species, int target, bool quadratic) {
-              if (phi.ndim() != 3) throw std::invalid_argument("phi must have shape (n, S, M), got " + shape_string(phi));
+              // phi (n, F) or (n, S, M); dphi the same with a last axis of 3.
+              if (phi.ndim() < 2) throw std::invalid_argument("phi must have shape (n, F), got " + shape_string(phi));
               const std::size_t n = static_cast<std::size_t>(phi.shape(0));
-              const std::size_t F = static_cast<std::size_t>(phi.shape(1) * phi.shape(2));
-              if (dphi.ndim() != 4 || static_cast<std::size_t>(dphi.shape(0)) != n || dphi.shape(1) != phi.shape(1) ||
-                  dphi.shape(2) != phi.shape(2) || dphi.shape(3) != 3)
-                  throw std::invalid_argument("dphi must have shape (n, S, M, 3) matching phi, got " + shape_string(dphi));
+              const std::size_t F = static_cast<std::size_t>(phi.size()) / std::max<std::size_t>(n, 1);
+              bool same = dphi.ndim() == phi.ndim() + 1 && dphi.shape(dphi.ndim() - 1) == 3;
+              for (py::ssize_t d = 0; same && d < phi.ndim(); ++d) same = dphi.shape(d) == phi.shape(d);
+              if (!same)
+                  throw std::invalid_argument("dphi must have the shape of phi " + shape_string(phi) +
+                                              " plus a last axis of 3, got " + shape_string(dphi));
               check_n(species, n, "species");
               std::size_t rows = 0;
               for (py::ssize_t k = 0; k < species.shape(0); ++k) rows += species.data()[k] == target;

@@ -1,38 +1,106 @@
+#include <pybind11/stl.h>
+
+#include <cmath>
+
 #include "common.hpp"
 #include "mldyn/model.hpp"
+#include "mldyn/model_file.hpp"
 
 using namespace mldyn;
 using namespace mldyn::bindings;
 
+namespace {
+using FunctionList = std::vector<std::pair<std::string, double>>;
+
+FunctionList function_list(const std::vector<WeightFunction>& fs) {
+    FunctionList out;
+    for (const auto& f : fs) out.emplace_back(weight_kind_name(f.kind), f.param);
+    return out;
+}
+
+/// Row-major copy of a (S, F) or (S, F, F) array, with the shape checked against the model's.
+std::vector<double> coefficients(const DoubleArray& a, std::vector<py::ssize_t> shape, const char* name) {
+    bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
+    for (std::size_t d = 0; ok && d < shape.size(); ++d) ok = a.shape(d) == shape[d];
+    if (!ok) {
+        std::string want = "(";
+        for (std::size_t d = 0; d < shape.size(); ++d) want += (d ? ", " : "") + std::to_string(shape[d]);
+        throw std::invalid_argument(std::string("model: ") + name + " must have shape " + want + "), got " +
+                                    shape_string(a));
+    }
+    return to_vector(a);
+}
+}  // namespace
+
 void export_model(py::module_& m) {
-    py::class_<AgentLossModel>(m, "AgentLossModel")
-        .def(py::init([](Basis basis, int n_species, const DoubleArray& A, const DoubleArray& B) {
-                 const py::ssize_t S = n_species, F = static_cast<py::ssize_t>(n_species * basis.size());
-                 if (A.ndim() != 2 || A.shape(0) != S || A.shape(1) != F)
-                     throw std::invalid_argument("A must have shape (" + std::to_string(S) + ", " + std::to_string(F) +
-                                                 "), got " + shape_string(A));
-                 if (B.ndim() != 3 || B.shape(0) != S || B.shape(1) != F || B.shape(2) != F)
-                     throw std::invalid_argument("B must have shape (" + std::to_string(S) + ", " + std::to_string(F) +
-                                                 ", " + std::to_string(F) + "), got " + shape_string(B));
-                 return AgentLossModel(std::move(basis), n_species, to_vector(A), to_vector(B));
+    py::class_<DescriptorSpec>(m, "DescriptorSpec", "One descriptor of a model before its cutoff is resolved.")
+        .def(py::init([](const std::string& family, const FunctionList& fs, double r_cut, double r_on) {
+                 DescriptorSpec d;
+                 d.family = family;
+                 for (const auto& f : fs) d.functions.push_back({parse_weight_kind(f.first), f.second});
+                 d.r_cut = r_cut;
+                 d.r_on = r_on;
+                 d.validate();
+                 return d;
              }),
-             py::arg("basis"), py::arg("n_species"), py::arg("A"), py::arg("B"))
+             py::arg("family"), py::arg("functions"), py::arg("r_cut") = std::nan(""),
+             py::arg("r_on") = INFINITY, "r_cut NaN: half the smallest cell width; r_on inf: hard cutoff.")
+        .def_readonly("family", &DescriptorSpec::family)
+        .def_property_readonly("functions", [](const DescriptorSpec& d) { return function_list(d.functions); })
+        .def_readonly("r_cut", &DescriptorSpec::r_cut)
+        .def_readonly("r_on", &DescriptorSpec::r_on)
+        .def("size", &DescriptorSpec::size, py::arg("n_species"));
+
+    py::class_<DescriptorSet, std::shared_ptr<DescriptorSet>>(m, "DescriptorSet",
+                                                              "The concatenated invariant row of several descriptors.")
+        .def(py::init([](const std::vector<DescriptorSpec>& specs, int n_species, double default_cutoff) {
+                 std::vector<std::shared_ptr<const Descriptor>> parts;
+                 for (const auto& d : specs) parts.push_back(d.build(n_species, default_cutoff));
+                 return std::make_shared<DescriptorSet>(std::move(parts), n_species);
+             }),
+             py::arg("specs"), py::arg("n_species"), py::arg("default_cutoff"))
+        .def_property_readonly("n_features", &DescriptorSet::n_features)
+        .def_property_readonly("n_species", &DescriptorSet::n_species)
+        .def_property_readonly("cutoff", &DescriptorSet::cutoff);
+
+    py::class_<AgentLossModel, std::shared_ptr<AgentLossModel>>(m, "AgentLossModel",
+                                                                "A model with its cutoffs resolved (immutable).")
+        .def_property_readonly("n_features", &AgentLossModel::n_features)
+        .def_property_readonly("n_species", &AgentLossModel::n_species)
+        .def_property_readonly("cutoff", &AgentLossModel::cutoff)
         .def_property_readonly("conservative", &AgentLossModel::conservative)
-        .def_property_readonly("quadratic", &AgentLossModel::quadratic)
-        .def("compute",
-             [](AgentLossModel& self, const Cell& cell, const DoubleArray& positions, const IntArray& species,
-                const std::string& method) {
-                 const std::size_t n = check_nc(positions, "positions");
-                 check_n(species, n, "species");
-                 const NeighbourMethod nm = parse_neighbour_method(method);
-                 py::array_t<double> forces({static_cast<py::ssize_t>(n), py::ssize_t{3}}), loss({static_cast<py::ssize_t>(n)});
-                 double *fp = forces.mutable_data(), *lp = loss.mutable_data();
-                 {
-                     py::gil_scoped_release release;
-                     self.compute(cell, positions.data(), species.data(), n, nm, fp, lp);
-                 }
-                 return py::make_tuple(forces, loss);
+        .def_property_readonly("quadratic", &AgentLossModel::quadratic);
+
+    py::class_<ModelDefinition>(m, "ModelDefinition", "A validated model (what a model file holds).")
+        .def(py::init([](const std::vector<std::string>& species, const std::vector<double>& masses,
+                         const std::vector<DescriptorSpec>& descriptors, bool quadratic, const DoubleArray& A,
+                         const DoubleArray& B) {
+                 const py::ssize_t S = static_cast<py::ssize_t>(species.size());
+                 py::ssize_t F = 0;
+                 for (const auto& d : descriptors) F += static_cast<py::ssize_t>(d.size(static_cast<int>(S)));
+                 return ModelDefinition(species, masses, descriptors, quadratic, coefficients(A, {S, F}, "A"),
+                                        coefficients(B, {S, F, F}, "B"));
+             }),
+             py::arg("species"), py::arg("masses"), py::arg("descriptors"), py::arg("quadratic"), py::arg("A"),
+             py::arg("B"))
+        .def_property_readonly("species", &ModelDefinition::species)
+        .def_property_readonly("masses", &ModelDefinition::masses)
+        .def_property_readonly("descriptors", &ModelDefinition::descriptors)
+        .def_property_readonly("quadratic", &ModelDefinition::quadratic)
+        .def_property_readonly("n_features", &ModelDefinition::n_features)
+        .def_property_readonly("cutoff_from_cell", &ModelDefinition::cutoff_from_cell)
+        .def_property_readonly("A", [](const ModelDefinition& d) {
+            return to_array(d.A(), {d.n_species(), static_cast<py::ssize_t>(d.n_features())});
+        })
+        .def_property_readonly("B", [](const ModelDefinition& d) {
+            const auto F = static_cast<py::ssize_t>(d.n_features());
+            return to_array(d.B(), {d.n_species(), F, F});
+        })
+        .def("build", [](const ModelDefinition& d, double default_cutoff) {
+                 return std::const_pointer_cast<AgentLossModel>(d.build(default_cutoff));
              },
-             py::arg("cell"), py::arg("positions"), py::arg("species"), py::arg("method") = "auto",
-             "Forces (n, 3) eV/Å and agent losses (n,) eV.");
+             py::arg("default_cutoff"), "The model with unresolved cutoffs set to default_cutoff (Å).");
+
+    m.def("parse_model_file", &parse_model_file, py::arg("text"), py::arg("source"),
+          "Parse and validate a model file's JSON text (the one model-file reader; see model_file.hpp).");
 }

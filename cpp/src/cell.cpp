@@ -66,7 +66,7 @@ Vec3 Cell::to_cartesian(const Vec3& s) const {
 
 Vec3 Cell::minimum_image_triclinic(const Vec3& d, double cutoff) const {
     Vec3 s = to_fractional(d);
-    for (double& x : s) x -= round_to_integer(x);
+    for (double& x : s) x -= std::rint(x);
     Vec3 best = to_cartesian(s);
     double best2 = dot(best, best);
     // Rounding is exact for |d| below half the smallest width; beyond that a

@@ -5,37 +5,34 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "mldyn/simd.hpp"
+#include "detail/simd.hpp"
 
 namespace mldyn {
 
-AgentLossModel::AgentLossModel(Basis basis, int n_species, std::vector<double> A_sf, std::vector<double> B_sff)
-    : calculator_(std::move(basis), n_species), n_species_(n_species), A_(std::move(A_sf)), B_(std::move(B_sff)) {
-    n_features_ = calculator_.n_features();
-    const std::size_t S = static_cast<std::size_t>(n_species), F = n_features_;
-    if (A_.size() != S * F) {
+void validate_coefficients(std::size_t S, std::size_t F, const std::vector<double>& A_sf, std::vector<double>& B_sff) {
+    if (A_sf.size() != S * F) {
         std::ostringstream msg;
-        msg << "model: A must have " << S << " x " << F << " = " << S * F << " entries, got " << A_.size();
+        msg << "model: A must have " << S << " x " << F << " = " << S * F << " entries, got " << A_sf.size();
         throw std::invalid_argument(msg.str());
     }
-    if (B_.empty()) B_.assign(S * F * F, 0.0);
-    if (B_.size() != S * F * F) {
+    if (B_sff.empty()) B_sff.assign(S * F * F, 0.0);
+    if (B_sff.size() != S * F * F) {
         std::ostringstream msg;
         msg << "model: B must have " << S << " x " << F << " x " << F << " = " << S * F * F << " entries, got "
-            << B_.size();
+            << B_sff.size();
         throw std::invalid_argument(msg.str());
     }
-    for (double x : A_)
+    for (double x : A_sf)
         if (!std::isfinite(x)) throw std::invalid_argument("model: A has a NaN or inf coefficient");
     double bmax = 0.0;
-    for (double x : B_) {
+    for (double x : B_sff) {
         if (!std::isfinite(x)) throw std::invalid_argument("model: B has a NaN or inf coefficient");
         bmax = std::max(bmax, std::abs(x));
     }
     for (std::size_t s = 0; s < S; ++s)
         for (std::size_t f = 0; f < F; ++f)
             for (std::size_t g = f + 1; g < F; ++g) {
-                const double x = B_[(s * F + f) * F + g], y = B_[(s * F + g) * F + f];
+                const double x = B_sff[(s * F + f) * F + g], y = B_sff[(s * F + g) * F + f];
                 if (std::abs(x - y) > 1e-10 * bmax) {
                     std::ostringstream msg;
                     msg << "model: B of species " << s << " is not symmetric (entry [" << f << "," << g << "] = " << x
@@ -43,36 +40,52 @@ AgentLossModel::AgentLossModel(Basis basis, int n_species, std::vector<double> A
                     throw std::invalid_argument(msg.str());
                 }
             }
+}
+
+AgentLossModel::AgentLossModel(DescriptorSet descriptors, std::vector<double> A_sf, std::vector<double> B_sff)
+    : descriptors_(std::move(descriptors)), A_(std::move(A_sf)), B_(std::move(B_sff)) {
+    const std::size_t S = static_cast<std::size_t>(n_species()), F = n_features();
+    validate_coefficients(S, F, A_, B_);
+    double bmax = 0.0;
+    for (double x : B_) bmax = std::max(bmax, std::abs(x));
     quadratic_ = bmax > 0.0;
     bt_stride_ = (F + 4 * simd::kLanes - 1) / (4 * simd::kLanes) * (4 * simd::kLanes);
     Bt_.assign(S * F * bt_stride_, 0.0);
     for (std::size_t s = 0; s < S; ++s)
         for (std::size_t f = 0; f < F; ++f)
             for (std::size_t e = 0; e < F; ++e) Bt_[(s * F + e) * bt_stride_ + f] = B_[(s * F + f) * F + e];
-    const std::size_t M = calculator_.basis().size();
+    // A pair potential: linear, only pair-sum descriptors, each with A symmetric in the species pair.
     conservative_ = !quadratic_;
-    for (std::size_t s = 0; s < S && conservative_; ++s)
-        for (std::size_t a = 0; a < S && conservative_; ++a)
-            for (std::size_t m = 0; m < M; ++m)
-                if (A_[s * F + a * M + m] != A_[a * F + s * M + m]) { conservative_ = false; break; }
+    for (std::size_t d = 0; d < descriptors_.parts().size() && conservative_; ++d) {
+        const std::size_t M = descriptors_.parts()[d]->pair_functions(), o = descriptors_.offset(d);
+        if (M == 0) conservative_ = false;
+        for (std::size_t s = 0; s < S && conservative_; ++s)
+            for (std::size_t a = 0; a < S && conservative_; ++a)
+                for (std::size_t m = 0; m < M; ++m)
+                    if (A_[s * F + o + a * M + m] != A_[a * F + o + s * M + m]) {
+                        conservative_ = false;
+                        break;
+                    }
+    }
 }
 
-void AgentLossModel::compute(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
-                             NeighbourMethod method, double* forces_nc, double* loss_n) {
-    std::lock_guard<std::mutex> guard(scratch_.mutex);
-    phi_.resize(n * n_features_);
-    calculator_.compute_forces(cell, positions_nc, species_n, n, method, phi_.data(),
-                               [&](std::size_t k, const double* phi, double* grad) {
-                                   const double h = agent_gradient(static_cast<std::size_t>(species_n[k]), phi, grad);
-                                   if (loss_n) loss_n[k] = h;
-                               },
-                               forces_nc);
+AgentLossModel::Scratch AgentLossModel::make_scratch() const {
+    return Scratch{descriptors_.make_scratch(), std::vector<double>(n_features())};
 }
 
-MLDYN_MULTIVERSION double AgentLossModel::agent_gradient(std::size_t s, const double* phi_f, double* grad_f) const {
+double AgentLossModel::agent_force(std::size_t s, const AgentEnvironment& env, Scratch& scratch, double* phi,
+                                   double* force) const {
+    descriptors_.features(env, scratch.parts, phi);
+    const double h = loss_gradient(s, phi, scratch.grad.data());
+    force[0] = force[1] = force[2] = 0.0;
+    descriptors_.add_force(env, scratch.parts, scratch.grad.data(), force);
+    return h;
+}
+
+MLDYN_MULTIVERSION double AgentLossModel::loss_gradient(std::size_t s, const double* phi_f, double* grad_f) const {
     using simd::kLanes;
     using simd::v8;
-    const std::size_t F = n_features_, stride = bt_stride_;
+    const std::size_t F = n_features(), stride = bt_stride_;
     const double* A = A_.data() + s * F;
     // g = dH/dphi = A_s + B_s phi;  H = A.phi + 1/2 phi.B.phi. (B phi)[f] = sum_e B[f][e] phi[e],
     // accumulated over e in order, 4 SIMD blocks of f at a time in registers (rows of B

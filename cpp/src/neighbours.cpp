@@ -1,8 +1,8 @@
 #include "mldyn/neighbours.hpp"
 
-#include "mldyn/pair_filter.hpp"
-#include "mldyn/simd_exp.hpp"
-
+#include "detail/pair_filter.hpp"
+#include "detail/separations.hpp"
+#include "detail/simd.hpp"
 #include "mldyn/threads.hpp"
 
 #include <algorithm>
@@ -211,10 +211,6 @@ MLDYN_MULTIVERSION void PairFinder::verlet_row(std::size_t row, const Cell& cell
     const std::size_t S = n_species_, i = bin_atoms_[row], b = atom_bin_[i];
     const double xi = sorted_x_[row], yi = sorted_y_[row], zi = sorted_z_[row];
     const double list_cutoff2 = list_cutoff * list_cutoff;
-    const bool orthorhombic = cell.periodic() && cell.orthorhombic();
-    const double lx = cell.vectors()[0][0], ly = cell.vectors()[1][1], lz = cell.vectors()[2][2];
-    const double ix = orthorhombic ? 1.0 / lx : 0.0, iy = orthorhombic ? 1.0 / ly : 0.0,
-                 iz = orthorhombic ? 1.0 / lz : 0.0;
     const std::size_t row_begin = part.size();
     std::size_t* seg = list_seg_.data() + row * (S + 1);
     for (std::size_t a = 0; a < S; ++a) {
@@ -229,24 +225,11 @@ MLDYN_MULTIVERSION void PairFinder::verlet_row(std::size_t row, const Cell& cell
             if (scratch.r2.size() < m + len) scratch.r2.resize(2 * (m + len));
             scratch.offset[groups] = m;
             scratch.first[groups++] = start;
-            const double *x = sorted_x_.data() + start, *y = sorted_y_.data() + start, *z = sorted_z_.data() + start;
             double* d2 = scratch.r2.data() + m;
-            if (orthorhombic) {
-#pragma omp simd
-                for (std::size_t c = 0; c < len; ++c) {
-                    double dx = x[c] - xi, dy = y[c] - yi, dz = z[c] - zi;
-                    dx -= lx * Cell::round_to_integer(dx * ix);
-                    dy -= ly * Cell::round_to_integer(dy * iy);
-                    dz -= lz * Cell::round_to_integer(dz * iz);
-                    d2[c] = dx * dx + dy * dy + dz * dz;
-                }
-            } else {
-                for (std::size_t c = 0; c < len; ++c) {
-                    Vec3 d{x[c] - xi, y[c] - yi, z[c] - zi};
-                    if (cell.periodic()) d = cell.minimum_image(d, list_cutoff);
-                    d2[c] = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-                }
-            }
+            const double origin[3] = {xi, yi, zi};
+            detail::separations<1, false, false>(cell, list_cutoff, origin, sorted_x_.data() + start,
+                                                 sorted_y_.data() + start, sorted_z_.data() + start, nullptr, len,
+                                                 nullptr, nullptr, nullptr, d2);
             if (row >= start && row < start + len) d2[row - start] = -1.0;  // not its own partner
             m += len;
         }

@@ -1,11 +1,12 @@
-#include "mldyn/pair_filter.hpp"
+#include "detail/pair_filter.hpp"
 
 #include <cmath>
 
-// With GCC on x86-64 Linux each helper has a portable version (the multiversioning
-// "default") and an AVX-512 one written with intrinsics; elsewhere only the portable one.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define MLDYN_PAIR_FILTER_AVX512 1
+#include "detail/simd.hpp"
+
+// Where the core dispatches on the CPU (detail/simd.hpp) each helper has a portable version (the
+// multiversioning "default") and an AVX-512 one written with intrinsics; elsewhere only the portable one.
+#if defined(MLDYN_X86_DISPATCH)
 #define MLDYN_PORTABLE __attribute__((target("default")))
 #include <immintrin.h>
 #else
@@ -61,7 +62,7 @@ MLDYN_PORTABLE void geometry_of_pairs(double* x, double* y, double* z, double* r
     }
 }
 
-#if defined(MLDYN_PAIR_FILTER_AVX512)
+#if defined(MLDYN_X86_DISPATCH)
 
 __attribute__((target("avx512f"))) inline __mmask8 first_lanes(std::size_t left) {
     return left >= 8 ? static_cast<__mmask8>(0xFF) : static_cast<__mmask8>((1u << left) - 1u);

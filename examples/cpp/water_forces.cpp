@@ -2,10 +2,13 @@
 // with the mldyn C++ core alone. Units: Å, fs, amu, eV.
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <vector>
 
-#include "mldyn/integrators.hpp"
+#include "mldyn/evaluator.hpp"
 #include "mldyn/model.hpp"
+#include "mldyn/radial_descriptor.hpp"
+#include "mldyn/simulation.hpp"
 
 int main() {
     using namespace mldyn;
@@ -22,17 +25,20 @@ int main() {
                 species.insert(species.end(), {0, 1, 1});
             }
     const std::size_t n = species.size();
-    Basis basis({{WeightKind::Exponential, 1.0}, {WeightKind::Gaussian, 2.0}, {WeightKind::Power, 2.0}}, 4.9, 4.0);
+    // One radial descriptor: 3 weight functions, cutoff 4.9 Å, switched off from 4.0 Å.
+    RadialBasis basis({{WeightKind::Exponential, 1.0}, {WeightKind::Gaussian, 2.0}, {WeightKind::Power, 2.0}}, 4.9, 4.0);
     const std::size_t F = 2 * basis.size();
     std::vector<double> A(2 * F), B(2 * F * F, 0.0);
     for (std::size_t x = 0; x < A.size(); ++x) A[x] = 0.1 * std::cos(1.0 + x);
     for (std::size_t s = 0; s < 2; ++s)
         for (std::size_t e = 0; e < F; ++e)
             for (std::size_t f = 0; f < F; ++f) B[(s * F + e) * F + f] = 0.01 * std::cos(1.0 * (e + f + s));
-    AgentLossModel model(basis, 2, A, B);
+    auto model = std::make_shared<const AgentLossModel>(
+        DescriptorSet({std::make_shared<RadialDescriptor>(basis, 2)}, 2), A, B);
 
     std::vector<double> forces(3 * n), loss(n);
-    model.compute(cell, q.data(), species.data(), n, NeighbourMethod::Auto, forces.data(), loss.data());
+    Evaluator evaluator(model);
+    evaluator.forces(cell, q.data(), species.data(), n, NeighbourMethod::Auto, forces.data(), loss.data());
     double fmax = 0.0;
     for (std::size_t i = 0; i < n; ++i)
         fmax = std::fmax(fmax, std::sqrt(forces[3 * i] * forces[3 * i] + forces[3 * i + 1] * forces[3 * i + 1] +

@@ -5,18 +5,18 @@ quadratic function of radial invariants of its environment. Units: Å, fs, amu, 
 """
 from . import units
 from ._core import get_num_threads, have_openmp, set_num_threads
-from .basis import PAPER_FUNCTIONS, Basis
+from .descriptors import PAPER_FUNCTIONS, Basis, Radial
 from .cell import Cell, make_cell
 from .cp2k import read_cp2k
 from .dataset import Dataset
 from .formats import load_dataset
-from .invariants import compute_invariants
+from .invariants import compute_features, compute_invariants
 from .md import Simulation, maxwell_boltzmann
 from .model import AgentLossModel
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AgentLossModel", "Basis", "Cell", "Dataset", "PAPER_FUNCTIONS", "Simulation", "compute_invariants", "get_num_threads",
+    "AgentLossModel", "Basis", "Radial", "Cell", "Dataset", "PAPER_FUNCTIONS", "Simulation", "compute_features", "compute_invariants", "get_num_threads",
     "have_openmp", "load_dataset", "make_cell", "maxwell_boltzmann", "read_cp2k", "set_num_threads", "units", "__version__",
 ]

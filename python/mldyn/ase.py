@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without ASE
     raise ImportError("mldyn.ase needs ASE: pip install 'mldyn[ase]'") from exc
 
 from .model import AgentLossModel
-from .modelfile import load_model
+from .model import load_model
 
 __all__ = ["MLDCalculator"]
 

@@ -30,3 +30,10 @@ def make_cell(cell) -> Cell:
     raise ValueError(
         f"cell must be None, a length, three lengths or a (3, 3) matrix of row vectors (Å), got shape {arr.shape}"
     )
+
+
+def default_cutoff(cells) -> float:
+    """The default cutoff (Å) for configurations in ``cells`` (each as :func:`make_cell` takes it):
+    half the smallest perpendicular width over the cells (the minimum-image convention; the rule
+    is the core's ``Cell.max_cutoff``), inf if every cell is isolated."""
+    return float(min((make_cell(c).max_cutoff for c in cells), default=float("inf")))

@@ -163,7 +163,7 @@ def force_errors(model, reference: Dataset, stride: int = 1, progress: bool = Fa
     ValueError when the reference has no forces.
     """
     from .metrics import evaluate_forces
-    from .modelfile import load_model
+    from .model import load_model
 
     if reference.forces_fnc is None:
         raise ValueError("the reference run has no forces")

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _core
-from .basis import Basis
-from .cell import make_cell
+from .cell import default_cutoff, make_cell
+from .descriptors import Radial as Basis
+from .invariants import feature_evaluator
 from .model import AgentLossModel
 from .normal_equations import NormalEquations, solve_normal_equations
 from .progress import progress_bar
@@ -33,7 +34,7 @@ def resolve_cutoff(basis: Basis, dataset) -> Basis:
         return basis
     if dataset.cells_f33 is None:
         raise ValueError("basis: an isolated dataset (no cell) needs an explicit cutoff r_cut (Å)")
-    r_cut = min(make_cell(c).max_cutoff for c in np.unique(dataset.cells_f33, axis=0))
+    r_cut = default_cutoff(np.unique(dataset.cells_f33, axis=0))
     if basis.r_on is not None and not basis.r_on < r_cut:
         raise ValueError(f"basis: switching start r_on={basis.r_on} Å must be below the cutoff {r_cut:.6g} Å")
     return Basis(basis.functions, r_cut, basis.r_on)
@@ -77,8 +78,8 @@ def design_blocks(dataset, basis: Basis, quadratic: bool, frames, desc: str, pro
     for i, t in enumerate(progress_bar(frames, desc=desc, enabled=progress, unit="frame")):
         cell = make_cell(None if dataset.cells_f33 is None else dataset.cells_f33[t])
         if calc is None:
-            calc = _core.InvariantCalculator(basis.to_core(cell), S)
-        phi, dphi = calc.compute(cell, dataset.positions_fnc[t], species, "auto", True)
+            calc = feature_evaluator(basis, S, [cell])
+        phi, dphi = calc.features(cell, dataset.positions_fnc[t], species, "auto", True)
         for s in range(S):
             yield i, s, (_core.build_design(phi, dphi, species, s, quadratic),
                          np.ascontiguousarray(dataset.forces_fnc[t][species == s]).ravel())

@@ -1,13 +1,13 @@
-"""Radial invariants phi[k, a, m] and their gradients d phi / d q_k."""
+"""Invariant rows of agents and their gradients d phi / d q_k, for any descriptors."""
 from __future__ import annotations
 
 import numpy as np
 
 from . import _core
-from .basis import Basis
-from .cell import make_cell
+from .cell import default_cutoff, make_cell
 
-__all__ = ["compute_invariants", "as_species_ids", "as_positions"]
+__all__ = ["compute_features", "compute_invariants", "feature_evaluator", "as_species_ids", "as_positions",
+           "NEIGHBOUR_METHODS"]
 
 NEIGHBOUR_METHODS = ("auto", "all_pairs", "cell_list")
 
@@ -33,27 +33,37 @@ def as_species_ids(species_n, n_atoms: int, n_species: int) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int32)
 
 
-def compute_invariants(positions_nc, species_n, cell=None, basis: Basis | None = None, n_species: int | None = None,
-                       neighbours: str = "auto", gradients: bool = True):
-    """Invariants of every agent and their gradients with respect to its own position.
+def feature_evaluator(descriptors, n_species: int, cells=(None,)) -> _core.Evaluator:
+    """A core evaluator of the invariant rows of ``descriptors`` (a descriptor or a sequence),
+    with unresolved cutoffs set from ``cells`` (half the smallest perpendicular width over them)."""
+    from .descriptors import as_descriptors
+
+    specs = [d.spec() for d in as_descriptors(descriptors)]
+    return _core.Evaluator(_core.DescriptorSet(specs, int(n_species), default_cutoff(cells)))
+
+
+def compute_features(positions_nc, species_n, cell=None, descriptors=None, n_species: int | None = None,
+                     neighbours: str = "auto", gradients: bool = True):
+    """Invariant rows of every agent and their gradients with respect to its own position.
 
     Parameters
     ----------
     positions_nc : (n, 3) array, Å.
     species_n : (n,) integer species ids in ``[0, n_species)``.
     cell : see :func:`mldyn.cell.make_cell` (None: isolated system).
-    basis : :class:`Basis` (default: the paper's 18 functions, cutoff half the cell width).
+    descriptors : one descriptor or a sequence (default: the paper's 18 radial functions,
+        cutoff half the cell width).
     n_species : number of species S (default ``max(species) + 1``).
     neighbours : ``"auto"``, ``"all_pairs"`` or ``"cell_list"``.
     gradients : also return dphi.
 
     Returns
     -------
-    phi_nsm : (n, S, M) array, ``phi[k, a, m] = sum_{i of species a, i != k} w_m(r_ki)``
-        (dimensionless for exp/Gaussian weights, Å^-n for r^-n).
-    dphi_nsmc : (n, S, M, 3) array, ``d phi[k, a, m] / d q_k`` (phi units per Å), or None.
+    phi_nf : (n, F) array, the concatenated rows of the descriptors.
+    dphi_nfc : (n, F, 3) array, ``d phi[k, f] / d q_k`` (phi units per Å), or None.
     """
-    basis = basis or Basis()
+    from .descriptors import Radial
+
     pos = as_positions(positions_nc)
     species = np.asarray(species_n)
     if n_species is None:
@@ -62,5 +72,25 @@ def compute_invariants(positions_nc, species_n, cell=None, basis: Basis | None =
     if neighbours not in NEIGHBOUR_METHODS:
         raise ValueError(f"neighbours must be one of {NEIGHBOUR_METHODS}, got {neighbours!r}")
     c = make_cell(cell)
-    calc = _core.InvariantCalculator(basis.to_core(c), n_species)
-    return calc.compute(c, pos, species, neighbours, gradients)
+    ev = feature_evaluator(descriptors if descriptors is not None else Radial(), n_species, [c])
+    return ev.features(c, pos, species, neighbours, gradients)
+
+
+def compute_invariants(positions_nc, species_n, cell=None, basis=None, n_species: int | None = None,
+                       neighbours: str = "auto", gradients: bool = True):
+    """The paper's radial invariants phi[k, a, m] (n, S, M) and d phi / d q_k (n, S, M, 3) or None,
+    for a :class:`mldyn.descriptors.Radial` ``basis`` (default: the paper's 18 functions); see
+    :func:`compute_features` for the other arguments.
+
+    ``phi[k, a, m] = sum_{i of species a, i != k} w_m(r_ki)`` (dimensionless for exp/Gaussian
+    weights, Å^-n for r^-n); dphi in phi units per Å.
+    """
+    from .descriptors import Radial
+
+    basis = basis or Radial()
+    species = np.asarray(species_n)
+    if n_species is None:
+        n_species = int(species.max()) + 1 if species.size else 1
+    phi, dphi = compute_features(positions_nc, species, cell, basis, n_species, neighbours, gradients)
+    shape = (len(phi), n_species, len(basis))
+    return phi.reshape(shape), (None if dphi is None else dphi.reshape(shape + (3,)))

@@ -1,29 +1,41 @@
-"""The agent-loss model: per-species quadratic losses of the radial invariants.
+"""The agent-loss model: per-species quadratic losses of the agents' invariants, and its files.
 
-For an agent k of species s with invariants phi_k (flattened to F = S*M entries,
-index ``a*M + m``):
+For an agent k of species s with invariant row phi_k (F entries: the concatenated rows of the
+model's descriptors, see :mod:`mldyn.descriptors`):
 
     H_s(phi) = A_s · phi + 1/2 phi · B_s · phi                  (eV)
     F_k      = -(A_s + B_s phi_k) · d phi_k / d q_k             (eV/Å)
 
-Only q_k is differentiated: the forces are *not* the gradient of one global
-energy, so momentum and energy are not conserved in general. With B = 0 and A
-symmetric in the species pair the model is a pair potential whose energy is
-1/2 sum_k H_k (see :attr:`AgentLossModel.conservative`).
+Only q_k is differentiated: the forces are *not* the gradient of one global energy, so
+momentum and energy are not conserved in general. With B = 0, radial descriptors only and A
+symmetric in the species pair the model is a pair potential whose energy is 1/2 sum_k H_k
+(see :attr:`AgentLossModel.conservative`).
+
+Model files are versioned JSON. The one reader (and the one description of the schema) is the
+C++ core's (``cpp/include/mldyn/model_file.hpp``), used here, in MD, in the C++ package and in
+the LAMMPS plugin; :meth:`AgentLossModel.save` writes schema version 2. Floats are written
+with Python's shortest round-trip repr and read back exactly.
 """
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from . import _core
-from .basis import Basis
-from .cell import make_cell
+from .cell import default_cutoff, make_cell
+from .descriptors import Radial, as_descriptors, from_spec
+from .elements import ATOMIC_MASSES
 from .invariants import NEIGHBOUR_METHODS, as_positions, as_species_ids
-from .units import ATOMIC_MASSES
 
-__all__ = ["AgentLossModel"]
+__all__ = ["AgentLossModel", "save_model", "load_model", "FORMAT", "SCHEMA_VERSION", "UNITS"]
+
+FORMAT = "mldyn-agent-loss-model"
+SCHEMA_VERSION = 2
+UNITS = {"length": "angstrom", "energy": "eV", "force": "eV/angstrom", "mass": "amu", "time": "fs"}
 
 
 class AgentLossModel:
@@ -32,67 +44,84 @@ class AgentLossModel:
     Parameters
     ----------
     species : names of the S species; species id i is ``species[i]``.
-    basis : :class:`Basis` with M functions.
-    A : (S, F) array, eV per unit invariant (F = S*M, index a*M + m).
+    descriptors : one descriptor (e.g. :class:`mldyn.descriptors.Radial`) or a sequence of them;
+        F invariants per agent in all.
+    A : (S, F) array, eV per unit invariant.
     B : (S, F, F) array of symmetric matrices, eV per unit invariant squared; None for a linear model.
     masses : (S,) masses in amu (default: standard atomic masses of the names).
+
+    Everything is validated by the core (ValueError names the problem).
     """
 
-    def __init__(self, species: Sequence[str], basis: Basis, A, B=None, masses=None):
-        self.species = [str(s) for s in species]
-        if len(set(self.species)) != len(self.species) or not self.species:
-            raise ValueError(f"model: species names must be unique and non-empty, got {self.species}")
-        self.basis = basis
-        S, F = self.n_species, self.n_features
-        self.A = np.array(A, dtype=float)
-        if self.A.shape != (S, F):
-            raise ValueError(f"model: A must have shape ({S}, {F}), got {self.A.shape}")
-        self.B = np.zeros((S, F, F)) if B is None else np.array(B, dtype=float)
-        if self.B.shape != (S, F, F):
-            raise ValueError(f"model: B must have shape ({S}, {F}, {F}), got {self.B.shape}")
+    def __init__(self, species: Sequence[str], descriptors, A, B=None, masses=None):
+        species = [str(s) for s in species]
+        self.descriptors = as_descriptors(descriptors)
         if masses is None:
-            missing = [s for s in self.species if s not in ATOMIC_MASSES]
+            missing = [s for s in species if s not in ATOMIC_MASSES]
             if missing:
                 raise ValueError(f"model: no standard mass for species {missing}; pass masses= (amu)")
-            masses = [ATOMIC_MASSES[s] for s in self.species]
-        self.masses = np.array(masses, dtype=float)
-        if self.masses.shape != (S,) or not np.all(self.masses > 0):
-            raise ValueError(f"model: masses must be {S} positive numbers (amu), got {self.masses}")
+            masses = [ATOMIC_MASSES[s] for s in species]
+        S = len(species)
+        F = sum(d.size(S) for d in self.descriptors)
+        A = np.asarray(A, dtype=float)
+        B = np.zeros((S, F, F)) if B is None else np.asarray(B, dtype=float)
+        try:
+            masses = [float(m) for m in masses]
+        except (TypeError, ValueError):
+            raise ValueError(f"model: masses must be {S} positive numbers (amu), got {masses!r}") from None
+        self._definition = _core.ModelDefinition(species, masses, [d.spec() for d in self.descriptors],
+                                                 bool(np.any(B != 0)), A, B)
+        self.species = species
+        self.masses = np.array(masses)
+        self.A = self._definition.A
+        self.B = self._definition.B
         #: Free-form training information (provenance, split, metrics), saved with the model.
         self.metadata: dict = {}
-        self._core_cache: dict[float, _core.AgentLossModel] = {}
-        self.core_for(None)  # builds the core model now so bad A or B fail here
+        self._evaluators: dict[float, _core.Evaluator] = {}
 
     @property
     def n_species(self) -> int:
         return len(self.species)
 
     @property
+    def n_features(self) -> int:
+        return int(self._definition.n_features)
+
+    @property
+    def basis(self) -> Radial:
+        """The radial descriptor of a model that has exactly one (the paper's models)."""
+        if len(self.descriptors) != 1 or not isinstance(self.descriptors[0], Radial):
+            raise AttributeError("model.basis: this model has several descriptors; use model.descriptors")
+        return self.descriptors[0]
+
+    @property
     def n_functions(self) -> int:
+        """Radial weight functions M of a single-radial-descriptor model."""
         return len(self.basis)
 
     @property
-    def n_features(self) -> int:
-        return self.n_species * self.n_functions
-
-    @property
     def quadratic(self) -> bool:
-        return bool(np.any(self.B != 0))
+        return bool(self._definition.quadratic)
 
     @property
     def conservative(self) -> bool:
-        """True if B = 0 and A[s, a*M+m] == A[a, s*M+m]: a pair potential with energy 1/2 sum H_k."""
-        return self.core_for(None).conservative
+        """True for a pair potential (B = 0, radial only, A symmetric in the species pair): energy 1/2 sum H_k.
+
+        It does not depend on the cutoff, so any placeholder resolves an unresolved one."""
+        return bool(self._definition.build(1e300).conservative)
 
     def core_for(self, cell) -> _core.AgentLossModel:
-        """The core model with the cutoff resolved for ``cell`` (cached per cutoff)."""
-        c = make_cell(cell)
-        r_cut = self.basis.cutoff_for(c)
-        core = self._core_cache.get(r_cut)
-        if core is None:
-            core = _core.AgentLossModel(self.basis.to_core(c), self.n_species, self.A, self.B)
-            self._core_cache[r_cut] = core
-        return core
+        """The core model with unresolved cutoffs set for ``cell`` (half its smallest width)."""
+        return self.evaluator_for(cell).model
+
+    def evaluator_for(self, cell) -> _core.Evaluator:
+        """A core evaluator (neighbour list and scratch) for ``cell``, cached per resolved cutoff."""
+        r_cut = default_cutoff([cell]) if self._definition.cutoff_from_cell else math.inf
+        ev = self._evaluators.get(r_cut)
+        if ev is None:
+            ev = _core.Evaluator(self._definition.build(r_cut))
+            self._evaluators[r_cut] = ev
+        return ev
 
     def species_ids(self, species, n_atoms: int) -> np.ndarray:
         """Integer ids (n,) from ids or from names such as ``["O", "H", "H"]``."""
@@ -119,14 +148,21 @@ class AgentLossModel:
         pos = as_positions(positions_nc)
         ids = self.species_ids(species_n, len(pos))
         c = make_cell(cell)
-        return self.core_for(c).compute(c, pos, ids, neighbours)  # the core serialises its own scratch use
+        return self.evaluator_for(c).forces(c, pos, ids, neighbours)  # the core serialises its own scratch use
 
     def forces(self, positions_nc, species_n, cell=None, neighbours: str = "auto") -> np.ndarray:
         """Forces (n, 3) in eV/Å; see :meth:`compute`."""
         return self.compute(positions_nc, species_n, cell, neighbours)[0]
 
+    def features(self, positions_nc, species_n, cell=None, neighbours: str = "auto", gradients: bool = True):
+        """Invariant rows phi (n, F) and, if ``gradients``, d phi / d q_k (n, F, 3; per Å) of every agent."""
+        pos = as_positions(positions_nc)
+        ids = self.species_ids(species_n, len(pos))
+        c = make_cell(cell)
+        return self.evaluator_for(c).features(c, pos, ids, neighbours, gradients)
+
     @classmethod
-    def pair_potential(cls, species: Sequence[str], basis: Basis, coefficients, masses=None) -> "AgentLossModel":
+    def pair_potential(cls, species: Sequence[str], basis: Radial, coefficients, masses=None) -> "AgentLossModel":
         """A conservative model from pair coefficients c[s, a, m] (eV), symmetrised in (s, a).
 
         The total energy is sum_{i<j} sum_m c[s_i, s_j, m] w_m(r_ij) and F = -grad E.
@@ -138,19 +174,78 @@ class AgentLossModel:
         c = 0.5 * (c + c.transpose(1, 0, 2))
         return cls(species, basis, c.reshape(S, S * M), None, masses)
 
-    def save(self, path):
-        """Write the model as versioned JSON (see :mod:`mldyn.modelfile`)."""
-        from .modelfile import save_model
+    # ------------------------------------------------------------------------- files
+    def to_dict(self) -> dict:
+        """The model as a JSON-ready dict (schema version 2, see model_file.hpp)."""
+        from . import __version__
 
-        return save_model(self, path)
+        return {
+            "format": FORMAT,
+            "schema_version": SCHEMA_VERSION,
+            "mldyn_version": __version__,
+            "units": UNITS,
+            "species": list(self.species),
+            "masses": [float(m) for m in self.masses],
+            "descriptors": [d.to_dict() for d in self.descriptors],
+            "loss": "quadratic" if self.quadratic else "linear",
+            "coefficients": {"A": self.A.tolist(), "B": self.B.tolist()},
+            "training": _json_safe(self.metadata or {}),
+        }
+
+    def save(self, path) -> Path:
+        """Write the model to ``path`` as JSON; returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n")
+        return path
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "model") -> "AgentLossModel":
+        """A model from the text of a model file, read and validated by the core's reader."""
+        definition = _core.parse_model_file(text, source)
+        model = cls(definition.species, [from_spec(s) for s in definition.descriptors], definition.A,
+                    definition.B, definition.masses)
+        model.metadata = json.loads(text).get("training") or {}
+        return model
 
     @classmethod
     def load(cls, path) -> "AgentLossModel":
-        """Read and validate a JSON model file."""
-        from .modelfile import load_model
-
-        return load_model(path)
+        """Read and validate a model file (schema versions 1 and 2)."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"model file not found: {path}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a text file (an mldyn model file is JSON)") from None
+        return cls.from_text(text, str(path))
 
     def __repr__(self) -> str:
         kind = "quadratic" if self.quadratic else "linear"
-        return f"AgentLossModel({kind}, species={self.species}, functions={self.n_functions}, r_cut={self.basis.r_cut})"
+        families = "+".join(d.family for d in self.descriptors)
+        return f"AgentLossModel({kind}, species={self.species}, descriptors={families}, features={self.n_features})"
+
+
+def save_model(model: AgentLossModel, path) -> Path:
+    """Write ``model`` to ``path`` (see :meth:`AgentLossModel.save`)."""
+    return model.save(path)
+
+
+def load_model(path) -> AgentLossModel:
+    """Read and validate a model file (see :meth:`AgentLossModel.load`)."""
+    return AgentLossModel.load(path)
+
+
+def _json_safe(obj):
+    """JSON-safe copy: numpy scalars/arrays to Python, NaN/inf to None."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _json_safe(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj

@@ -32,7 +32,7 @@ from . import _core
 from .cell import make_cell
 from .dataset import Dataset
 from .md import ENSEMBLES, Simulation, SimulationError
-from .modelfile import load_model
+from .model import load_model
 from .progress import progress_bar
 
 __all__ = ["RunConfig", "run_md", "restart_md", "load_initial_state", "RunFailed", "PROJECT"]

@@ -45,18 +45,20 @@ public:
         if (!periodic_) return d;
         if (orthorhombic_) {  // the hot path, inline
             Vec3 out{};
-            for (int a = 0; a < 3; ++a) out[a] = d[a] - h_[a][a] * round_to_integer(d[a] * h_inv_[a][a]);
+            for (int a = 0; a < 3; ++a) out[a] = wrap(d[a], h_[a][a], h_inv_[a][a]);
             return out;
         }
         return minimum_image_triclinic(d, cutoff);
     }
 
-    /// Nearest integer (ties to even). std::rint compiles to one rounding instruction (or,
-    /// without SSE4.1 and with -fno-trapping-math, to GCC's inline 2^52 trick). Written as
-    /// (x + 1.5 * 2^52) - 1.5 * 2^52 by hand, the caller's x = d * inv would be contracted into
-    /// an FMA in some code paths (SIMD body) but not others (remainder), so the same pair could
-    /// round differently at exactly half a box length.
-    static double round_to_integer(double x) { return std::rint(x); }
+    /// One component of an orthorhombic minimum image: d - L round(d / L), with `inv_length`
+    /// = 1/L. The SIMD loops of the neighbour search use this same function.
+    ///
+    /// std::rint rounds to nearest (ties to even) in one instruction (or, without SSE4.1 and with
+    /// -fno-trapping-math, GCC's inline 2^52 trick). Written as (x + 1.5 * 2^52) - 1.5 * 2^52 by
+    /// hand, x = d * inv would be contracted into an FMA in some code paths (SIMD body) but not
+    /// others (remainder), so the same pair could round differently at exactly half a box length.
+    static double wrap(double d, double length, double inv_length) { return d - length * std::rint(d * inv_length); }
 
 private:
     Vec3 minimum_image_triclinic(const Vec3& d, double cutoff) const;

@@ -1,61 +1,72 @@
 #pragma once
 #include <cstddef>
+#include <memory>
 #include <vector>
 
-#include "mldyn/invariants.hpp"
+#include "mldyn/descriptor.hpp"
 
 namespace mldyn {
 
-/// The agent-loss model of the paper, eq. (4.5)-(4.6), for S species and M functions.
+/// Checks the coefficients of S species with F invariants each: A_sf has S x F finite entries,
+/// B_sff S x F x F (an empty B becomes all zeros) finite and symmetric per species to 1e-10
+/// relative. Throws std::invalid_argument ("model: ...") naming the first problem.
+void validate_coefficients(std::size_t n_species, std::size_t n_features, const std::vector<double>& A_sf,
+                           std::vector<double>& B_sff);
+
+/// The agent-loss model of the paper, eq. (4.5)-(4.6), over the concatenated invariant row of a
+/// DescriptorSet (F invariants per agent, S species).
 ///
-/// Per agent species s, with F = S*M invariants phi (index a*M + m):
+/// Per agent species s:
 ///   H_s(phi)  = A_s · phi + 1/2 phi · B_s · phi                     (eV)
 ///   force_k   = -(A_s + B_s phi_k) · dphi_k/dq_k                    (eV/Å)
-/// Only q_k is differentiated (the other agents are the environment), so forces
-/// are not the gradient of one global energy in general. With B = 0 and A
-/// symmetric in the species pair (A[s][a*M+m] == A[a][s*M+m]) the model is a
-/// pair potential with total energy 1/2 sum_k H_k, which `conservative()` detects.
+/// Only q_k is differentiated (the other agents are the environment), so forces are not the
+/// gradient of one global energy in general. With B = 0, only pair-sum descriptors (radial) and
+/// A symmetric in the species pair (A[s][a*M+m] == A[a][s*M+m]) the model is a pair potential
+/// with total energy 1/2 sum_k H_k, which `conservative()` detects.
 ///
-/// Units: A in eV per unit invariant, B in eV per unit invariant squared
-/// (exponential/Gaussian invariants are dimensionless, r^-n ones are Å^-n).
+/// Units: A in eV per unit invariant, B in eV per unit invariant squared.
+///
+/// Immutable and thread-safe: `agent_force` is the one per-agent routine every path uses (the
+/// core's Evaluator for whole configurations, MD, the C++ package and the LAMMPS plugin).
 class AgentLossModel {
 public:
-    /// `A_sf` is S x F, `B_sff` is S x F x F (row-major), F = S * basis.size().
-    /// Throws std::invalid_argument on wrong sizes, non-finite values, or a B_s that
-    /// is not symmetric (to 1e-10 relative).
-    AgentLossModel(Basis basis, int n_species, std::vector<double> A_sf, std::vector<double> B_sff);
+    /// `A_sf` is S x F, `B_sff` is S x F x F (row-major; empty = linear model). Throws
+    /// std::invalid_argument on wrong sizes, non-finite values, or a B_s that is not symmetric
+    /// (to 1e-10 relative).
+    AgentLossModel(DescriptorSet descriptors, std::vector<double> A_sf, std::vector<double> B_sff);
 
-    const Basis& basis() const { return calculator_.basis(); }
-    int n_species() const { return n_species_; }
-    std::size_t n_features() const { return n_features_; }
+    const DescriptorSet& descriptors() const { return descriptors_; }
+    int n_species() const { return descriptors_.n_species(); }
+    std::size_t n_features() const { return descriptors_.n_features(); }
+    /// Neighbour search radius (Å): the largest descriptor cutoff.
+    double cutoff() const { return descriptors_.cutoff(); }
     const std::vector<double>& A() const { return A_; }
     const std::vector<double>& B() const { return B_; }
     bool quadratic() const { return quadratic_; }
-    /// True when the model is a pair potential (B = 0, A symmetric in the species pair).
+    /// True when the model is a pair potential (see above).
     bool conservative() const { return conservative_; }
 
-    /// Forces (n x 3, eV/Å) and per-agent losses H_k (n, eV; may be null).
-    void compute(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
-                 NeighbourMethod method, double* forces_nc, double* loss_n);
+    /// Per-thread working memory for `agent_force`.
+    struct Scratch {
+        std::vector<std::unique_ptr<DescriptorScratch>> parts;
+        std::vector<double> grad;
+    };
+    Scratch make_scratch() const;
 
+    /// One agent of species `s` in environment `env`: writes its invariants phi (F) and its force
+    /// (3, eV/Å) and returns its loss H_k (eV).
+    double agent_force(std::size_t s, const AgentEnvironment& env, Scratch& scratch, double* phi,
+                       double* force) const;
 
-    /// dH/dphi (F) of one agent of species `s` with invariants phi_f (F); returns H (eV).
-    double agent_gradient(std::size_t s, const double* phi_f, double* grad_f) const;
-
-    NeighbourMethod last_method() const { return calculator_.last_method(); }
-    long neighbour_list_builds() const { return calculator_.neighbour_list_builds(); }
-    void set_skin(double skin) { calculator_.set_skin(skin); }
+    /// g = dH_s/dphi = A_s + B_s phi (F) for invariants phi_f (F); returns H_s(phi) (eV).
+    double loss_gradient(std::size_t s, const double* phi_f, double* grad_f) const;
 
 private:
-    InvariantCalculator calculator_;
-    int n_species_;
-    std::size_t n_features_;
+    DescriptorSet descriptors_;
     std::vector<double> A_, B_;
     std::vector<double> Bt_;  // B_ transposed per species (S x F x stride, rows zero-padded)
     std::size_t bt_stride_ = 0;
     bool quadratic_ = false, conservative_ = false;
-    std::vector<double> phi_;
-    ScratchMutex scratch_;
 };
 
 }  // namespace mldyn

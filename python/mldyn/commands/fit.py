@@ -73,7 +73,7 @@ def format_table(table: dict, species: list, frames: int) -> str:
 
 
 def run(args) -> int:
-    from ..basis import Basis
+    from ..descriptors import Radial as Basis
     from ..fit import fit_model
     from ..formats import load_dataset
     from ..plots import plot_selection_curves

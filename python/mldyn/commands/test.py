@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from ..formats import load_dataset
     from ..metrics import RELATIVE_RMSE_DEFINITION, evaluate_forces
-    from ..modelfile import load_model
+    from ..model import load_model
 
     model = load_model(args.model)
     dataset = load_dataset(args.data, require_forces=True)

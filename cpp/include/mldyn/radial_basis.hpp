@@ -7,6 +7,11 @@ namespace mldyn {
 /// Family of a radial weight function w(r), r in Å.
 enum class WeightKind { Exponential, Gaussian, Power };
 
+/// The family's name in model files and Python: "exp", "gauss" or "power".
+const char* weight_kind_name(WeightKind kind);
+/// The family named `name`; throws std::invalid_argument naming the known families.
+WeightKind parse_weight_kind(const std::string& name);
+
 /// One weight function of the basis.
 ///  - Exponential: w(r) = exp(-alpha r), `param` = alpha in 1/Å (> 0);
 ///  - Gaussian:    w(r) = exp(-r² / (2 sigma²)), `param` = sigma in Å (> 0);
@@ -30,15 +35,16 @@ struct Switching {
     bool active() const { return r_on < r_cut; }
 };
 
-/// An ordered list of weight functions plus cutoff and switching.
+/// An ordered list of radial weight functions w_m(r) plus cutoff and switching: the radial
+/// part shared by the descriptor families.
 ///
 /// Evaluation writes w_m(r)·S(r) and d/dr [w_m(r)·S(r)] for every function m.
-class Basis {
+class RadialBasis {
 public:
     /// `r_cut` in Å (may be +inf for no cutoff); `r_on` in Å, switching starts there
     /// (pass r_on >= r_cut, or +inf, for a hard cutoff). Throws std::invalid_argument
     /// on an empty list, a bad parameter, a non-positive cutoff or r_on < 0.
-    Basis(std::vector<WeightFunction> functions, double r_cut, double r_on);
+    RadialBasis(std::vector<WeightFunction> functions, double r_cut, double r_on);
 
     /// The paper's 18 functions: exp(-r/k) for k = 1..8, Gaussians with sigma = 1..8 Å,
     /// and r^-1, r^-2.
@@ -72,9 +78,6 @@ public:
     bool switched() const { return switching_.active(); }
     /// -alpha (1/Å), -1/sigma² (1/Å²) or -n for function m (see `evaluate_values`).
     double derivative_factor(std::size_t m) const;
-
-    /// Number of exponentials evaluated per distance (the others are powers of these).
-    std::size_t n_exponentials() const;
 
 private:
     void plan();

@@ -1,11 +1,15 @@
 #pragma once
-// A vectorisable exp for non-positive arguments (the weights are all exp(-something)).
+// Private SIMD building blocks of the core (not installed): the one platform check, the
+// multiversioning macros, fixed-width vectors and a vectorisable exp.
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
-// Hot loops are compiled for AVX-512, AVX2 and baseline x86-64 and the best one is
-// picked at load time (GCC function multiversioning), so no -march=native is needed.
+// The one platform check. Hot loops are compiled for AVX-512, AVX2 and baseline x86-64 and the
+// best one is picked at load time (GCC function multiversioning), so no -march=native is needed;
+// MLDYN_X86_DISPATCH also enables the AVX-512 intrinsics versions in pair_filter.cpp.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define MLDYN_X86_DISPATCH 1
 #define MLDYN_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define MLDYN_MULTIVERSION
@@ -19,9 +23,10 @@
 
 namespace mldyn::detail {
 
-/// exp(x) for x <= 0, to about 2 ulp (max relative error 2.2e-16 measured against
-/// glibc over [-700, 0]); arguments below -708 give 0 (no subnormals). Written without branches or library calls so that a loop over it
-/// compiles to SIMD (about 1 ns per value with AVX-512 versus 10 ns for std::exp).
+/// exp(x) for x <= 0, to about 2 ulp (max relative error 2.2e-16 measured against glibc over
+/// [-700, 0]); arguments below -708 give 0 (no subnormals). Written without branches or library
+/// calls so that a loop over it compiles to SIMD (about 1 ns per value with AVX-512 versus 10 ns
+/// for std::exp).
 MLDYN_INLINE double exp_nonpositive(double x_in) {
     constexpr double log2e = 1.4426950408889634;
     constexpr double ln2_hi = 6.93147180369123816490e-01;  // Cody–Waite split of ln 2
@@ -55,3 +60,21 @@ MLDYN_INLINE double exp_nonpositive(double x_in) {
 }
 
 }  // namespace mldyn::detail
+
+// Fixed-width vectors of doubles (GCC/Clang vector extensions) for kernels that the
+// auto-vectoriser handles poorly (accumulators kept in registers across an inner loop).
+// Each multiversioned clone lowers them to one AVX-512, two AVX2 or four SSE2 registers.
+namespace mldyn::simd {
+
+constexpr std::size_t kLanes = 8;
+typedef double v8 __attribute__((vector_size(64)));
+typedef double v8_unaligned __attribute__((vector_size(64), aligned(8), may_alias));
+
+MLDYN_INLINE v8 load(const double* p) { return *reinterpret_cast<const v8_unaligned*>(p); }
+MLDYN_INLINE v8 broadcast(double x) { return v8{x, x, x, x, x, x, x, x}; }
+/// Sum of the lanes in a fixed order (deterministic).
+MLDYN_INLINE double sum(v8 x) { return ((x[0] + x[1]) + (x[2] + x[3])) + ((x[4] + x[5]) + (x[6] + x[7])); }
+/// Rounds n up to a multiple of kLanes.
+constexpr std::size_t padded(std::size_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
+}  // namespace mldyn::simd

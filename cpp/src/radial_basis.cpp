@@ -1,6 +1,6 @@
-#include "mldyn/weights.hpp"
+#include "mldyn/radial_basis.hpp"
 
-#include "mldyn/simd_exp.hpp"
+#include "detail/simd.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,6 +8,22 @@
 #include <stdexcept>
 
 namespace mldyn {
+
+const char* weight_kind_name(WeightKind kind) {
+    switch (kind) {
+        case WeightKind::Exponential: return "exp";
+        case WeightKind::Gaussian: return "gauss";
+        case WeightKind::Power: return "power";
+    }
+    return "?";
+}
+
+WeightKind parse_weight_kind(const std::string& name) {
+    if (name == "exp") return WeightKind::Exponential;
+    if (name == "gauss") return WeightKind::Gaussian;
+    if (name == "power") return WeightKind::Power;
+    throw std::invalid_argument("unknown weight family '" + name + "' (expected 'exp', 'gauss' or 'power')");
+}
 
 void WeightFunction::validate() const {
     if (!std::isfinite(param) || !(param > 0.0)) {
@@ -27,7 +43,7 @@ std::string WeightFunction::describe() const {
     return s.str();
 }
 
-Basis::Basis(std::vector<WeightFunction> functions, double r_cut, double r_on)
+RadialBasis::RadialBasis(std::vector<WeightFunction> functions, double r_cut, double r_on)
     : functions_(std::move(functions)), switching_{r_on, r_cut} {
     if (functions_.empty()) throw std::invalid_argument("basis: needs at least one weight function");
     for (const auto& f : functions_) {
@@ -44,7 +60,7 @@ Basis::Basis(std::vector<WeightFunction> functions, double r_cut, double r_on)
     plan();
 }
 
-std::vector<WeightFunction> Basis::paper_default() {
+std::vector<WeightFunction> RadialBasis::paper_default() {
     std::vector<WeightFunction> out;
     for (int k = 1; k <= 8; ++k) out.push_back({WeightKind::Exponential, 1.0 / k});
     for (int k = 1; k <= 8; ++k) out.push_back({WeightKind::Gaussian, static_cast<double>(k)});
@@ -52,7 +68,7 @@ std::vector<WeightFunction> Basis::paper_default() {
     return out;
 }
 
-void Basis::plan() {
+void RadialBasis::plan() {
     const std::size_t m = functions_.size();
     // Rate of decay: alpha for exp(-alpha r), c = 1/(2 sigma^2) for exp(-c r^2).
     auto rate = [&](std::size_t i) {
@@ -87,7 +103,7 @@ void Basis::plan() {
     }
 }
 
-double Basis::derivative_factor(std::size_t m) const {
+double RadialBasis::derivative_factor(std::size_t m) const {
     const WeightFunction& f = functions_[m];
     switch (f.kind) {
         case WeightKind::Exponential: return -f.param;
@@ -97,14 +113,7 @@ double Basis::derivative_factor(std::size_t m) const {
     return 0.0;
 }
 
-std::size_t Basis::n_exponentials() const {
-    std::size_t count = 0;
-    for (std::size_t i = 0; i < functions_.size(); ++i)
-        if (base_[i] < 0 && functions_[i].kind != WeightKind::Power) ++count;
-    return count;
-}
-
-void Basis::evaluate(double r, double* w, double* dw) const {
+void RadialBasis::evaluate(double r, double* w, double* dw) const {
     const double inv_r = 1.0 / r;
     evaluate_batch(&r, &inv_r, 1, w, dw, 1);
 }
@@ -152,7 +161,7 @@ MLDYN_INLINE void power_batch(const double* x, double* y, std::size_t count, uns
 }
 }  // namespace
 
-MLDYN_MULTIVERSION void Basis::evaluate_values(const double* r, const double* inv_r, std::size_t count, double* w,
+MLDYN_MULTIVERSION void RadialBasis::evaluate_values(const double* r, const double* inv_r, std::size_t count, double* w,
                                                std::size_t stride) const {
     for (const std::size_t i : order_) {
         const WeightFunction& f = functions_[i];
@@ -202,7 +211,7 @@ MLDYN_INLINE void switching(double r, double r_on, double inv_width, double& s, 
 }
 }  // namespace
 
-MLDYN_MULTIVERSION void Basis::switching_batch(const double* r, std::size_t count, double* s, double* ds) const {
+MLDYN_MULTIVERSION void RadialBasis::switching_batch(const double* r, std::size_t count, double* s, double* ds) const {
     if (!switching_.active()) {
 #pragma omp simd
         for (std::size_t b = 0; b < count; ++b) {
@@ -216,7 +225,7 @@ MLDYN_MULTIVERSION void Basis::switching_batch(const double* r, std::size_t coun
     for (std::size_t b = 0; b < count; ++b) switching(r[b], r_on, inv_width, s[b], ds[b]);
 }
 
-MLDYN_MULTIVERSION void Basis::evaluate_batch(const double* r, const double* inv_r, std::size_t count, double* w,
+MLDYN_MULTIVERSION void RadialBasis::evaluate_batch(const double* r, const double* inv_r, std::size_t count, double* w,
                                               double* dw, std::size_t stride, bool derivatives) const {
     evaluate_values(r, inv_r, count, w, stride);
     const std::size_t m = functions_.size();

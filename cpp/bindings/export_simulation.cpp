@@ -1,12 +1,12 @@
 #include <pybind11/stl.h>
 
 #include "common.hpp"
-#include "mldyn/integrators.hpp"
+#include "mldyn/simulation.hpp"
 
 using namespace mldyn;
 using namespace mldyn::bindings;
 
-void export_integrators(py::module_& m) {
+void export_simulation(py::module_& m) {
     m.def("maxwell_boltzmann",
           [](const DoubleArray& masses, double temperature, std::uint64_t seed, bool rescale) {
               if (masses.ndim() != 1) throw std::invalid_argument("masses must have shape (n_atoms,)");
@@ -24,7 +24,7 @@ void export_integrators(py::module_& m) {
 
     auto vec_nc = [](const std::vector<double>& v) { return to_array(v, {static_cast<py::ssize_t>(v.size() / 3), 3}); };
     py::class_<Simulation>(m, "Simulation")
-        .def(py::init([](AgentLossModel model, Cell cell, const IntArray& species, const DoubleArray& masses,
+        .def(py::init([](std::shared_ptr<AgentLossModel> model, Cell cell, const IntArray& species, const DoubleArray& masses,
                          const DoubleArray& positions, const DoubleArray& velocities, double dt,
                          const std::string& method) {
                  const std::size_t n = check_nc(positions, "positions");
@@ -46,9 +46,8 @@ void export_integrators(py::module_& m) {
         .def_property_readonly("tau", &Simulation::tau)
         .def("set_skin", &Simulation::set_skin, py::arg("skin"))
         .def_property_readonly("neighbour_list_builds",
-                               [](const Simulation& s) { return s.model().neighbour_list_builds(); })
+                               &Simulation::neighbour_list_builds)
         .def("set_force_cap", &Simulation::set_force_cap, py::arg("cap"))
-        .def("set_degrees_of_freedom", &Simulation::set_degrees_of_freedom, py::arg("ndof"))
         .def("run",
              [](Simulation& s, long n_steps, long frame_every, long thermo_every) {
                  Recording rec;

@@ -1,4 +1,4 @@
-#include "mldyn/integrators.hpp"
+#include "mldyn/simulation.hpp"
 
 #include <cmath>
 #include <limits>
@@ -91,10 +91,10 @@ std::vector<double> maxwell_boltzmann(const std::vector<double>& masses_n, doubl
     return v;
 }
 
-Simulation::Simulation(AgentLossModel model, Cell cell, std::vector<int> species_n, std::vector<double> masses_n,
+Simulation::Simulation(std::shared_ptr<const AgentLossModel> model, Cell cell, std::vector<int> species_n, std::vector<double> masses_n,
                        std::vector<double> positions_nc, std::vector<double> velocities_nc, double dt,
                        NeighbourMethod method)
-    : model_(std::move(model)), cell_(std::move(cell)), species_(std::move(species_n)), m_(std::move(masses_n)),
+    : evaluator_(std::move(model)), cell_(std::move(cell)), species_(std::move(species_n)), m_(std::move(masses_n)),
       q_(std::move(positions_nc)), v_(std::move(velocities_nc)), dt_(dt), method_(method) {
     const std::size_t n = species_.size();
     if (m_.size() != n) throw std::invalid_argument("simulation: masses must have one entry per atom");
@@ -152,12 +152,6 @@ void Simulation::set_force_cap(double cap) {
     compute_forces();  // the current forces (used by the next half kick) obey the new cap
 }
 
-void Simulation::set_degrees_of_freedom(double ndof) {
-    if (!(ndof > 0.0) || !std::isfinite(ndof))
-        throw std::invalid_argument("simulation: degrees of freedom must be > 0");
-    ndof_ = ndof;
-}
-
 void Simulation::set_chain_state(const std::vector<double>& eta, const std::vector<double>& veta) {
     if (!nvt_ || eta.size() != eta_.size() || veta.size() != veta_.size())
         throw std::invalid_argument("simulation: chain state must match the Nosé–Hoover chain length");
@@ -178,7 +172,7 @@ void Simulation::set_state(const std::vector<double>& positions_nc, const std::v
 
 void Simulation::compute_forces() {
     const std::size_t n = species_.size();
-    model_.compute(cell_, q_.data(), species_.data(), n, method_, f_.data(), loss_.data());
+    evaluator_.forces(cell_, q_.data(), species_.data(), n, method_, f_.data(), loss_.data());
     if (force_cap_ > 0.0) {
         for (std::size_t i = 0; i < n; ++i) {
             double* f = f_.data() + 3 * i;
@@ -326,7 +320,7 @@ double Simulation::kinetic_energy() const { return kinetic(m_, v_); }
 double Simulation::temperature() const { return 2.0 * kinetic_energy() / (ndof_ * units::kB_eV_per_K); }
 
 double Simulation::potential_energy() const {
-    if (!model_.conservative()) return std::numeric_limits<double>::quiet_NaN();
+    if (!model().conservative()) return std::numeric_limits<double>::quiet_NaN();
     double sum = 0.0;
     for (double h : loss_) sum += h;
     return 0.5 * sum;

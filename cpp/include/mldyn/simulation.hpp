@@ -3,6 +3,7 @@
 #include <limits>
 #include <vector>
 
+#include "mldyn/evaluator.hpp"
 #include "mldyn/model.hpp"
 
 namespace mldyn {
@@ -57,7 +58,7 @@ class Simulation {
 public:
     /// Throws std::invalid_argument on inconsistent sizes, non-positive masses or
     /// time step, non-finite inputs, or an invalid configuration.
-    Simulation(AgentLossModel model, Cell cell, std::vector<int> species_n, std::vector<double> masses_n,
+    Simulation(std::shared_ptr<const AgentLossModel> model, Cell cell, std::vector<int> species_n, std::vector<double> masses_n,
                std::vector<double> positions_nc, std::vector<double> velocities_nc, double dt,
                NeighbourMethod method);
 
@@ -71,8 +72,6 @@ public:
     void set_max_displacement(double limit);
     /// Cap on |F| per atom (eV/Å); <= 0 disables clipping.
     void set_force_cap(double cap);
-    /// Degrees of freedom used for the temperature (default 3n - 3).
-    void set_degrees_of_freedom(double ndof);
 
     /// Advances `n_steps` steps of `dt` fs. Throws std::runtime_error (the state
     /// is left at the last completed step) if positions become NaN or inf, a step
@@ -93,13 +92,16 @@ public:
     const std::vector<double>& masses() const { return m_; }
     const std::vector<int>& species() const { return species_; }
     const Cell& cell() const { return cell_; }
-    const AgentLossModel& model() const { return model_; }
+    const AgentLossModel& model() const { return *evaluator_.model(); }
     /// Verlet skin (Å) of the cell-list neighbour method.
-    void set_skin(double skin) { model_.set_skin(skin); }
+    void set_skin(double skin) { evaluator_.set_skin(skin); }
+    /// How many times the cell-list Verlet list was built so far.
+    long neighbour_list_builds() const { return evaluator_.neighbour_list_builds(); }
     bool thermostatted() const { return nvt_; }
     /// Memory time of learning dynamics (fs), or +inf when not in that mode.
     double tau() const { return tau_; }
     const NoseHooverParams& nose_hoover() const { return nh_; }
+    /// Degrees of freedom used for the temperature: 3n - 3 (3 for one atom).
     double degrees_of_freedom() const { return ndof_; }
 
     /// Kinetic energy (eV) and instantaneous temperature (K).
@@ -131,7 +133,7 @@ private:
     void chain_half_step(double h);
     std::vector<double> chain_masses() const;
 
-    AgentLossModel model_;
+    Evaluator evaluator_;
     Cell cell_;
     std::vector<int> species_;
     std::vector<double> m_, q_, v_, f_, loss_;

@@ -1,0 +1,104 @@
+#pragma once
+/// Model files: the one reader (used by Python, MD, the C++ package and the LAMMPS plugin) and the
+/// one description of the schema.
+///
+/// A model file is JSON. Schema version 2 (written by mldyn >= 0.2):
+///
+///   {"format": "mldyn-agent-loss-model",            required, exactly this
+///    "schema_version": 2,                           1 and 2 are read
+///    "mldyn_version": "0.2.0",                      informative
+///    "units": {"length": "angstrom", "energy": "eV", "force": "eV/angstrom", "mass": "amu", "time": "fs"},
+///    "species": ["O", "H"],                         S unique, non-empty names; species id = position
+///    "masses": [15.9994, 1.00794],                  S positive masses, amu
+///    "descriptors": [                               one or more; the invariant row of an agent is the
+///       {"family": "radial",                        concatenation of their rows, in this order
+///        "functions": [["exp", 1.0], ["gauss", 2.0], ["power", 1.0], ...],
+///        "r_cut": 4.9264 | null,                    Å; null = half the smallest perpendicular cell width
+///        "r_on": 4.0 | null}                        Å; switching start, null = hard cutoff
+///    ],
+///    "loss": "linear" | "quadratic",                linear: B must be all zero
+///    "coefficients": {"A": S x F, "B": S x F x F},  nested lists; B[s] symmetric to 1e-10 relative
+///    "training": {...}}                             optional, free-form (provenance, split, metrics)
+///
+/// Radial family ("radial"): M weight functions ["exp", alpha (1/Å)] = exp(-alpha r),
+/// ["gauss", sigma (Å)] = exp(-r²/(2 sigma²)), ["power", n] = r^-n, all parameters finite and > 0;
+/// S * M invariants per agent, index a * M + m (source species a, function m); see
+/// radial_descriptor.hpp. With r_on < r_cut weights are switched off smoothly between them.
+///
+/// Schema version 1 (mldyn 0.1) has instead of "descriptors" one radial family as
+///   "basis": {"functions": [...], "r_cut": x | null, "r_on": y | null}
+/// and is read as that one descriptor. Unknown top-level keys are ignored.
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mldyn/descriptor.hpp"
+#include "mldyn/json.hpp"
+#include "mldyn/model.hpp"
+#include "mldyn/radial_basis.hpp"
+
+namespace mldyn {
+
+/// One descriptor of a model before its cutoff is resolved for a cell.
+struct DescriptorSpec {
+    std::string family = "radial";
+    std::vector<WeightFunction> functions;
+    /// Cutoff in Å; NaN means "half the smallest perpendicular cell width" (resolved by `build`).
+    double r_cut = std::numeric_limits<double>::quiet_NaN();
+    /// Switching start in Å; +inf means a hard cutoff.
+    double r_on = std::numeric_limits<double>::infinity();
+
+    /// Invariants per agent for `n_species` species.
+    std::size_t size(int n_species) const;
+    /// Throws std::invalid_argument naming what is wrong (unknown family, bad function, cutoffs).
+    void validate() const;
+    /// The descriptor with r_cut resolved: the spec's own, or `default_cutoff` (Å) when it is NaN.
+    std::shared_ptr<const Descriptor> build(int n_species, double default_cutoff) const;
+};
+
+/// A validated model: what a model file holds except its training record.
+class ModelDefinition {
+public:
+    /// Throws std::invalid_argument ("model: ...") if anything is inconsistent: species names
+    /// empty or repeated, masses not S positive numbers, a bad descriptor, A not S x F, B not
+    /// S x F x F (or empty for linear), non-finite or non-symmetric coefficients, B != 0 when
+    /// `quadratic` is false.
+    ModelDefinition(std::vector<std::string> species, std::vector<double> masses,
+                    std::vector<DescriptorSpec> descriptors, bool quadratic, std::vector<double> A_sf,
+                    std::vector<double> B_sff);
+
+    const std::vector<std::string>& species() const { return species_; }
+    const std::vector<double>& masses() const { return masses_; }
+    const std::vector<DescriptorSpec>& descriptors() const { return descriptors_; }
+    bool quadratic() const { return quadratic_; }
+    int n_species() const { return static_cast<int>(species_.size()); }
+    std::size_t n_features() const { return n_features_; }
+    const std::vector<double>& A() const { return A_; }
+    const std::vector<double>& B() const { return B_; }
+    /// True if some descriptor's cutoff is "half the smallest cell width" (needs a cell or a default).
+    bool cutoff_from_cell() const;
+
+    /// The model with every unresolved cutoff set to `default_cutoff` (Å; from Cell::max_cutoff
+    /// of the configuration, or given by the user). Throws std::invalid_argument if a cutoff is
+    /// needed and `default_cutoff` is not finite and positive, or if r_on is not below it.
+    std::shared_ptr<const AgentLossModel> build(double default_cutoff) const;
+
+private:
+    std::vector<std::string> species_;
+    std::vector<double> masses_;
+    std::vector<DescriptorSpec> descriptors_;
+    bool quadratic_;
+    std::size_t n_features_ = 0;
+    std::vector<double> A_, B_;
+};
+
+/// Parses and validates a model file's text; `source` (a path) prefixes every error message.
+/// Throws std::invalid_argument "SOURCE: what is wrong".
+ModelDefinition parse_model_file(const std::string& text, const std::string& source);
+/// The same from a parsed JSON document.
+ModelDefinition model_from_json(const json::Value& root, const std::string& source);
+/// Reads a model file; also throws std::invalid_argument if the file cannot be read.
+ModelDefinition read_model_file(const std::string& path);
+
+}  // namespace mldyn

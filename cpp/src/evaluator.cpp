@@ -1,0 +1,178 @@
+#include "mldyn/evaluator.hpp"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+#include "detail/separations.hpp"
+#include "detail/simd.hpp"
+
+namespace mldyn {
+
+void validate_configuration(const Cell& cell, double cutoff, const double* positions_nc, const int* species_n,
+                            std::size_t n, int n_species) {
+    if (n_species < 1) throw std::invalid_argument("invariants: n_species must be at least 1");
+    for (std::size_t i = 0; i < n; ++i) {
+        if (species_n[i] < 0 || species_n[i] >= n_species) {
+            std::ostringstream msg;
+            msg << "invariants: species id " << species_n[i] << " of atom " << i << " is out of range [0, "
+                << n_species << ")";
+            throw std::invalid_argument(msg.str());
+        }
+        for (int c = 0; c < 3; ++c)
+            if (!std::isfinite(positions_nc[3 * i + c])) {
+                std::ostringstream msg;
+                msg << "invariants: position of atom " << i << " is not finite (NaN or inf)";
+                throw std::invalid_argument(msg.str());
+            }
+    }
+    if (cell.periodic() && cutoff > cell.max_cutoff() * (1.0 + 1e-12)) {
+        std::ostringstream msg;
+        msg.precision(10);
+        msg << "invariants: cutoff " << cutoff << " Å is larger than half the smallest perpendicular "
+            << "cell width (" << cell.max_cutoff() << " Å); the minimum-image convention needs cutoff <= "
+            << cell.max_cutoff() << " Å";
+        throw std::invalid_argument(msg.str());
+    }
+}
+
+/// One thread's working set: candidate separations of one species, the agent's environment, and
+/// the descriptors' (or the model's) scratch.
+struct Evaluator::ThreadScratch {
+    explicit ThreadScratch(const Evaluator& e)
+        : env(static_cast<std::size_t>(e.descriptors_->n_species())),
+          parts(e.descriptors_->make_scratch()),
+          model(e.model_ ? e.model_->make_scratch() : AgentLossModel::Scratch{}) {}
+    std::vector<double> dx, dy, dz, r2;
+    AgentEnvironment env;
+    std::vector<std::unique_ptr<DescriptorScratch>> parts;  // invariants path
+    std::vector<double> dphi;                               // d phi of one agent when the caller wants phi only
+    AgentLossModel::Scratch model;                         // force path
+    void reserve(std::size_t n) {
+        if (n <= r2.size()) return;
+        for (std::vector<double>* v : {&dx, &dy, &dz, &r2}) v->resize(n);
+    }
+};
+
+namespace {
+/// The environment of agent i (in `ts.env`), species by species: minimum-image separations of its
+/// candidates js[seg[a]..seg[a+1]), then the ones inside the cutoff. A coincident partner j
+/// lowers (bad_i, bad_j) to the first such pair. Multiversioned: the separations loop is SIMD.
+template <class Scratch>
+MLDYN_MULTIVERSION void build_environment(const Cell& cell, double cutoff, const double* q, std::size_t i,
+                                          const std::uint32_t* js, const std::size_t* seg, std::size_t S,
+                                          Scratch& ts, std::size_t& bad_i, std::size_t& bad_j) {
+    const double cutoff2 = cutoff * cutoff;
+    for (std::size_t a = 0; a < S; ++a) {
+        const std::size_t count = seg[a + 1] - seg[a];
+        const std::uint32_t* ja = js + seg[a];
+        ts.reserve(count);
+        detail::separations<3, true, true>(cell, cutoff, q + 3 * i, q, q + 1, q + 2, ja, count, ts.dx.data(),
+                                           ts.dy.data(), ts.dz.data(), ts.r2.data());
+        if (!ts.env.set_species(a, ts.dx.data(), ts.dy.data(), ts.dz.data(), ts.r2.data(), count, cutoff2))
+            for (std::size_t c = 0; c < count; ++c)
+                if (ts.r2[c] == 0.0 && (i < bad_i || (i == bad_i && ja[c] < bad_j))) {
+                    bad_i = i;
+                    bad_j = ja[c];
+                }
+    }
+}
+}  // namespace
+
+Evaluator::Evaluator(std::shared_ptr<const DescriptorSet> descriptors) : descriptors_(std::move(descriptors)) {
+    if (!descriptors_) throw std::invalid_argument("evaluator: null descriptor set");
+}
+
+Evaluator::Evaluator(std::shared_ptr<const AgentLossModel> model) : model_(std::move(model)) {
+    if (!model_) throw std::invalid_argument("evaluator: null model");
+    descriptors_ = std::shared_ptr<const DescriptorSet>(model_, &model_->descriptors());
+}
+
+Evaluator::~Evaluator() = default;
+
+// Copies share the immutable model but nothing mutable: lists and working sets are rebuilt on demand.
+Evaluator::Evaluator(const Evaluator& other)
+    : descriptors_(other.descriptors_), model_(other.model_), pairs_(other.pairs_) {}
+
+Evaluator& Evaluator::operator=(const Evaluator& other) {
+    if (this != &other) {
+        descriptors_ = other.descriptors_;
+        model_ = other.model_;
+        pairs_ = other.pairs_;
+        threads_.clear();
+    }
+    return *this;
+}
+
+void Evaluator::set_skin(double skin) {
+    if (!(skin >= 0.0) || !std::isfinite(skin))
+        throw std::invalid_argument("neighbours: the Verlet skin must be a finite number >= 0 (Å)");
+    pairs_.set_skin(skin);
+}
+
+template <class RowFn>
+void Evaluator::sweep(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
+                      NeighbourMethod method, RowFn&& finish_row) {
+    const double cutoff = descriptors_->cutoff();
+    validate_configuration(cell, cutoff, positions_nc, species_n, n, descriptors_->n_species());
+    pairs_.build(cell, positions_nc, species_n, descriptors_->n_species(), n, cutoff, method);
+    const int n_threads = threads_for_atoms(n);
+    while (threads_.size() < static_cast<std::size_t>(n_threads)) threads_.push_back(std::make_unique<ThreadScratch>(*this));
+    const std::size_t S = static_cast<std::size_t>(descriptors_->n_species());
+    constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+    std::size_t bad_i = none, bad_j = 0;
+
+#if defined(MLDYN_HAVE_OPENMP)
+#pragma omp parallel num_threads(n_threads)
+#endif
+    {
+        ThreadScratch& ts = *threads_[static_cast<std::size_t>(current_thread())];
+        std::size_t my_bad_i = none, my_bad_j = 0;
+        pairs_.for_each_row([&](std::size_t i, const std::uint32_t* js, const std::size_t* seg) {
+            build_environment(cell, cutoff, positions_nc, i, js, seg, S, ts, my_bad_i, my_bad_j);
+            finish_row(i, ts);
+        });
+        if (my_bad_i != none) {
+#if defined(MLDYN_HAVE_OPENMP)
+#pragma omp critical(mldyn_coincident)
+#endif
+            if (my_bad_i < bad_i || (my_bad_i == bad_i && my_bad_j < bad_j)) {
+                bad_i = my_bad_i;
+                bad_j = my_bad_j;
+            }
+        }
+    }
+    if (bad_i != none) {
+        std::ostringstream msg;
+        msg << "invariants: atoms " << bad_i << " and " << bad_j
+            << " are at the same position (distance 0): their invariants and gradients are undefined";
+        throw std::invalid_argument(msg.str());
+    }
+}
+
+void Evaluator::features(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
+                         NeighbourMethod method, double* phi_nf, double* dphi_nfc) {
+    std::lock_guard<std::mutex> guard(scratch_.mutex);
+    const std::size_t F = descriptors_->n_features();
+    sweep(cell, positions_nc, species_n, n, method, [&](std::size_t i, ThreadScratch& ts) {
+        // One path for phi, with or without d phi wanted, so both give the same bits.
+        double* dphi = dphi_nfc ? dphi_nfc + 3 * i * F : (ts.dphi.resize(3 * F), ts.dphi.data());
+        descriptors_->features_and_gradients(ts.env, ts.parts, phi_nf + i * F, dphi);
+    });
+}
+
+void Evaluator::forces(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
+                       NeighbourMethod method, double* forces_nc, double* loss_n) {
+    if (!model_) throw std::logic_error("evaluator: forces need a model (this evaluator has only descriptors)");
+    std::lock_guard<std::mutex> guard(scratch_.mutex);
+    const std::size_t F = descriptors_->n_features();
+    phi_.resize(n * F);
+    sweep(cell, positions_nc, species_n, n, method, [&](std::size_t i, ThreadScratch& ts) {
+        const double h = model_->agent_force(static_cast<std::size_t>(species_n[i]), ts.env, ts.model,
+                                             phi_.data() + i * F, forces_nc + 3 * i);
+        if (loss_n) loss_n[i] = h;
+    });
+}
+
+}  // namespace mldyn

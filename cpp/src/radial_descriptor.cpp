@@ -1,0 +1,181 @@
+#include "mldyn/radial_descriptor.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "detail/simd.hpp"
+
+namespace mldyn {
+
+namespace {
+
+/// Weights of one species' neighbours: w[m * stride + b] (unswitched values in the force path,
+/// switched in the gradient path), dw (radial derivatives, gradient path), switching S and dS/dr.
+struct SpeciesWeights {
+    std::size_t stride = 0;
+    std::vector<double> w, dw, s, ds;
+    void reserve(std::size_t capacity, std::size_t M) {
+        if (capacity <= stride) return;
+        stride = capacity;
+        w.resize(M * capacity);
+        dw.resize(M * capacity);
+        s.resize(capacity);
+        ds.resize(capacity);
+    }
+};
+
+struct RadialScratch final : DescriptorScratch {
+    explicit RadialScratch(std::size_t n_species, std::size_t M) : species(n_species), coef(2 * M) {}
+    std::vector<SpeciesWeights> species;
+    std::vector<double> coef;
+};
+
+}  // namespace
+
+using simd::kLanes;
+
+RadialDescriptor::RadialDescriptor(RadialBasis basis, int n_species)
+    : basis_(std::move(basis)), n_species_(static_cast<std::size_t>(n_species)) {
+    if (n_species < 1) throw std::invalid_argument("radial descriptor: n_species must be at least 1");
+    // Functions grouped by family (exponential, Gaussian, power) for the force contraction.
+    const std::size_t M = basis_.size();
+    family_start_.assign(4, 0);
+    for (std::size_t k = 0; k < 3; ++k) {
+        for (std::size_t m = 0; m < M; ++m)
+            if (static_cast<std::size_t>(basis_.functions()[m].kind) == k) by_family_.push_back(m);
+        family_start_[k + 1] = by_family_.size();
+    }
+    for (std::size_t m = 0; m < M; ++m) factor_.push_back(basis_.derivative_factor(m));
+}
+
+std::unique_ptr<DescriptorScratch> RadialDescriptor::make_scratch(std::size_t n_species) const {
+    return std::make_unique<RadialScratch>(n_species, basis_.size());
+}
+
+void RadialDescriptor::features(const AgentEnvironment& env, DescriptorScratch& scratch, double* phi) const {
+    values(env, scratch, phi);
+}
+
+void RadialDescriptor::add_force(const AgentEnvironment& env, DescriptorScratch& scratch, const double* g,
+                                 double* force) const {
+    contract(env, scratch, g, force);
+}
+
+void RadialDescriptor::features_and_gradients(const AgentEnvironment& env, DescriptorScratch& scratch, double* phi,
+                                              double* dphi_fc) const {
+    values_and_gradients(env, scratch, phi, dphi_fc);
+}
+
+// Virtual functions cannot be multiversioned: the overrides above call these kernels.
+MLDYN_MULTIVERSION void RadialDescriptor::values(const AgentEnvironment& env, DescriptorScratch& scratch_base,
+                                                 double* phi) const {
+    auto& scratch = static_cast<RadialScratch&>(scratch_base);
+    const std::size_t M = basis_.size();
+    const bool switched = basis_.switched();
+    using simd::v8;
+    // Weights (unswitched values; add_force derives their derivatives from them) and phi, in whole
+    // SIMD blocks (the padding lanes are masked out of the sums).
+    for (std::size_t a = 0; a < n_species_; ++a) {
+        const AgentEnvironment::Neighbours& nb = env.species(a);
+        SpeciesWeights& sw = scratch.species[a];
+        sw.reserve(nb.capacity, M);
+        const std::size_t count = nb.count, C = sw.stride, padded = simd::padded(count);
+        if (count) {
+            basis_.evaluate_values(nb.r.data(), nb.inv_r.data(), padded, sw.w.data(), C);
+            if (switched) basis_.switching_batch(nb.r.data(), padded, sw.s.data(), sw.ds.data());
+        }
+        v8 last{};
+        for (std::size_t l = 0; l < kLanes; ++l) last[l] = padded - kLanes + l < count ? 1.0 : 0.0;
+        for (std::size_t m = 0; m < M; ++m) {
+            const double* w = sw.w.data() + m * C;
+            v8 sum{};
+            for (std::size_t b0 = 0; b0 < padded; b0 += kLanes) {
+                v8 x = simd::load(w + b0);
+                if (switched) x *= simd::load(sw.s.data() + b0);
+                sum += b0 + kLanes < padded ? x : x * last;
+            }
+            phi[a * M + m] = simd::sum(sum);
+        }
+    }
+}
+
+MLDYN_MULTIVERSION void RadialDescriptor::contract(const AgentEnvironment& env, DescriptorScratch& scratch_base,
+                                                   const double* g, double* force) const {
+    auto& scratch = static_cast<RadialScratch&>(scratch_base);
+    const std::size_t M = basis_.size();
+    const bool switched = basis_.switched();
+    using simd::v8;
+    // F_k = -g . dphi/dq_k = sum_j a_j u_kj with a_j = sum_m g[s_j, m] d/dr [w_m S](r_kj), where
+    // w_m' = factor_m w_m times 1, r or 1/r (exponential, Gaussian, power): one sum per family,
+    // kept in registers over a SIMD block of neighbours. Padding lanes have u = 0.
+    const std::size_t* by_family = by_family_.data();
+    const std::size_t n_exp = family_start_[1], n_exp_gauss = family_start_[2];
+    double* coef = scratch.coef.data();
+    double* plain = coef + M;
+    v8 fx8{}, fy8{}, fz8{};
+    for (std::size_t a = 0; a < n_species_; ++a) {
+        const AgentEnvironment::Neighbours& nb = env.species(a);
+        const SpeciesWeights& sw = scratch.species[a];
+        const std::size_t count = nb.count, C = sw.stride;
+        for (std::size_t q = 0; q < M; ++q) {
+            plain[q] = g[a * M + by_family[q]];
+            coef[q] = plain[q] * factor_[by_family[q]];
+        }
+        const double* w = sw.w.data();
+        for (std::size_t b0 = 0; b0 < count; b0 += kLanes) {
+            v8 ae{}, ag{}, ap{};
+            for (std::size_t q = 0; q < n_exp; ++q) ae += coef[q] * simd::load(w + by_family[q] * C + b0);
+            for (std::size_t q = n_exp; q < n_exp_gauss; ++q) ag += coef[q] * simd::load(w + by_family[q] * C + b0);
+            for (std::size_t q = n_exp_gauss; q < M; ++q) ap += coef[q] * simd::load(w + by_family[q] * C + b0);
+            v8 d = ae + simd::load(nb.r.data() + b0) * ag + simd::load(nb.inv_r.data() + b0) * ap;
+            if (switched) {
+                v8 a0{};
+                for (std::size_t q = 0; q < M; ++q) a0 += plain[q] * simd::load(w + by_family[q] * C + b0);
+                d = d * simd::load(sw.s.data() + b0) + a0 * simd::load(sw.ds.data() + b0);
+            }
+            fx8 += d * simd::load(nb.ux.data() + b0);
+            fy8 += d * simd::load(nb.uy.data() + b0);
+            fz8 += d * simd::load(nb.uz.data() + b0);
+        }
+    }
+    force[0] += simd::sum(fx8);
+    force[1] += simd::sum(fy8);
+    force[2] += simd::sum(fz8);
+}
+
+MLDYN_MULTIVERSION void RadialDescriptor::values_and_gradients(const AgentEnvironment& env,
+                                                               DescriptorScratch& scratch_base, double* phi,
+                                                               double* dphi_fc) const {
+    auto& scratch = static_cast<RadialScratch&>(scratch_base);
+    const std::size_t M = basis_.size();
+    for (std::size_t a = 0; a < n_species_; ++a) {
+        const AgentEnvironment::Neighbours& nb = env.species(a);
+        SpeciesWeights& sw = scratch.species[a];
+        sw.reserve(nb.capacity, M);
+        const std::size_t count = nb.count, C = sw.stride;
+        if (count) basis_.evaluate_batch(nb.r.data(), nb.inv_r.data(), count, sw.w.data(), sw.dw.data(), C, true);
+        for (std::size_t m = 0; m < M; ++m) {
+            const double* w = sw.w.data() + m * C;
+            double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+            for (std::size_t b = 0; b < count; ++b) sum += w[b];
+            phi[a * M + m] = sum;
+            // d r / d q_k = -u
+            const double* dw = sw.dw.data() + m * C;
+            const double *ux = nb.ux.data(), *uy = nb.uy.data(), *uz = nb.uz.data();
+            double gx = 0.0, gy = 0.0, gz = 0.0;
+#pragma omp simd reduction(+ : gx, gy, gz)
+            for (std::size_t b = 0; b < count; ++b) {
+                gx += dw[b] * ux[b];
+                gy += dw[b] * uy[b];
+                gz += dw[b] * uz[b];
+            }
+            double* d = dphi_fc + 3 * (a * M + m);
+            d[0] = -gx;
+            d[1] = -gy;
+            d[2] = -gz;
+        }
+    }
+}
+
+}  // namespace mldyn

@@ -1,0 +1,120 @@
+"""Descriptor families: the invariants an agent's loss is a function of.
+
+A model's invariant row is the concatenation of the rows of its descriptors (see
+``cpp/include/mldyn/descriptor.hpp``). Each family here is a small immutable spec that the
+C++ core turns into the descriptor (``spec()``); the model file stores the same fields.
+
+:class:`Radial` — the paper's radial invariants (eq. 4.1),
+``phi[k, a, m] = sum_{i of species a, i != k} w_m(r_ki) S(r_ki)``, with weight functions
+
+* ``("exp", alpha)``   w(r) = exp(-alpha r), alpha in 1/Å;
+* ``("gauss", sigma)`` w(r) = exp(-r² / (2 sigma²)), sigma in Å;
+* ``("power", n)``     w(r) = r^-n;
+
+a cutoff ``r_cut`` (Å; ``None`` means half the smallest perpendicular cell width, the paper's
+minimum-image convention) and an optional smooth switching start ``r_on`` (Å): between
+``r_on`` and ``r_cut`` every weight is multiplied by the quintic smoothstep so forces stay
+continuous. S * M invariants per agent for S species and M functions, index ``a * M + m``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from . import _core
+
+__all__ = ["Radial", "Basis", "PAPER_FUNCTIONS", "as_descriptors"]
+
+#: The paper's 18 functions: alpha = 1, 1/2, ..., 1/8 Å^-1; sigma = 1..8 Å; n = 1, 2.
+PAPER_FUNCTIONS: tuple = tuple(tuple(f) for f in _core.paper_default_functions())
+
+
+@dataclass(frozen=True)
+class Radial:
+    """Radial weight functions, cutoff (Å) and switching start (Å). See the module docstring."""
+
+    functions: tuple = PAPER_FUNCTIONS
+    r_cut: float | None = None
+    r_on: float | None = None
+
+    family = "radial"
+
+    def __post_init__(self):
+        funcs = tuple((str(k), float(p)) for k, p in self.functions)
+        object.__setattr__(self, "functions", funcs)
+        # None is how "half the smallest cell width" is written here (the core's spec uses NaN).
+        if self.r_cut is not None and not (math.isfinite(self.r_cut) and self.r_cut > 0):
+            raise ValueError(f"radial descriptor: r_cut must be positive (Å) or None, got {self.r_cut}")
+        self.spec()  # the core validates (ValueError names the problem)
+
+    @classmethod
+    def paper(cls, r_cut: float | None = None, r_on: float | None = None) -> "Radial":
+        """The paper's 18-function basis."""
+        return cls(PAPER_FUNCTIONS, r_cut, r_on)
+
+    def __len__(self) -> int:
+        return len(self.functions)
+
+    def size(self, n_species: int) -> int:
+        """Invariants per agent: n_species * M."""
+        return n_species * len(self.functions)
+
+    def labels(self) -> list[str]:
+        """Readable names of the functions, e.g. ``exp(-r/2)``, ``gauss(3)``, ``r^-1``."""
+        out = []
+        for kind, p in self.functions:
+            if kind == "exp":
+                out.append(f"exp(-r/{1 / p:g})" if abs(1 / p - round(1 / p)) < 1e-9 else f"exp(-{p:g}r)")
+            elif kind == "gauss":
+                out.append(f"gauss({p:g})")
+            else:
+                out.append(f"r^-{p:g}")
+        return out
+
+    def spec(self) -> _core.DescriptorSpec:
+        """The core's spec (cutoff NaN = half the smallest cell width, r_on inf = hard cutoff)."""
+        try:
+            return _core.DescriptorSpec(self.family, list(self.functions),
+                                        math.nan if self.r_cut is None else float(self.r_cut),
+                                        math.inf if self.r_on is None else float(self.r_on))
+        except ValueError as exc:
+            raise ValueError(f"radial descriptor: {exc}") from None
+
+    @classmethod
+    def from_spec(cls, spec: _core.DescriptorSpec) -> "Radial":
+        return cls(tuple(spec.functions), None if math.isnan(spec.r_cut) else spec.r_cut,
+                   None if math.isinf(spec.r_on) else spec.r_on)
+
+    def to_dict(self) -> dict:
+        """The descriptor's entry in a model file (schema 2)."""
+        return {"family": self.family, "functions": [[k, float(p)] for k, p in self.functions],
+                "r_cut": self.r_cut, "r_on": self.r_on}
+
+    def with_cutoff(self, r_cut: float) -> "Radial":
+        """The same functions and switching with an explicit cutoff (Å)."""
+        return Radial(self.functions, float(r_cut), self.r_on)
+
+    def select(self, indices) -> "Radial":
+        """A basis with only the functions at ``indices`` (same cutoff and switching)."""
+        return Radial(tuple(self.functions[i] for i in indices), self.r_cut, self.r_on)
+
+
+#: The paper's name for the radial family (a set of weight functions).
+Basis = Radial
+
+DESCRIPTOR_FAMILIES = {"radial": Radial}
+
+
+def as_descriptors(descriptors) -> tuple:
+    """A tuple of descriptor specs from one descriptor or a sequence of them."""
+    if isinstance(descriptors, tuple(DESCRIPTOR_FAMILIES.values())):
+        return (descriptors,)
+    out = tuple(descriptors)
+    if not out or not all(isinstance(d, tuple(DESCRIPTOR_FAMILIES.values())) for d in out):
+        raise ValueError(f"descriptors must be one or more of {sorted(DESCRIPTOR_FAMILIES)}, got {descriptors!r}")
+    return out
+
+
+def from_spec(spec: _core.DescriptorSpec):
+    """The Python descriptor for a core spec (as the model-file reader returns them)."""
+    return DESCRIPTOR_FAMILIES[spec.family].from_spec(spec)
