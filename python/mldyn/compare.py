@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import plots
-from .analysis import _default_peak_window, analyze, half_min_width
+from .analysis import analyze, default_peak_window, half_min_width
 from .dataset import Dataset
 
 __all__ = ["Comparison", "ROWS", "FIGURES", "compare_runs", "comparison_rows", "format_table", "force_errors",
@@ -215,7 +215,7 @@ def compare_runs(reference: Dataset, run: Dataset, outdir, labels=("reference", 
     if reference.periodic and run.periodic:
         r_max = min(half_min_width(reference), half_min_width(run))
     try:  # the same sliding window for both runs' spectrum peak
-        window = min(_default_peak_window(reference.times_f), _default_peak_window(run.times_f))
+        window = min(default_peak_window(reference.times_f), default_peak_window(run.times_f))
     except ValueError:
         window = None
     ana_ref = analyze(reference, seed=seed, r_max=r_max if reference.periodic else None, peak_window_fs=window)
