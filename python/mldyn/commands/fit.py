@@ -76,7 +76,7 @@ def run(args) -> int:
     from ..basis import Basis
     from ..fit import fit_model
     from ..formats import load_dataset
-    from ..plots import plot_selection_curves
+    from ..report.plots import plot_selection_curves
 
     t0 = time.perf_counter()
     dataset = load_dataset(args.data, require_forces=True)

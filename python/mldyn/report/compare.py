@@ -1,7 +1,7 @@
 """Compare a learned run with a reference (CP2K) run: figures and a Markdown report (paper section 5.3).
 
 :func:`compare_runs` analyses both runs with :func:`mldyn.analysis.analyze`, draws the
-figures of :mod:`mldyn.plots` (the paper's Figs. 1 and 3–7 plus RDFs and VDOS, reference and
+figures of :mod:`mldyn.report.plots` (the paper's Figs. 1 and 3–7 plus RDFs and VDOS, reference and
 learned overlaid), optionally evaluates the force model on the reference frames
 (:func:`mldyn.metrics.evaluate_forces`), and writes ``report.md`` and ``summary.json`` to
 the report directory. Units: Å, fs, eV, K, degrees, cm⁻¹.
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from . import plots
-from .analysis import analyze, default_peak_window, half_min_width
-from .dataset import Dataset
+from ..analysis import analyze, default_peak_window, half_min_width
+from ..dataset import Dataset
 
 __all__ = ["Comparison", "ROWS", "FIGURES", "compare_runs", "comparison_rows", "format_table", "force_errors",
            "load_run"]
@@ -96,8 +96,8 @@ def load_run(path) -> tuple[Dataset, list]:
     """
     import warnings
 
-    from .cp2k import CP2KAlignmentWarning, find_cp2k_files, read_cp2k
-    from .formats import load_dataset
+    from ..cp2k import CP2KAlignmentWarning, find_cp2k_files, read_cp2k
+    from ..formats import load_dataset
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CP2KAlignmentWarning)
@@ -162,8 +162,8 @@ def force_errors(model, reference: Dataset, stride: int = 1, progress: bool = Fa
     ``{"frames": n, "species": {name: {"rmse" (eV/Å), "rms_reference" (eV/Å), "relative_rmse", "n_agents"}}}``.
     ValueError when the reference has no forces.
     """
-    from .metrics import evaluate_forces
-    from .modelfile import load_model
+    from ..metrics import evaluate_forces
+    from ..modelfile import load_model
 
     if reference.forces_fnc is None:
         raise ValueError("the reference run has no forces")
