@@ -75,7 +75,7 @@ def format_table(table: dict, species: list, frames: int) -> str:
 def run(args) -> int:
     from ..basis import Basis
     from ..fit import fit_model
-    from ..formats import load_dataset
+    from ..io import load_dataset
     from ..report.plots import plot_selection_curves
 
     t0 = time.perf_counter()

@@ -87,7 +87,7 @@ class Comparison:
 
 
 def load_run(path) -> tuple[Dataset, list]:
-    """Load a run for comparison with :func:`mldyn.formats.load_dataset`: ``(dataset, notes)``.
+    """Load a run for comparison with :func:`mldyn.io.load_dataset`: ``(dataset, notes)``.
 
     A CP2K-style directory whose ``.ener`` file is printed less often than the trajectory (as
     ``mldyn run --thermo-every K`` writes it) would lose every frame the ``.ener`` file lacks;
@@ -96,8 +96,9 @@ def load_run(path) -> tuple[Dataset, list]:
     """
     import warnings
 
-    from ..cp2k import CP2KAlignmentWarning, find_cp2k_files, read_cp2k
-    from ..formats import load_dataset
+    from ..io import load_dataset
+    from ..io.cp2k_files import find_cp2k_files
+    from ..io.cp2k_reader import CP2KAlignmentWarning, read_cp2k
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CP2KAlignmentWarning)
