@@ -21,7 +21,7 @@ from . import _core
 from .basis import Basis
 from .cell import make_cell
 from .invariants import NEIGHBOUR_METHODS, as_positions, as_species_ids
-from .units import ATOMIC_MASSES
+from .elements import ATOMIC_MASSES
 
 __all__ = ["AgentLossModel"]
 
