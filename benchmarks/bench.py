@@ -72,7 +72,7 @@ def build(spec, n_functions: int):
     if spec != "h2o32":
         return bench_scaling.system(tuple(spec), n_functions)
     import mldyn
-    from mldyn.formats import load_dataset
+    from mldyn.io import load_dataset
 
     data = load_dataset("@h2o32")
     funcs = bench_scaling.SEVEN if n_functions == 7 else mldyn.PAPER_FUNCTIONS

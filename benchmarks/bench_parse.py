@@ -3,7 +3,7 @@
     python benchmarks/bench_parse.py [--frames 1000] [--atoms 384] [--gzip] [--write]
 
 Writes the run to a temporary directory with mldyn's CP2K writers, then times
-``mldyn.cp2k.read_cp2k`` (best of 3) and prints the seconds. Target: < 2 s.
+``mldyn.io.cp2k_reader.read_cp2k`` (best of 3) and prints the seconds. Target: < 2 s.
 --write stores the result in benchmarks/RESULTS.md.
 """
 from __future__ import annotations
@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from mldyn.cp2k import read_cp2k, write_cp2k_cell, write_cp2k_ener, write_cp2k_xyz
+from mldyn.io.cp2k_reader import read_cp2k
+from mldyn.io.cp2k_writer import write_cp2k_cell, write_cp2k_ener, write_cp2k_xyz
 
 TARGET_S = 2.0
 

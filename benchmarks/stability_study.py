@@ -132,7 +132,7 @@ def structure(dataset) -> dict:
 
 
 def load_run(rundir: Path):
-    from mldyn.formats import load_dataset
+    from mldyn.io import load_dataset
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -145,7 +145,7 @@ def load_run(rundir: Path):
 
 
 def reference_numbers() -> dict:
-    from mldyn.formats import load_dataset
+    from mldyn.io import load_dataset
 
     ref = load_dataset("@h2o32")
     full = structure(ref)
@@ -192,7 +192,7 @@ def hh_probe(model_path: Path) -> list[float]:
     midpoint to each distance in PROBE_R, everything else fixed; returns half the difference of the two
     H forces projected on the H-H direction.
     """
-    from mldyn.formats import load_dataset
+    from mldyn.io import load_dataset
     from mldyn.model import load_model
 
     ref = load_dataset("@h2o32")
@@ -237,7 +237,7 @@ def windows(dataset, frame_fs: float, width_fs: float = 100.0) -> list[dict]:
 
 def demo_check(models: dict, workdir: Path, target: float) -> dict:
     """The demo's run (2000 steps from the last frame), saved every 10 steps, against the reference in 100 fs windows."""
-    from mldyn.formats import load_dataset
+    from mldyn.io import load_dataset
 
     rundir = workdir / "runs" / "demo_check"
     if rundir.exists():

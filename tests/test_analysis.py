@@ -7,7 +7,7 @@ import pytest
 
 from mldyn import analysis as A
 from mldyn.dataset import Dataset
-from mldyn.formats import load_dataset
+from mldyn.io import load_dataset
 from mldyn.units import SPEED_OF_LIGHT_CM_PER_FS, SPEED_OF_LIGHT_M_PER_S
 
 M_O, M_H = 15.9994, 1.00794

@@ -9,7 +9,8 @@ from ase.md.verlet import VelocityVerlet  # noqa: E402
 import mldyn  # noqa: E402
 from mldyn.ase import MLDCalculator  # noqa: E402
 from mldyn.fit import fit_model  # noqa: E402
-from mldyn.formats import ASE_TIME_FS, load_dataset  # noqa: E402
+from mldyn.io import load_dataset  # noqa: E402
+from mldyn.io.xyz import ASE_TIME_FS  # noqa: E402
 
 
 @pytest.fixture(scope="module")

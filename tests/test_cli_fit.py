@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mldyn.cli import main
-from mldyn.formats import load_dataset
+from mldyn.io import load_dataset
 from mldyn.model import load_model
 
 

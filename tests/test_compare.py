@@ -8,10 +8,10 @@ import pytest
 
 from mldyn.descriptors import Basis
 from mldyn.cli import COMMANDS, main
-from mldyn.compare import FIGURES, ROWS
-from mldyn.cp2k import write_cp2k_run
+from mldyn.io.cp2k_writer import write_cp2k_run
 from mldyn.dataset import Dataset
-from mldyn.formats import load_dataset
+from mldyn.io import load_dataset
+from mldyn.report.compare import FIGURES, ROWS
 from mldyn.model import AgentLossModel
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

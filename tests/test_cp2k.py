@@ -1,4 +1,4 @@
-"""mldyn.cp2k: reading the bundled real CP2K run, units, cells, step alignment, damaged
+"""mldyn.io.cp2k_*: reading the bundled real CP2K run, units, cells, step alignment, damaged
 inputs (each error names the file and the line), and the CP2K-style writers."""
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ import numpy as np
 import pytest
 
 from mldyn import units
-from mldyn.cp2k import (CP2KAlignmentWarning, _parse_cp2k_xyz, find_cp2k_files, parse_cp2k_input_cell, read_cp2k,
-                        write_cp2k_cell, write_cp2k_ener, write_cp2k_run, write_cp2k_xyz)
+from mldyn.elements import ATOMIC_MASSES
+from mldyn.io.cp2k_files import find_cp2k_files
+from mldyn.io.cp2k_input import parse_cp2k_input_cell
+from mldyn.io.cp2k_reader import CP2KAlignmentWarning, read_cp2k
+from mldyn.io.cp2k_writer import write_cp2k_cell, write_cp2k_ener, write_cp2k_run, write_cp2k_xyz
+from mldyn.io.cp2k_xyz import read_cp2k_xyz
 from mldyn.data import bundled_h2o32_path
 from mldyn.dataset import Dataset
 
@@ -90,15 +94,15 @@ def test_bundled_run_shape_species_steps(real):
     assert ds.symbols[:2] == ["O", "O"] and ds.symbols[-1] == "H"
     np.testing.assert_array_equal(ds.steps_f, np.arange(200, 800))
     np.testing.assert_allclose(ds.times_f, 0.5 * ds.steps_f)
-    np.testing.assert_allclose(ds.masses_n[:32], units.ATOMIC_MASSES["O"])
-    np.testing.assert_allclose(ds.masses_n[32:], units.ATOMIC_MASSES["H"])
+    np.testing.assert_allclose(ds.masses_n[:32], ATOMIC_MASSES["O"])
+    np.testing.assert_allclose(ds.masses_n[32:], ATOMIC_MASSES["H"])
     assert ds.velocities_fnc is not None and ds.forces_fnc is not None
     assert ds.positions_fnc.dtype == np.float64 and ds.species_n.dtype == np.int32 and ds.steps_f.dtype == np.int64
 
 
 def test_bundled_run_provenance_hashes(real):
     prov = real["ds"].provenance
-    assert prov["reader"] == "mldyn.cp2k.read_cp2k" and prov["project"] == PROJECT
+    assert prov["reader"] == "mldyn.io.cp2k_reader.read_cp2k" and prov["project"] == PROJECT
     for kind, name in (("pos", "H2O-32-pos-1.xyz.gz"), ("ener", "H2O-32-1.ener"), ("cell", "H2O-32-1.cell"),
                        ("inp", "in.inp")):
         assert prov["files"][kind]["sha256"] == hashlib.sha256((BUNDLED / name).read_bytes()).hexdigest()
@@ -175,13 +179,13 @@ def test_gzip_and_plain_give_identical_data(tmp_path, real):
 def test_fast_and_general_parsers_agree(tmp_path, real):
     """Irregular spacing forces the general tokenising parser; values must equal the fixed-column parse."""
     files = make_run(tmp_path / "a", real, frames=3, kinds=("pos",))
-    fast = _parse_cp2k_xyz(str(files["pos"]))
+    fast = read_cp2k_xyz(str(files["pos"]))
 
     def squash(kind, lines):
         return [" ".join(line.split()) if i % FRAME_LINES >= 2 else line for i, line in enumerate(lines)]
 
     files = make_run(tmp_path / "b", real, frames=3, kinds=("pos",), edit=squash)
-    general = _parse_cp2k_xyz(str(files["pos"]))
+    general = read_cp2k_xyz(str(files["pos"]))
     np.testing.assert_array_equal(fast.data, general.data)
     assert fast.symbols == general.symbols and list(fast.steps) == list(general.steps)
     reference = np.array([line.split()[1:] for i, line in enumerate(real["xyz"]["pos"][:3 * FRAME_LINES])
@@ -368,7 +372,7 @@ def test_masses_override(tmp_path, real):
     make_run(tmp_path, real, frames=2)
     ds = read_cp2k(tmp_path, masses={"H": 2.014})
     np.testing.assert_array_equal(ds.masses_n[32:], 2.014)
-    np.testing.assert_array_equal(ds.masses_n[:32], units.ATOMIC_MASSES["O"])
+    np.testing.assert_array_equal(ds.masses_n[:32], ATOMIC_MASSES["O"])
     with pytest.raises(ValueError, match=r"masses= names \['D'\] match no species"):
         read_cp2k(tmp_path, masses={"D": 2.014})
     with pytest.raises(ValueError, match="positive"):
@@ -580,7 +584,7 @@ def test_write_read_round_trip_of_simulated_values(tmp_path):
     frc = rng.normal(scale=3.0, size=(F, n, 3))
     epot = rng.normal(size=F) - 400.0
     steps = np.arange(F) * 10
-    masses = np.array([units.ATOMIC_MASSES[s] for s in symbols])
+    masses = np.array([ATOMIC_MASSES[s] for s in symbols])
     ds = Dataset(["O", "H"], [0, 1, 1, 0, 1, 1], masses, pos, np.eye(3) * 8.0, vel, frc, steps, steps * 0.5, epot)
     write_cp2k_run(tmp_path, ds, project="md")
     back = read_cp2k(tmp_path)
@@ -648,8 +652,6 @@ def test_input_non_default_print_unit_is_refused(tmp_path, real):
 
 def test_ener_columns_stay_separated_for_huge_values(tmp_path):
     """Agent-loss 'potential energies' can be enormous; the written .ener must still parse."""
-    from mldyn.cp2k import write_cp2k_ener
-
     path = tmp_path / "big-1.ener"
     write_cp2k_ener(path, [0, 1], [0.0, 0.5], [1.0, 2.0], [300.0, 301.0], [3e12, -4e13], [5e12, 6e13])
     rows = [line.split() for line in path.read_text().splitlines()[1:]]

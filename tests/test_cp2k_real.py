@@ -3,7 +3,7 @@ package) runs a few MD steps of 3 water molecules, and the files it prints agree
 each other and with the deck.
 
 The check parses CP2K's xyz/ener files with a minimal numpy parser of its own, so it
-does not depend on :mod:`mldyn.cp2k`; when ``mldyn.cp2k.read_cp2k`` exists it is
+does not depend on :mod:`mldyn.io`; when ``mldyn.io.cp2k_reader.read_cp2k`` exists it is
 checked against that parse as well.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from mldyn import cli, units
+from mldyn.elements import ATOMIC_MASSES
 
 CP2K_NAMES = ("cp2k.psmp", "cp2k.ssmp", "cp2k", "cp2k.popt", "cp2k.sopt")
 PROJECT = "w3"
@@ -95,7 +96,7 @@ def parsed(run):
     assert sym == sym_v == sym_f == run["init_symbols"]
     ener = np.loadtxt(out / f"{PROJECT}-1.ener", ndmin=2)
     cell = np.loadtxt(out / f"{PROJECT}-1.cell", ndmin=2)
-    masses = np.array([units.ATOMIC_MASSES[s] for s in sym])
+    masses = np.array([ATOMIC_MASSES[s] for s in sym])
     return dict(symbols=sym, pos=pos, vel=vel, frc=frc, ener=ener, cell=cell, masses=masses,
                 pos_comments=pos_comments, frc_comments=frc_comments)
 
@@ -143,7 +144,7 @@ def test_forces_and_positions(parsed, run):
     np.testing.assert_allclose(parsed["pos"][0], run["init_pos"], atol=1e-6)
     assert np.abs(parsed["pos"][-1] - parsed["pos"][0]).max() > 1e-4
     # The cell file holds the cubic water-box cell every step.
-    length = np.cbrt(N_WATER * (units.ATOMIC_MASSES["O"] + 2 * units.ATOMIC_MASSES["H"]) * units.AMU_KG * 1e27)
+    length = np.cbrt(N_WATER * (ATOMIC_MASSES["O"] + 2 * ATOMIC_MASSES["H"]) * units.AMU_KG * 1e27)
     expected = np.array([length, 0, 0, 0, length, 0, 0, 0, length])
     np.testing.assert_allclose(parsed["cell"][:, 2:11], np.tile(expected, (STEPS + 1, 1)), atol=1e-8)
     assert "SCF run NOT converged" not in run["log"]
@@ -151,9 +152,9 @@ def test_forces_and_positions(parsed, run):
 
 def test_read_cp2k_agrees_with_minimal_parse(run, parsed):
     try:
-        from mldyn.cp2k import read_cp2k
+        from mldyn.io.cp2k_reader import read_cp2k
     except ImportError as exc:
-        pytest.skip(f"mldyn.cp2k.read_cp2k not available yet ({exc}); the minimal parse above still ran")
+        pytest.skip(f"mldyn.io.cp2k_reader.read_cp2k not available yet ({exc}); the minimal parse above still ran")
     ds = read_cp2k(run["dir"])
     np.testing.assert_array_equal(np.asarray(ds.steps_f), np.arange(STEPS + 1))
     np.testing.assert_allclose(ds.positions_fnc, parsed["pos"], atol=1e-9)

@@ -9,6 +9,7 @@ import pytest
 
 from mldyn import units
 from mldyn.dataset import Dataset, DatasetSplit
+from mldyn.elements import ATOMIC_MASSES
 
 
 def make(F=10, n=4, periodic=True, seed=0, **over):
@@ -16,7 +17,7 @@ def make(F=10, n=4, periodic=True, seed=0, **over):
     rng = np.random.default_rng(seed)
     kw = dict(
         species_names=["O", "H"], species_n=[0, 1, 1, 1],
-        masses_n=[units.ATOMIC_MASSES["O"]] + [units.ATOMIC_MASSES["H"]] * 3,
+        masses_n=[ATOMIC_MASSES["O"]] + [ATOMIC_MASSES["H"]] * 3,
         positions_fnc=rng.uniform(0, 5, size=(F, n, 3)),
         cells_f33=np.broadcast_to(np.diag([5.0, 6.0, 7.0]), (F, 3, 3)) if periodic else None,
         velocities_fnc=rng.normal(scale=0.01, size=(F, n, 3)), forces_fnc=rng.normal(size=(F, n, 3)),

@@ -173,9 +173,9 @@ def test_gradients_false_returns_same_phi_and_no_dphi():
 def test_default_cutoff_is_half_smallest_perpendicular_width_and_infinite_when_isolated():
     from mldyn.cell import default_cutoff
 
-    assert default_cutoff([TRICLINIC]) == pytest.approx(R.max_cutoff(TRICLINIC), rel=1e-14)
-    assert default_cutoff([ORTHO]) == pytest.approx(5.5, rel=1e-15)
-    assert default_cutoff([None]) == math.inf
+    assert default_cutoff(TRICLINIC) == pytest.approx(R.max_cutoff(TRICLINIC), rel=1e-14)
+    assert default_cutoff(ORTHO) == pytest.approx(5.5, rel=1e-15)
+    assert default_cutoff(None) == math.inf
     # A pair at 4.20 Å in the skewed cell (max_cutoff 4.25) counts by default, one at 4.30 Å does not.
     for r, inside in ((4.20, True), (4.30, False)):
         pos = np.array([[5.0, 4.0, 4.0], [5.0 + r, 4.0, 4.0]])

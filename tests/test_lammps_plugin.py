@@ -20,7 +20,7 @@ import pytest
 
 import mldyn
 import mldyn.fit
-import mldyn.formats
+import mldyn.io
 
 REPO = Path(__file__).resolve().parents[1]
 L_BOX = 9.8528   # Å, the bundled @h2o32 cubic cell
@@ -95,7 +95,7 @@ def plugin(lammps_dir, tmp_path_factory):
 def water(tmp_path_factory):
     """Fitted model file, the last @h2o32 frame and a LAMMPS data file of it."""
     tmp = tmp_path_factory.mktemp("water")
-    data = mldyn.formats.load_dataset("@h2o32")
+    data = mldyn.io.load_dataset("@h2o32")
     basis = mldyn.Basis((("exp", 1.0), ("gauss", 1.0), ("gauss", 2.0), ("power", 2.0)), r_on=4.0)
     model = mldyn.fit.fit_model(data.subset(range(0, 600, 10)), basis, "quadratic", progress=False).model
     model_path = model.save(tmp / "model.json")

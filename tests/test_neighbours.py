@@ -24,7 +24,7 @@ TRICLINIC = np.array([[10.0, 0.0, 0.0], [3.0, 9.0, 0.0], [-2.0, 2.5, 8.5]])
 def run_method(pos, sp, n_species, functions, cell, r_cut, r_on, method):
     """phi, dphi from a core calculator, and the method it reports."""
     c = make_cell(cell)
-    calc = feature_evaluator(Basis(functions, r_cut=r_cut, r_on=r_on), n_species, [c])
+    calc = feature_evaluator(Basis(functions, r_cut=r_cut, r_on=r_on), n_species, c)
     phi, dphi = calc.features(c, np.ascontiguousarray(pos, dtype=float), np.asarray(sp, dtype=np.int32), method,
                               True)
     M = len(functions)

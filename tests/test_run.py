@@ -7,9 +7,9 @@ import pytest
 
 import mldyn
 from mldyn.cli import main
-from mldyn.cp2k import read_cp2k
 from mldyn.fit import fit_model
-from mldyn.formats import load_dataset
+from mldyn.io import load_dataset
+from mldyn.io.cp2k_reader import read_cp2k
 from mldyn.runner import RunConfig, RunFailed, restart_md, run_md
 
 OUTPUTS = ("trajectory.extxyz", "mldyn-pos-1.xyz", "mldyn-vel-1.xyz", "mldyn-frc-1.xyz", "mldyn-1.ener",
@@ -82,7 +82,7 @@ def test_extxyz_trajectory_reads_in_ase_with_cell_velocities_and_forces(model_pa
         np.testing.assert_allclose(atoms.positions, run.positions_fnc[k], atol=1e-9)
         np.testing.assert_allclose(atoms.get_forces(), run.forces_fnc[k], atol=1e-8)
         # the CP2K file holds 10 decimals in Bohr/a.u. time (2.2e-9 Å/fs): that sets the tolerance
-        np.testing.assert_allclose(atoms.get_velocities() / mldyn.formats.ASE_TIME_FS, run.velocities_fnc[k],
+        np.testing.assert_allclose(atoms.get_velocities() / mldyn.io.xyz.ASE_TIME_FS, run.velocities_fnc[k],
                                    rtol=0, atol=3e-9)
         assert np.abs(atoms.get_velocities()).max() > 1e-3  # velocities really arrived
 

@@ -7,9 +7,9 @@ from . import units
 from ._core import get_num_threads, have_openmp, set_num_threads
 from .descriptors import PAPER_FUNCTIONS, Basis, Radial
 from .cell import Cell, make_cell
-from .cp2k import read_cp2k
 from .dataset import Dataset
-from .formats import load_dataset
+from .io import load_dataset
+from .io.cp2k_reader import read_cp2k
 from .invariants import compute_features, compute_invariants
 from .md import Simulation, maxwell_boltzmann
 from .model import AgentLossModel

@@ -4,7 +4,7 @@ A :class:`Dataset` holds F frames of the same n atoms (same species order in eve
 frame): positions (Å), optional velocities (Å/fs) and forces (eV/Å), per-frame
 cells (rows = cell vectors, Å) or ``None`` for an isolated system, step indices,
 times (fs) and optional per-frame energies (eV) and temperatures (K). Readers
-(:mod:`mldyn.cp2k`, :mod:`mldyn.formats`) convert to these units at the edge; nothing
+(:mod:`mldyn.io`) convert to these units at the edge; nothing
 here knows about file formats except the :meth:`Dataset.save` / :meth:`Dataset.load`
 ``.npz`` container (compressed, no pickled objects).
 """
@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
+from .cell import cell_frames
 from .units import ACCEL_PER_FORCE_OVER_MASS
 
 __all__ = ["Dataset", "DatasetSplit", "FORMAT_VERSION"]
@@ -117,10 +118,7 @@ class Dataset:
             raise ValueError(f"Dataset: masses_n must be > 0 amu, atom {bad} has {self.masses_n[bad]}")
 
         if cells_f33 is not None:
-            cells = np.asarray(cells_f33, dtype=float)
-            if cells.shape == (3, 3):
-                cells = np.broadcast_to(cells, (F, 3, 3))
-            cells = _as_float("cells_f33", cells, (F, 3, 3), False)
+            cells = _as_float("cells_f33", cell_frames(cells_f33, F), (F, 3, 3), False)
             det = np.linalg.det(cells)
             if not np.all(np.abs(det) > 0):
                 bad = int(np.flatnonzero(~(np.abs(det) > 0))[0])

@@ -78,7 +78,7 @@ def design_blocks(dataset, basis: Basis, quadratic: bool, frames, desc: str, pro
     for i, t in enumerate(progress_bar(frames, desc=desc, enabled=progress, unit="frame")):
         cell = make_cell(None if dataset.cells_f33 is None else dataset.cells_f33[t])
         if calc is None:
-            calc = feature_evaluator(basis, S, [cell])
+            calc = feature_evaluator(basis, S, cell)
         phi, dphi = calc.features(cell, dataset.positions_fnc[t], species, "auto", True)
         for s in range(S):
             yield i, s, (_core.build_design(phi, dphi, species, s, quadratic),

@@ -33,9 +33,10 @@ def as_species_ids(species_n, n_atoms: int, n_species: int) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int32)
 
 
-def feature_evaluator(descriptors, n_species: int, cells=(None,)) -> _core.Evaluator:
+def feature_evaluator(descriptors, n_species: int, cells=None) -> _core.Evaluator:
     """A core evaluator of the invariant rows of ``descriptors`` (a descriptor or a sequence),
-    with unresolved cutoffs set from ``cells`` (half the smallest perpendicular width over them)."""
+    with unresolved cutoffs set from ``cells`` (None, one cell or (F, 3, 3) cells, Å; see
+    :func:`mldyn.cell.default_cutoff`)."""
     from .descriptors import as_descriptors
 
     specs = [d.spec() for d in as_descriptors(descriptors)]
@@ -72,7 +73,7 @@ def compute_features(positions_nc, species_n, cell=None, descriptors=None, n_spe
     if neighbours not in NEIGHBOUR_METHODS:
         raise ValueError(f"neighbours must be one of {NEIGHBOUR_METHODS}, got {neighbours!r}")
     c = make_cell(cell)
-    ev = feature_evaluator(descriptors if descriptors is not None else Radial(), n_species, [c])
+    ev = feature_evaluator(descriptors if descriptors is not None else Radial(), n_species, c)
     return ev.features(c, pos, species, neighbours, gradients)
 
 

@@ -116,7 +116,7 @@ class AgentLossModel:
 
     def evaluator_for(self, cell) -> _core.Evaluator:
         """A core evaluator (neighbour list and scratch) for ``cell``, cached per resolved cutoff."""
-        r_cut = default_cutoff([cell]) if self._definition.cutoff_from_cell else math.inf
+        r_cut = default_cutoff(cell) if self._definition.cutoff_from_cell else math.inf
         ev = self._evaluators.get(r_cut)
         if ev is None:
             ev = _core.Evaluator(self._definition.build(r_cut))

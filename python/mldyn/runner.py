@@ -5,7 +5,7 @@ A run directory holds
 * ``trajectory.extxyz`` — extended XYZ (cell, positions Å, forces eV/Å, velocities Å/fs as
   ``vel``, and ASE ``masses``/``momenta``) that ``ase.io.read(path, index=":")`` reads;
 * ``mldyn-pos-1.xyz``, ``mldyn-vel-1.xyz``, ``mldyn-frc-1.xyz``, ``mldyn-1.ener``, ``mldyn-1.cell``
-  — CP2K's files and units, so :func:`mldyn.cp2k.read_cp2k` (and every analysis) reads a learned
+  — CP2K's files and units, so :func:`mldyn.io.cp2k_reader.read_cp2k` (and every analysis) reads a learned
   run exactly like a CP2K run. In ``.ener`` and the ``E =`` comments the "potential energy" is
   1/2 sum_k H_k (the potential energy for a conservative model; for an agent-loss model only half
   the total loss) and the CPU-time column is 0, so that files are reproducible;
@@ -108,13 +108,13 @@ def load_initial_state(source: str, cell=None):
     path, frame = _split_frame(str(source))
     p = Path(path)
     if p.suffix in (".xyz", ".extxyz") and not p.name.endswith("-pos-1.xyz"):
-        from .cp2k_input import read_xyz
+        from .io.xyz import read_structure
 
-        symbols, pos, lattice = read_xyz(p, frame)
+        symbols, pos, lattice = read_structure(p, frame)
         velocities = None
         description = f"{p} frame {frame}"
     else:
-        from .formats import load_dataset
+        from .io import load_dataset
 
         data = load_dataset(path)
         if not -data.n_frames <= frame < data.n_frames:
@@ -152,7 +152,7 @@ class RunFiles:
 
     def start(self) -> None:
         """Create empty files with their headers."""
-        from .cp2k import write_cp2k_cell, write_cp2k_ener
+        from .io.cp2k_writer import write_cp2k_cell, write_cp2k_ener
 
         for key in ("extxyz", "pos", "vel", "frc"):
             self.paths[key].write_text("")
@@ -191,8 +191,8 @@ class RunFiles:
                                f"{int(thermo['clipped'][k])}\n")
 
     def flush(self) -> None:
-        from .cp2k import write_cp2k_cell, write_cp2k_ener, write_cp2k_xyz
-        from .formats import write_extxyz
+        from .io.cp2k_writer import write_cp2k_cell, write_cp2k_ener, write_cp2k_xyz
+        from .io.xyz import write_extxyz
 
         if self.frames:
             steps = np.array([f[0] for f in self.frames], dtype=np.int64)

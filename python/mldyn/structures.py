@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from .units import AMU_KG, ATOMIC_MASSES
+from .elements import ATOMIC_MASSES
+from .units import AMU_KG
 
 __all__ = ["water_box", "WATER_OH_A", "WATER_HOH_DEG", "min_image_distances"]
 
@@ -85,7 +86,7 @@ def water_box(n_molecules: int, density: float = 1.0, seed: int = 0):
         Number of molecules, >= 1.
     density : float
         Mass density in g/cm³ (1.0: liquid water at ambient conditions). Masses are
-        :data:`mldyn.units.ATOMIC_MASSES` (18.01528 amu per molecule).
+        :data:`mldyn.elements.ATOMIC_MASSES` (18.01528 amu per molecule).
     seed : int
         Seed of the random site choice and orientations (same seed, same box).
 

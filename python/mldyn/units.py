@@ -3,7 +3,7 @@
 mldyn works internally in Å, fs, amu (Da), eV, K: forces in eV/Å, velocities in Å/fs,
 accelerations in Å/fs². The constants live in one place, the C++ header
 ``cpp/include/mldyn/units.hpp``, and are re-exported here. Conversions from CP2K's
-atomic units happen only at the I/O edge (:mod:`mldyn.cp2k`) with these numbers.
+atomic units happen only at the I/O edge (:mod:`mldyn.io`) with these numbers.
 """
 from ._core import units as _u
 
@@ -34,10 +34,3 @@ SPEED_OF_LIGHT_CM_PER_FS: float = 2.99792458e-5
 HARTREE_PER_BOHR_EV_PER_A: float = HARTREE_EV / BOHR_A
 #: Bohr per atomic time unit in Å/fs (CP2K velocities).
 BOHR_PER_AU_TIME_A_PER_FS: float = BOHR_A / AU_TIME_FS
-
-#: Standard atomic masses (amu) of common elements, as CP2K uses them by default.
-ATOMIC_MASSES = {
-    "H": 1.00794, "He": 4.002602, "Li": 6.941, "C": 12.0107, "N": 14.0067, "O": 15.9994,
-    "F": 18.9984032, "Na": 22.98977, "Mg": 24.305, "Si": 28.0855, "P": 30.973761,
-    "S": 32.065, "Cl": 35.453, "K": 39.0983, "Ca": 40.078,
-}

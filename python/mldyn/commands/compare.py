@@ -44,8 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    """Load both runs (:func:`mldyn.compare.load_run`), write figures and report, print the table and the report path."""
-    from ..compare import compare_runs, format_table, load_run
+    """Load both runs (:func:`mldyn.report.compare.load_run`), write figures and report, print the table and the report path."""
+    from ..report.compare import compare_runs, format_table, load_run
 
     reference, notes = load_run(args.reference)
     learned, more = load_run(args.run)

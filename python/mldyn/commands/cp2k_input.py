@@ -5,7 +5,7 @@ import argparse
 import shlex
 import shutil
 
-from ..cp2k_input import METHODS, write_cp2k_input
+from ..io.cp2k_deck import METHODS, write_cp2k_input
 
 #: CP2K executables looked for on PATH, in order of preference, for the printed run line.
 CP2K_EXECUTABLES = ("cp2k.psmp", "cp2k.ssmp", "cp2k.popt", "cp2k.sopt", "cp2k")

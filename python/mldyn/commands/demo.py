@@ -26,10 +26,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..compare import compare_runs, format_table, load_run
+    from ..report.compare import compare_runs, format_table, load_run
     from ..fit import fit_model
-    from ..formats import load_dataset
-    from ..plots import plot_selection_curves
+    from ..io import load_dataset
+    from ..report.plots import plot_selection_curves
     from ..runner import RunConfig, run_md, summary_line
     from .fit import format_table as format_table1
 

@@ -75,8 +75,8 @@ def format_table(table: dict, species: list, frames: int) -> str:
 def run(args) -> int:
     from ..descriptors import Radial as Basis
     from ..fit import fit_model
-    from ..formats import load_dataset
-    from ..plots import plot_selection_curves
+    from ..io import load_dataset
+    from ..report.plots import plot_selection_curves
 
     t0 = time.perf_counter()
     dataset = load_dataset(args.data, require_forces=True)

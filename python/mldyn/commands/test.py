@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..formats import load_dataset
+    from ..io import load_dataset
     from ..metrics import RELATIVE_RMSE_DEFINITION, evaluate_forces
     from ..model import load_model
 

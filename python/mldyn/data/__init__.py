@@ -12,7 +12,7 @@ __all__ = ["bundled_h2o32_path"]
 
 
 def bundled_h2o32_path() -> Path:
-    """Directory of the bundled CP2K run (32 H2O, steps 200-799): pass it to :func:`mldyn.cp2k.read_cp2k`.
+    """Directory of the bundled CP2K run (32 H2O, steps 200-799): pass it to :func:`mldyn.io.cp2k_reader.read_cp2k`.
 
     Works for regular and editable installs (the package data lives on the file system).
     """

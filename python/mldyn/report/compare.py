@@ -1,7 +1,7 @@
 """Compare a learned run with a reference (CP2K) run: figures and a Markdown report (paper section 5.3).
 
 :func:`compare_runs` analyses both runs with :func:`mldyn.analysis.analyze`, draws the
-figures of :mod:`mldyn.plots` (the paper's Figs. 1 and 3–7 plus RDFs and VDOS, reference and
+figures of :mod:`mldyn.report.plots` (the paper's Figs. 1 and 3–7 plus RDFs and VDOS, reference and
 learned overlaid), optionally evaluates the force model on the reference frames
 (:func:`mldyn.metrics.evaluate_forces`), and writes ``report.md`` and ``summary.json`` to
 the report directory. Units: Å, fs, eV, K, degrees, cm⁻¹.
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from . import plots
-from .analysis import _default_peak_window, analyze, half_min_width
-from .dataset import Dataset
+from ..analysis import analyze, default_peak_window, half_min_width
+from ..dataset import Dataset
 
 __all__ = ["Comparison", "ROWS", "FIGURES", "compare_runs", "comparison_rows", "format_table", "force_errors",
            "load_run"]
@@ -87,7 +87,7 @@ class Comparison:
 
 
 def load_run(path) -> tuple[Dataset, list]:
-    """Load a run for comparison with :func:`mldyn.formats.load_dataset`: ``(dataset, notes)``.
+    """Load a run for comparison with :func:`mldyn.io.load_dataset`: ``(dataset, notes)``.
 
     A CP2K-style directory whose ``.ener`` file is printed less often than the trajectory (as
     ``mldyn run --thermo-every K`` writes it) would lose every frame the ``.ener`` file lacks;
@@ -96,8 +96,9 @@ def load_run(path) -> tuple[Dataset, list]:
     """
     import warnings
 
-    from .cp2k import CP2KAlignmentWarning, find_cp2k_files, read_cp2k
-    from .formats import load_dataset
+    from ..io import load_dataset
+    from ..io.cp2k_files import find_cp2k_files
+    from ..io.cp2k_reader import CP2KAlignmentWarning, read_cp2k
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CP2KAlignmentWarning)
@@ -162,8 +163,8 @@ def force_errors(model, reference: Dataset, stride: int = 1, progress: bool = Fa
     ``{"frames": n, "species": {name: {"rmse" (eV/Å), "rms_reference" (eV/Å), "relative_rmse", "n_agents"}}}``.
     ValueError when the reference has no forces.
     """
-    from .metrics import evaluate_forces
-    from .model import load_model
+    from ..metrics import evaluate_forces
+    from ..model import load_model
 
     if reference.forces_fnc is None:
         raise ValueError("the reference run has no forces")
@@ -215,7 +216,7 @@ def compare_runs(reference: Dataset, run: Dataset, outdir, labels=("reference", 
     if reference.periodic and run.periodic:
         r_max = min(half_min_width(reference), half_min_width(run))
     try:  # the same sliding window for both runs' spectrum peak
-        window = min(_default_peak_window(reference.times_f), _default_peak_window(run.times_f))
+        window = min(default_peak_window(reference.times_f), default_peak_window(run.times_f))
     except ValueError:
         window = None
     ana_ref = analyze(reference, seed=seed, r_max=r_max if reference.periodic else None, peak_window_fs=window)

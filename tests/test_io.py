@@ -1,4 +1,4 @@
-"""mldyn.formats: extended XYZ (ASE layout, written by hand here), DeePMD-kit npy systems,
+"""mldyn.io: extended XYZ (ASE layout, written by hand here), DeePMD-kit npy systems,
 and the load_dataset dispatcher."""
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import shutil
 import numpy as np
 import pytest
 
-from mldyn import units
-from mldyn.cp2k import read_cp2k
+from mldyn.elements import ATOMIC_MASSES
+from mldyn.io.cp2k_reader import read_cp2k
 from mldyn.data import bundled_h2o32_path
 from mldyn.dataset import Dataset
-from mldyn.formats import (ASE_TIME_FS, load_dataset, parse_extxyz_comment, read_deepmd_npy, read_extxyz,
-                           write_deepmd_npy, write_extxyz)
+from mldyn.io import FORMATS, detect_format, load_dataset
+from mldyn.io.deepmd import read_deepmd_npy, write_deepmd_npy
+from mldyn.io.extxyz import read_extxyz
+from mldyn.io.xyz import ASE_TIME_FS, parse_extxyz_comment, read_structure, write_extxyz
 
 # Triclinic cell (rows a, b, c in Å) and two frames of a water molecule, as ASE's extxyz writer lays them out.
 LATTICE = np.array([[6.0, 0.0, 0.0], [1.5, 7.0, 0.0], [-0.5, 0.8, 8.0]])
@@ -70,7 +72,7 @@ def test_extxyz_triclinic_with_forces(tmp_path):
     np.testing.assert_allclose(ds.positions_fnc, POS, atol=1e-12)
     np.testing.assert_allclose(ds.forces_fnc, FRC, atol=1e-12)
     np.testing.assert_allclose(ds.potential_energy_f, ENERGY)
-    np.testing.assert_allclose(ds.masses_n, [units.ATOMIC_MASSES[s] for s in SYMBOLS])
+    np.testing.assert_allclose(ds.masses_n, [ATOMIC_MASSES[s] for s in SYMBOLS])
     assert ds.velocities_fnc is None and ds.kinetic_energy_f is None
     np.testing.assert_array_equal(ds.steps_f, [0, 1])
     assert ds.provenance["format"] == "extxyz" and len(ds.provenance["files"]["extxyz"]["sha256"]) == 64
@@ -270,14 +272,14 @@ def test_deepmd_round_trip(tmp_path):
 # ------------------------------------------------------------------------------- dispatcher
 def test_load_dataset_dispatch(tmp_path):
     bundled = bundled_h2o32_path()
-    assert load_dataset(bundled).provenance["reader"] == "mldyn.cp2k.read_cp2k"
+    assert load_dataset(bundled).provenance["reader"] == "mldyn.io.cp2k_reader.read_cp2k"
     run = tmp_path / "run"
     shutil.copytree(bundled, run)
     assert load_dataset(run / "H2O-32-pos-1.xyz.gz").n_frames == 600
     (tmp_path / "w.extxyz").write_text(ase_style())
-    assert load_dataset(tmp_path / "w.extxyz").provenance["reader"] == "mldyn.formats.read_extxyz"
+    assert load_dataset(tmp_path / "w.extxyz").provenance["reader"] == "mldyn.io.extxyz.read_extxyz"
     root = write_deepmd_by_hand(tmp_path / "dp")
-    assert load_dataset(root).provenance["reader"] == "mldyn.formats.read_deepmd_npy"
+    assert load_dataset(root).provenance["reader"] == "mldyn.io.deepmd.read_deepmd_npy"
     ds = load_dataset(root)
     ds.save(tmp_path / "saved.npz")
     assert isinstance(load_dataset(tmp_path / "saved.npz"), Dataset)
@@ -297,3 +299,66 @@ def test_load_dataset_require_forces_for_every_format(tmp_path):
     with pytest.raises(ValueError, match="noforce.xyz: the data has no forces"):
         load_dataset(tmp_path / "noforce.xyz", require_forces=True)
     assert load_dataset(bundled_h2o32_path(), require_forces=True).forces_fnc is not None
+
+
+def test_detect_format_decides_before_reading(tmp_path):
+    """The format is told from names alone; no reader runs and no error text is inspected."""
+    bundled = bundled_h2o32_path()
+    assert detect_format(bundled) == "cp2k"
+    assert detect_format(bundled / "H2O-32-pos-1.xyz.gz") == "cp2k"
+    assert detect_format(write_deepmd_by_hand(tmp_path / "dp")) == "deepmd"
+    (tmp_path / "w.extxyz.gz").write_bytes(gzip.compress(ase_style().encode()))
+    assert detect_format(tmp_path / "w.extxyz.gz") == "extxyz"
+    (tmp_path / "d.npz").write_bytes(b"")
+    assert detect_format(tmp_path / "d.npz") == "npz"
+    assert set(FORMATS) == {"cp2k", "deepmd", "extxyz", "npz"}
+
+
+def test_directory_that_is_neither_cp2k_nor_deepmd(tmp_path):
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "notes.txt").write_text("not data\n")
+    (odd / "RUN-vel-1.xyz").write_text("1\n i = 0\nO 0 0 0\n")  # a CP2K file, but no positions trajectory
+    for call in (detect_format, load_dataset):
+        with pytest.raises(ValueError) as exc:
+            call(odd)
+        message = str(exc.value)
+        assert message.startswith(str(odd)) and "neither a CP2K run" in message
+        assert "deepmd/npy" in message and "type.raw" in message
+
+
+def test_directory_with_two_cp2k_projects(tmp_path):
+    """Two projects: the CP2K reader's own error reaches the caller unchanged; project= chooses one."""
+    run = tmp_path / "run"
+    shutil.copytree(bundled_h2o32_path(), run)
+    for f in sorted(run.glob("H2O-32-*")):
+        shutil.copy(f, run / f.name.replace("H2O-32", "OTHER"))
+    assert detect_format(run) == "cp2k"
+    with pytest.raises(ValueError) as direct:
+        read_cp2k(run)
+    with pytest.raises(ValueError) as dispatched:
+        load_dataset(run)
+    assert str(dispatched.value) == str(direct.value)
+    assert re.search(r"several CP2K projects \['H2O-32', 'OTHER'\]; choose one with project=", str(dispatched.value))
+    assert load_dataset(run, project="OTHER").provenance["project"] == "OTHER"
+    with pytest.raises(ValueError, match="no trajectory NOPE-pos-1.xyz"):
+        load_dataset(run, project="NOPE")
+
+
+def test_read_structure_frames_lattice_and_columns(tmp_path):
+    path = tmp_path / "s.extxyz.gz"
+    path.write_bytes(gzip.compress(ase_style().encode()))
+    symbols, pos, lattice = read_structure(path, frame=-1)
+    assert symbols == SYMBOLS
+    np.testing.assert_array_equal(pos, POS[1])
+    np.testing.assert_array_equal(lattice, LATTICE)
+    (tmp_path / "labels.xyz").write_text("2\nBob's box\nOW 0 0 0\nHW1 1 0 0\n")  # free text, CP2K-style labels
+    symbols, pos, lattice = read_structure(tmp_path / "labels.xyz")
+    assert symbols == ["O", "H"] and lattice is None and pos.shape == (2, 3)
+    (tmp_path / "bad.xyz").write_text("2\nplain\nO 0 0 0\nH 1 x 0\n")
+    with raises_at(tmp_path / "bad.xyz", 4, "non-numeric pos value 'x'"):
+        read_structure(tmp_path / "bad.xyz")
+    with pytest.raises(ValueError, match="frame 3 requested, file has 1 frame"):
+        read_structure(tmp_path / "bad.xyz", frame=3)
+    with pytest.raises(FileNotFoundError, match="structure file not found"):
+        read_structure(tmp_path / "missing.xyz")

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from mldyn import cli
-from mldyn.cp2k_input import METHODS, kinds_for, parse_cell, read_xyz, write_cp2k_input
+from mldyn.io.cp2k_deck import METHODS, kinds_for, parse_cell, write_cp2k_input
+from mldyn.io.xyz import read_structure
 from mldyn.structures import WATER_HOH_DEG, WATER_OH_A, min_image_distances, water_box
-from mldyn.units import AMU_KG, ATOMIC_MASSES
+from mldyn.elements import ATOMIC_MASSES
+from mldyn.units import AMU_KG
 
 CP2K_DATA = Path("/usr/share/cp2k")
 
@@ -62,7 +64,7 @@ def test_deck_md_parameters_and_files(tmp_path):
     assert keyword(section(deck, "GLOBAL"), "SEED") == "77"
     topo = section(deck, "FORCE_EVAL/SUBSYS/TOPOLOGY")
     assert keyword(topo, "COORD_FILE_NAME") == "run1-init.xyz"
-    symbols, pos, lattice = read_xyz(path.parent / "run1-init.xyz")
+    symbols, pos, lattice = read_structure(path.parent / "run1-init.xyz")
     assert symbols == ["O", "H", "H"] and lattice is None
     np.testing.assert_allclose(pos, WATER[1], atol=1e-9)
 
@@ -132,11 +134,11 @@ def test_extxyz_lattice_is_the_cell_unless_overridden(tmp_path):
 def test_multi_frame_xyz_frame_choice(tmp_path):
     f = tmp_path / "traj.xyz"
     f.write_text("1\nframe 0\nO 0 0 0\n1\nframe 1\nO 1 2 3\n")
-    _, pos0, _ = read_xyz(f)
-    _, pos_last, _ = read_xyz(f, frame=-1)
+    _, pos0, _ = read_structure(f)
+    _, pos_last, _ = read_structure(f, frame=-1)
     assert pos0.tolist() == [[0, 0, 0]] and pos_last.tolist() == [[1, 2, 3]]
     with pytest.raises(ValueError, match="frame 5"):
-        read_xyz(f, frame=5)
+        read_structure(f, frame=5)
 
 
 def test_missing_cell_is_a_clear_error(tmp_path):
@@ -192,7 +194,7 @@ def test_bad_structures(tmp_path):
 def test_atom_labels_become_elements(tmp_path):
     deck = write_cp2k_input((["OW", "HW1", "HW2", "CL"], np.eye(4, 3) * 2), tmp_path, cell=10).read_text()
     assert re.findall(r"&KIND (\w+)", deck) == ["O", "H", "Cl"]
-    assert read_xyz(tmp_path / "mldyn-init.xyz")[0] == ["O", "H", "H", "Cl"]
+    assert read_structure(tmp_path / "mldyn-init.xyz")[0] == ["O", "H", "H", "Cl"]
 
 
 def test_existing_deck_needs_overwrite(tmp_path):
@@ -262,7 +264,7 @@ def test_cli_water_box_deck(tmp_path, capsys):
     assert keyword(md, "STEPS") == "7" and float(keyword(md, "TEMPERATURE")) == 310.0
     assert float(keyword(md, "TIMESTEP")) == 0.4 and keyword(md, "ENSEMBLE") == "NVT"
     assert float(keyword(deck, "CUTOFF")) == 200.0
-    symbols, pos, _ = read_xyz(out / "w4-init.xyz")
+    symbols, pos, _ = read_structure(out / "w4-init.xyz")
     assert symbols.count("O") == 4 and symbols.count("H") == 8
     (length,) = {float(x) for x in keyword(deck, r"ABC \[angstrom\]").split()}
     assert length == pytest.approx(water_box(4, seed=2000)[2][0], rel=1e-9)

@@ -3,7 +3,7 @@
 :func:`write_cp2k_input` writes ``<project>.inp`` and ``<project>-init.xyz`` into a
 directory. Running ``cp2k.psmp -i <project>.inp -o <project>.out`` there (CP2K 2023.1,
 Debian package ``cp2k``, data files in ``/usr/share/cp2k``) makes the files that
-:mod:`mldyn.cp2k` reads, every MD step:
+:func:`mldyn.io.cp2k_reader.read_cp2k` reads, every MD step:
 
 - ``<project>-pos-1.xyz`` positions (Å), comment ``i = step, time = fs, E = Hartree``
 - ``<project>-vel-1.xyz`` velocities (Bohr per atomic unit of time)
@@ -23,7 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["METHODS", "write_cp2k_input", "read_xyz", "parse_cell", "format_deck", "kinds_for"]
+from ..cell import cell_matrix
+from ..elements import ELEMENT_SYMBOLS, element_symbol
+from .xyz import read_structure
+
+__all__ = ["METHODS", "write_cp2k_input", "parse_cell", "format_deck", "kinds_for"]
 
 # Valence charges of the GTH pseudopotentials used here (the ``-qN`` suffix of the
 # potential and basis names in Debian's /usr/share/cp2k/POTENTIAL, GTH_BASIS_SETS and
@@ -32,6 +36,7 @@ _VALENCE = {
     "H": 1, "He": 2, "Li": 3, "Be": 4, "B": 3, "C": 4, "N": 5, "O": 6, "F": 7, "Ne": 8,
     "Na": 9, "Mg": 10, "Al": 3, "Si": 4, "P": 5, "S": 6, "Cl": 7, "Ar": 8, "K": 9, "Ca": 10,
 }
+assert tuple(_VALENCE) == ELEMENT_SYMBOLS  # the elements element_symbol() recognises
 # GTH_BASIS_SETS has SZV-GTH / DZVP-GTH for H..Ar only; BASIS_MOLOPT has the
 # DZVP-MOLOPT-SR-GTH sets for all of H..Ca.
 _GTH_BASIS_ELEMENTS = frozenset(_VALENCE) - {"K", "Ca"}
@@ -68,124 +73,16 @@ _ENSEMBLES = ("NVE", "NVT")
 _PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
-# --------------------------------------------------------------------------- structure I/O
-
-
-def read_xyz(path, frame: int = 0):
-    """Read one frame of a plain or extended XYZ file.
-
-    Parameters
-    ----------
-    path : str or Path
-        The file. A comment line holding ``Lattice="ax ay az bx by bz cx cy cz"``
-        (extended XYZ) gives the cell; ``Properties=species:S:1:pos:R:3:...`` is
-        honoured to find the symbol and position columns, otherwise they are columns
-        1 and 2-4.
-    frame : int
-        Which frame (0 first, -1 last).
-
-    Returns
-    -------
-    symbols : list[str]
-        Element symbols, length n (capitalised, e.g. ``"O"``, ``"Cl"``).
-    positions_nc : numpy.ndarray
-        Shape (n, 3), Å.
-    lattice_cc : numpy.ndarray or None
-        Shape (3, 3), rows are the cell vectors a, b, c in Å, or None without ``Lattice=``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"structure file not found: {path}")
-    lines = path.read_text().splitlines()
-    frames = []
-    i = 0
-    while i < len(lines):
-        if not lines[i].strip():
-            i += 1
-            continue
-        try:
-            n = int(lines[i].split()[0])
-        except ValueError:
-            raise ValueError(f"{path}:{i + 1}: expected an atom count, got {lines[i]!r}") from None
-        if n < 1 or i + 2 + n > len(lines):
-            raise ValueError(f"{path}:{i + 1}: atom count {n} does not fit the file ({len(lines) - i - 2} lines follow)")
-        frames.append((i, n))
-        i += 2 + n
-    if not frames:
-        raise ValueError(f"{path}: no XYZ frame found")
-    try:
-        start, n = frames[frame]
-    except IndexError:
-        raise ValueError(f"{path}: frame {frame} requested, file has {len(frames)} frame(s)") from None
-    comment = lines[start + 1]
-
-    lattice = None
-    m = re.search(r'Lattice\s*=\s*"([^"]*)"', comment, flags=re.IGNORECASE)
-    if m:
-        vals = m.group(1).split()
-        if len(vals) != 9:
-            raise ValueError(f"{path}: Lattice=\"...\" must hold 9 numbers, got {len(vals)}")
-        lattice = np.array([float(v) for v in vals]).reshape(3, 3)
-
-    sym_col, pos_col = 0, 1
-    m = re.search(r'Properties\s*=\s*"?([^\s"]+)', comment, flags=re.IGNORECASE)
-    if m:
-        fields = m.group(1).split(":")
-        col, found = 0, {}
-        for name, _kind, count in zip(fields[0::3], fields[1::3], fields[2::3]):
-            found[name.lower()] = col
-            col += int(count)
-        sym_col = found.get("species", 0)
-        pos_col = found.get("pos", 1)
-
-    symbols, positions = [], []
-    for k, line in enumerate(lines[start + 2:start + 2 + n]):
-        parts = line.split()
-        try:
-            symbols.append(_element(parts[sym_col]))
-            positions.append([float(v) for v in parts[pos_col:pos_col + 3]])
-        except (IndexError, ValueError):
-            raise ValueError(f"{path}:{start + 3 + k}: cannot read an atom line: {line!r}") from None
-        if len(positions[-1]) != 3:
-            raise ValueError(f"{path}:{start + 3 + k}: cannot read an atom line: {line!r}")
-    return symbols, np.array(positions, dtype=float), lattice
-
-
-def _element(label: str) -> str:
-    """Element symbol of an atom label: 'O', 'o', 'O1', 'OW' -> 'O'; 'Cl', 'CL' -> 'Cl';
-    an unknown element comes back capitalised ('Fe') so that errors can name it."""
-    letters = re.match(r"[A-Za-z]+", str(label).strip())
-    if not letters:
-        raise ValueError(f"not an element symbol: {label!r}")
-    s = letters.group(0)
-    if s.capitalize() in _VALENCE:
-        return s.capitalize()
-    if len(s) >= 2 and s[1].islower() and s[:2] in _VALENCE:
-        return s[:2]
-    if s[0].upper() in _VALENCE and (len(s) == 1 or s[1].isupper()):
-        return s[0].upper()
-    return s.capitalize()
-
-
 def parse_cell(cell) -> np.ndarray:
-    """Return the cell as a (3, 3) array of row vectors a, b, c in Å.
+    """Return the cell of a deck as a (3, 3) array of row vectors a, b, c in Å.
 
-    ``cell`` is a number L (cubic), three lengths (a, b, c) (orthorhombic) or nine
-    numbers / a 3x3 array whose rows are a, b, c (triclinic). The cell must have a
-    positive volume (right-handed a, b, c).
+    ``cell`` is anything :func:`mldyn.cell.cell_matrix` takes except None: a number L (cubic),
+    three lengths (a, b, c) (orthorhombic), or nine numbers / a 3x3 array whose rows are a, b, c
+    (triclinic). The cell must be finite with a positive volume (right-handed a, b, c).
     """
-    try:
-        arr = np.asarray(cell, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"cell must be numbers (Å), got {cell!r}") from None
-    if arr.ndim == 0 or arr.size == 1:
-        mat = np.eye(3) * float(arr.reshape(-1)[0])
-    elif arr.size == 3 and arr.ndim == 1:
-        mat = np.diag(arr)
-    elif arr.size == 9 and arr.ndim in (1, 2):
-        mat = arr.reshape(3, 3)
-    else:
-        raise ValueError(f"cell must be a length, 3 lengths or 9 numbers (3x3 rows a, b, c) in Å, got shape {arr.shape}")
+    if cell is None:
+        raise ValueError("cell must be a length, 3 lengths or 9 numbers (3x3 rows a, b, c) in Å, got None")
+    mat = cell_matrix(cell)
     if not np.all(np.isfinite(mat)):
         raise ValueError(f"cell must be finite, got {mat.tolist()}")
     if np.any(np.linalg.norm(mat, axis=1) <= 0) or np.linalg.det(mat) <= 1e-9:
@@ -412,13 +309,13 @@ def write_cp2k_input(structure, directory, project: str = "mldyn", method: str =
     # --- structure and cell
     lattice = None
     if isinstance(structure, (str, os.PathLike)):
-        symbols, positions, lattice = read_xyz(structure, frame=frame)
+        symbols, positions, lattice = read_structure(structure, frame=frame)
         source = str(structure)
     elif isinstance(structure, (tuple, list)) and len(structure) == 2:
         raw_symbols, positions = structure
         if isinstance(raw_symbols, str):
             raise ValueError("structure symbols must be a sequence of element symbols, not one string")
-        symbols = [_element(s) for s in raw_symbols]
+        symbols = [element_symbol(s) for s in raw_symbols]
         try:
             positions = np.asarray(positions, dtype=float)
         except (TypeError, ValueError):

@@ -252,7 +252,7 @@ def plot_rdfs(runs, path) -> Path:
     """
     pairs = ("OO", "OH", "HH")
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
-    from .analysis import rdf_first_peak
+    from ..analysis import rdf_first_peak
 
     for ax, pair in zip(axes, pairs):
         tops, notes = [], []

@@ -1,0 +1,147 @@
+"""Spectra of time series: power spectral densities on a wavenumber axis (cm⁻¹), their peaks,
+the O–H stretch spectrum and the peak in sliding windows (the paper's Fig. 6).
+
+Wavenumber = frequency / speed of light (:data:`mldyn.units.SPEED_OF_LIGHT_CM_PER_FS`); times in fs.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Union
+
+import numpy as np
+
+from ..dataset import Dataset
+from ..units import SPEED_OF_LIGHT_CM_PER_FS
+from .frames import uniform_dt
+from .water import WaterGeometry, as_geometry
+
+__all__ = ["OH_STRETCH_BAND_CM1", "Spectrum", "power_spectrum", "spectrum_peak", "oh_stretch_spectrum",
+           "default_peak_window", "peak_vs_time"]
+
+
+#: Wavenumber band (cm⁻¹) searched for the O–H stretch peak.
+OH_STRETCH_BAND_CM1 = (2000.0, 4500.0)
+
+
+class Spectrum(NamedTuple):
+    """A one-sided spectrum on a wavenumber axis.
+
+    wavenumber_k : (K,) cm⁻¹, from 0 to the Nyquist wavenumber.
+    power_k : (K,) spectral density; its unit is given by the function that made it.
+    resolution_cm1 : the spectral resolution 1/(N dt c) of the signal (cm⁻¹), before zero padding.
+    """
+
+    wavenumber_k: np.ndarray
+    power_k: np.ndarray
+    resolution_cm1: float
+
+
+def _window(name: str, n: int) -> np.ndarray:
+    if name in (None, "none", "boxcar", "rectangular"):
+        return np.ones(n)
+    if name == "hann":
+        return np.hanning(n) if n > 2 else np.ones(n)
+    if name == "blackman":
+        return np.blackman(n) if n > 2 else np.ones(n)
+    raise ValueError(f"unknown window {name!r} (expected 'hann', 'blackman' or 'none')")
+
+
+def power_spectrum(signal_fk, dt_fs: float, window: str = "hann", pad: int = 8) -> Spectrum:
+    """Mean one-sided power spectral density of k signals sampled every ``dt_fs``.
+
+    signal_fk : (F,) or (F, k) samples (any unit X) at a uniform time step ``dt_fs`` (fs).
+    Each signal has its mean removed, is multiplied by ``window`` (``"hann"`` default,
+    ``"blackman"`` or ``"none"``) and zero-padded to ``pad`` x F points (a smoother curve; the
+    resolution stays 1/(F dt)). Returns a :class:`Spectrum` with the wavenumber in cm⁻¹ and
+    the density averaged over the k signals in X²·cm (X² per cm⁻¹), normalised so that its
+    integral over wavenumber is the signals' mean variance (Parseval, window power corrected).
+    """
+    x = np.asarray(signal_fk, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    F = x.shape[0]
+    if F < 2:
+        raise ValueError("power_spectrum: needs at least two samples")
+    if not dt_fs > 0:
+        raise ValueError(f"power_spectrum: dt must be > 0 fs, got {dt_fs}")
+    w = _window(window, F)
+    y = (x - x.mean(axis=0)) * w[:, None]
+    nfft = int(max(1, pad)) * F
+    X = np.fft.rfft(y, n=nfft, axis=0)
+    psd_f = (np.abs(X) ** 2).mean(axis=1) * dt_fs / np.sum(w ** 2)       # two-sided, X² fs
+    psd_f[1:] *= 2.0
+    if nfft % 2 == 0:
+        psd_f[-1] /= 2.0                                                   # the Nyquist bin is not doubled
+    freq = np.fft.rfftfreq(nfft, d=dt_fs)                                  # 1/fs
+    return Spectrum(freq / SPEED_OF_LIGHT_CM_PER_FS, psd_f * SPEED_OF_LIGHT_CM_PER_FS,
+                    1.0 / (F * dt_fs * SPEED_OF_LIGHT_CM_PER_FS))
+
+
+def spectrum_peak(spectrum: Spectrum, band=OH_STRETCH_BAND_CM1) -> float:
+    """Wavenumber (cm⁻¹) of the highest point of ``spectrum`` inside ``band`` = (low, high) cm⁻¹.
+
+    The maximum on the (zero-padded) grid is refined by a parabola through it and its two
+    neighbours. The band is clipped to the spectrum's range; NaN when no point lies in it or
+    the spectrum is zero there.
+    """
+    k, p = np.asarray(spectrum.wavenumber_k), np.asarray(spectrum.power_k)
+    inside = np.flatnonzero((k >= band[0]) & (k <= band[1]))
+    if inside.size == 0 or not np.any(p[inside] > 0):
+        return math.nan
+    i = int(inside[np.argmax(p[inside])])
+    if 0 < i < k.size - 1 and inside[0] < i < inside[-1]:
+        a, b, c = p[i - 1], p[i], p[i + 1]
+        den = a - 2 * b + c
+        if den < 0:
+            shift = 0.5 * (a - c) / den
+            return float(k[i] + shift * (k[i + 1] - k[i]))
+    return float(k[i])
+
+
+def oh_stretch_spectrum(data: Union[Dataset, WaterGeometry], window: str = "hann", pad: int = 8) -> Spectrum:
+    """Power spectrum of the O–H bond oscillations (the paper's Fig. 6).
+
+    The mean over hydrogens of the power spectral density of each hydrogen's mean-removed
+    bond-length signal (:func:`oh_bond_lengths`), Å²·cm (Å² per cm⁻¹), wavenumber in cm⁻¹;
+    see :func:`power_spectrum`. Needs evenly spaced frames. The stretch peak:
+    ``spectrum_peak(oh_stretch_spectrum(d))``.
+    """
+    g = as_geometry(data)
+    return power_spectrum(g.bond_fh, uniform_dt(g.times_f), window=window, pad=pad)
+
+
+def default_peak_window(times_f) -> float:
+    """Default sliding window of :func:`peak_vs_time` for frames at ``times_f`` (F,) fs: a third of the run, at most
+    200 fs (fs). ValueError for unevenly spaced frames."""
+    t = np.asarray(times_f, dtype=float)
+    dt = uniform_dt(t)
+    return float(min(200.0, (t[-1] - t[0] + dt) / 3.0))
+
+
+def peak_vs_time(signal_fk, times_f, window_fs: float | None = None, step_fs: float | None = None,
+                 band=OH_STRETCH_BAND_CM1, window: str = "hann", pad: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Dynamics of the spectrum's peak: the peak wavenumber in sliding time windows.
+
+    signal_fk : (F,) or (F, k) signals (e.g. O–H bond lengths, Å) at evenly spaced ``times_f`` (fs).
+    window_fs : window length, fs (default: a third of the run, at most 200 fs, at least 10 frames).
+    step_fs : shift between windows, fs (default window/10).
+    Returns ``(t_center_w, peak_w)``: window centre times (fs) and the peak (cm⁻¹, NaN if none in
+    ``band``) of :func:`power_spectrum` of each window, found by :func:`spectrum_peak`.
+    A window of T fs resolves about 1/(T c) cm⁻¹ (333 cm⁻¹ for 100 fs); the peak is interpolated
+    on a zero-padded grid, so its trend is meaningful but each value carries that uncertainty.
+    """
+    x = np.asarray(signal_fk, dtype=float)
+    t = np.asarray(times_f, dtype=float)
+    dt = uniform_dt(t)
+    F = x.shape[0]
+    if window_fs is None:
+        window_fs = default_peak_window(t)
+    n_win = int(min(F, max(10, round(window_fs / dt))))
+    n_step = max(1, int(round((step_fs if step_fs is not None else window_fs / 10.0) / dt)))
+    starts = np.arange(0, F - n_win + 1, n_step)
+    centres, peaks = [], []
+    for s in starts:
+        sp = power_spectrum(x[s:s + n_win], dt, window=window, pad=pad)
+        centres.append(0.5 * (t[s] + t[s + n_win - 1]))
+        peaks.append(spectrum_peak(sp, band))
+    return np.array(centres), np.array(peaks)

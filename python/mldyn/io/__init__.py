@@ -1,0 +1,96 @@
+"""Reading and writing trajectories: :func:`load_dataset` chooses the reader from what ``path`` is.
+
+Formats (all converted to mldyn units, Å, fs, amu, eV, at the edge):
+
+* CP2K MD output — :func:`mldyn.io.cp2k_reader.read_cp2k`, :mod:`mldyn.io.cp2k_writer`;
+* extended XYZ — :func:`mldyn.io.extxyz.read_extxyz`, :func:`mldyn.io.xyz.write_extxyz`;
+* DeePMD-kit ``deepmd/npy`` — :mod:`mldyn.io.deepmd`;
+* mldyn's own ``.npz`` — :meth:`mldyn.dataset.Dataset.save` / :meth:`~mldyn.dataset.Dataset.load`.
+
+CP2K input decks are read by :mod:`mldyn.io.cp2k_input` and written by :mod:`mldyn.io.cp2k_deck`.
+"""
+from __future__ import annotations
+
+import os
+
+from ..dataset import Dataset
+from .cp2k_files import cp2k_projects, is_cp2k_trajectory
+from .cp2k_reader import read_cp2k
+from .deepmd import is_deepmd_system, read_deepmd_npy
+from .extxyz import read_extxyz
+
+__all__ = ["load_dataset", "detect_format", "BUNDLED_NAME", "FORMATS"]
+
+#: Name that stands for the bundled CP2K water run wherever a data path is expected.
+BUNDLED_NAME = "@h2o32"
+
+#: What :func:`detect_format` can answer, and what each is.
+FORMATS = {
+    "cp2k": "a CP2K run directory or its PROJECT-pos-1.xyz[.gz]",
+    "deepmd": "a deepmd/npy system directory (type.raw, set.*/)",
+    "extxyz": "an .xyz/.extxyz[.gz] file",
+    "npz": "a Dataset saved as .npz",
+}
+_XYZ_ENDINGS = (".xyz", ".extxyz", ".xyz.gz", ".extxyz.gz")
+
+
+def detect_format(path) -> str:
+    """The format of ``path`` from its kind and names only (no file is parsed): a key of :data:`FORMATS`.
+
+    * directory with ``type.raw`` → ``"deepmd"``; directory with ``*-pos-1.xyz[.gz]`` → ``"cp2k"``
+      (one or several projects: :func:`mldyn.io.cp2k_reader.read_cp2k` tells them apart);
+    * ``PROJECT-pos-1.xyz[.gz]`` file → ``"cp2k"``; ``.npz`` → ``"npz"``; ``.xyz``/``.extxyz`` (``.gz``) → ``"extxyz"``.
+
+    FileNotFoundError if ``path`` does not exist; ValueError naming the path and the formats otherwise.
+    """
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        raise FileNotFoundError(p)
+    if os.path.isdir(p):
+        if is_deepmd_system(p):
+            return "deepmd"
+        if cp2k_projects(p):
+            return "cp2k"
+        raise ValueError(f"{p}: neither a CP2K run (*-pos-1.xyz) nor a deepmd/npy system (type.raw); "
+                         f"data directories are {FORMATS['cp2k']} or {FORMATS['deepmd']}")
+    base = os.path.basename(p).lower()
+    if base.endswith(".npz"):
+        return "npz"
+    if is_cp2k_trajectory(base):
+        return "cp2k"
+    if base.endswith(_XYZ_ENDINGS):
+        return "extxyz"
+    raise ValueError(f"{p}: unknown data format (expected {'; '.join(FORMATS.values())})")
+
+
+def load_dataset(path, require_forces: bool = False, **kwargs) -> Dataset:
+    """Read any supported trajectory into a :class:`Dataset` (mldyn units), the reader chosen by :func:`detect_format`.
+
+    * ``"cp2k"`` → :func:`mldyn.io.cp2k_reader.read_cp2k` (a directory with several projects needs ``project=``);
+    * ``"deepmd"`` → :func:`mldyn.io.deepmd.read_deepmd_npy`;
+    * ``"extxyz"`` → :func:`mldyn.io.extxyz.read_extxyz`;
+    * ``"npz"`` → :meth:`Dataset.load`;
+    * ``@h2o32`` → the CP2K water run bundled with mldyn (:func:`mldyn.data.bundled_h2o32_path`).
+
+    ``kwargs`` go to the chosen reader (e.g. ``masses=``, ``cell=``, ``project=``).
+    ``require_forces`` raises ValueError when the data has no forces (any format).
+    """
+    if str(path) == BUNDLED_NAME:
+        from ..data import bundled_h2o32_path
+
+        path = bundled_h2o32_path()
+    p = os.fspath(path)
+    fmt = detect_format(p)
+    if fmt == "cp2k":
+        dataset = read_cp2k(p, require_forces=require_forces, **kwargs)
+    elif fmt == "deepmd":
+        dataset = read_deepmd_npy(p, **kwargs)
+    elif fmt == "extxyz":
+        dataset = read_extxyz(p, **kwargs)
+    else:
+        if kwargs:
+            raise ValueError(f"{p}: a saved Dataset takes no reader options, got {sorted(kwargs)}")
+        dataset = Dataset.load(p)
+    if require_forces and dataset.forces_fnc is None:
+        raise ValueError(f"{p}: the data has no forces, but forces are required")
+    return dataset
