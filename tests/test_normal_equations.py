@@ -5,9 +5,9 @@ import pytest
 
 import mldyn
 from mldyn import _core
-from mldyn.fit import parameter_functions, theta_to_coefficients
-from mldyn.normal_equations import NormalEquations, solve_normal_equations
-from mldyn.select import backward_elimination
+from mldyn.fit.design import parameter_functions, theta_to_coefficients
+from mldyn.fit.normal_equations import NormalEquations, solve_normal_equations
+from mldyn.fit.selection import backward_elimination
 
 
 def coefficients_to_theta(A, B):

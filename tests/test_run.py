@@ -10,7 +10,7 @@ from mldyn.cli import main
 from mldyn.fit import fit_model
 from mldyn.io import load_dataset
 from mldyn.io.cp2k_reader import read_cp2k
-from mldyn.runner import RunConfig, RunFailed, restart_md, run_md
+from mldyn.md.run import RunConfig, RunFailed, restart_md, run_md
 
 OUTPUTS = ("trajectory.extxyz", "mldyn-pos-1.xyz", "mldyn-vel-1.xyz", "mldyn-frc-1.xyz", "mldyn-1.ener",
            "mldyn-1.cell", "thermo.log")

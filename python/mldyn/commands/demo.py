@@ -30,7 +30,7 @@ def run(args) -> int:
     from ..fit import fit_model
     from ..io import load_dataset
     from ..report.plots import plot_selection_curves
-    from ..runner import RunConfig, run_md, summary_line
+    from ..md.run import RunConfig, run_md, summary_line
     from .fit import format_table as format_table1
 
     if args.steps < 2000:

@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..runner import RunConfig, RunFailed, restart_md, run_md, summary_line
+    from ..md.run import RunConfig, RunFailed, restart_md, run_md, summary_line
 
     try:
         if args.restart:
@@ -62,8 +62,7 @@ def run(args) -> int:
                     return 2
                 cell = args.cell[0] if len(args.cell) == 1 else args.cell if len(args.cell) == 3 else \
                     [args.cell[0:3], args.cell[3:6], args.cell[6:9]]
-            ensemble = args.ensemble or ("learn" if args.tau else "nvt" if args.temperature else "nve")
-            cfg = RunConfig(model=args.model, init=args.init, steps=args.steps, dt=args.dt, ensemble=ensemble,
+            cfg = RunConfig(model=args.model, init=args.init, steps=args.steps, dt=args.dt, ensemble=args.ensemble,
                             temperature=args.temperature, tdamp=args.tdamp, chain=args.chain, tau=args.tau,
                             clip=args.clip, seed=args.seed, threads=args.threads, traj_every=args.traj_every,
                             thermo_every=args.thermo_every, checkpoint_every=args.checkpoint_every,

@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..io import load_dataset
-    from ..metrics import RELATIVE_RMSE_DEFINITION, evaluate_forces
+    from ..fit.metrics import RELATIVE_RMSE_DEFINITION, evaluate_forces
     from ..model import load_model
 
     model = load_model(args.model)

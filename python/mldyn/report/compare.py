@@ -163,7 +163,7 @@ def force_errors(model, reference: Dataset, stride: int = 1, progress: bool = Fa
     ``{"frames": n, "species": {name: {"rmse" (eV/Å), "rms_reference" (eV/Å), "relative_rmse", "n_agents"}}}``.
     ValueError when the reference has no forces.
     """
-    from ..metrics import evaluate_forces
+    from ..fit.metrics import evaluate_forces
     from ..model import load_model
 
     if reference.forces_fnc is None:

@@ -5,12 +5,12 @@ from typing import Callable
 
 import numpy as np
 
-from . import _core
-from .cell import make_cell
-from .invariants import NEIGHBOUR_METHODS, as_positions
-from .model import AgentLossModel
+from .. import _core
+from ..cell import make_cell
+from ..invariants import NEIGHBOUR_METHODS, as_positions
+from ..model import AgentLossModel
 
-__all__ = ["Simulation", "SimulationError", "maxwell_boltzmann", "ENSEMBLES"]
+__all__ = ["Simulation", "SimulationError", "maxwell_boltzmann", "ENSEMBLES", "default_ensemble"]
 
 
 class SimulationError(RuntimeError):
@@ -35,6 +35,12 @@ def maxwell_boltzmann(masses_n, temperature: float, seed: int = 0, rescale: bool
 ENSEMBLES = ("nve", "nvt", "learn")
 
 
+def default_ensemble(temperature: float | None, tau: float | None) -> str:
+    """The ensemble when none is named (the one place this rule lives): "learn" if a memory
+    time ``tau`` is given, else "nvt" if a ``temperature`` is given, else "nve"."""
+    return "learn" if tau is not None else "nvt" if temperature is not None else "nve"
+
+
 class Simulation:
     """MD with an agent-loss model; the step loop runs in C++.
 
@@ -44,7 +50,7 @@ class Simulation:
     * ``"nvt"``: Nosé–Hoover chain (``temperature`` K, damping ``tdamp`` fs, ``chain`` length).
     * ``"learn"``: the paper's learning dynamics, eq. (3.4), tau q'' = -q' + (tau/M) F with
       memory time ``tau`` (fs); Newtonian (NVE) in the limit tau -> infinity.
-    The default is "learn" if ``tau`` is given, else "nvt" if ``temperature`` is given, else "nve".
+    The default is :func:`default_ensemble` ("learn" with ``tau``, else "nvt" with ``temperature``, else "nve").
 
     Parameters
     ----------
@@ -67,7 +73,7 @@ class Simulation:
         if neighbours not in NEIGHBOUR_METHODS:
             raise ValueError(f"neighbours must be one of {NEIGHBOUR_METHODS}, got {neighbours!r}")
         if ensemble is None:
-            ensemble = "learn" if tau is not None else "nvt" if temperature is not None else "nve"
+            ensemble = default_ensemble(temperature, tau)
         if ensemble not in ENSEMBLES:
             raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
         if ensemble == "nvt" and temperature is None:

@@ -13,11 +13,14 @@ import math
 
 import numpy as np
 
-from .cell import make_cell
-from .model import AgentLossModel
-from .progress import progress_bar
+from ..cell import make_cell
+from ..model import AgentLossModel
+from ..progress import progress_bar
+from ..descriptors import Radial
+from .design import design_blocks
+from .normal_equations import NormalEquations
 
-__all__ = ["evaluate_forces", "RELATIVE_RMSE_DEFINITION"]
+__all__ = ["evaluate_forces", "block_metrics", "direct_metrics", "RELATIVE_RMSE_DEFINITION"]
 
 RELATIVE_RMSE_DEFINITION = "relative RMSE = sqrt(<|F_pred - F_ref|^2> / <|F_ref|^2>) over the agents of each species"
 
@@ -53,3 +56,42 @@ def evaluate_forces(model: AgentLossModel, dataset, progress: bool = True) -> di
                      "relative_rmse": math.sqrt(sse[s] / ref[s]) if ref[s] > 0 else math.nan,
                      "n_agents": int(count[s])}
     return {"frames": int(dataset.n_frames), "species": out}
+
+
+def block_metrics(ne: NormalEquations, theta: np.ndarray) -> dict:
+    """RMSE of the force-vector error (eV/Å), RMS of the reference force (eV/Å) and their ratio."""
+    n_agents = ne.n_rows / 3
+    if n_agents == 0:
+        return {"rmse": math.nan, "rms_reference": math.nan, "relative_rmse": math.nan}
+    sse = ne.sse(theta)
+    return {"rmse": math.sqrt(sse / n_agents), "rms_reference": math.sqrt(ne.yy / n_agents),
+            "relative_rmse": math.sqrt(sse / ne.yy) if ne.yy > 0 else math.nan}
+
+
+def direct_metrics(dataset, basis: Radial, thetas: dict, progress: bool = True) -> dict:
+    """Force errors of parameter vectors measured directly on ``dataset`` (a block with forces).
+
+    thetas : {(kind, species id): theta (P,) of the quadratic parameterisation (a linear fit is
+    padded with zeros)}. Returns {(kind, species id): metrics as in :func:`block_metrics`}.
+    Summing |X theta - y|² row by row does not cancel the way the normal-equation form
+    y.y - 2 theta.X^T y + theta.X^T X theta does when the coefficients are large, and it is what
+    ``mldyn test`` measures (the fitted model's own forces).
+    """
+    S = len(dataset.species_names)
+    species = np.asarray(dataset.species_n)
+    sse = {key: 0.0 for key in thetas}
+    yy = np.zeros(S)
+    for _, s, (X, y) in design_blocks(dataset, basis, True, range(dataset.n_frames), "test block", progress):
+        yy[s] += float(y @ y)
+        for key, theta in thetas.items():
+            if key[1] == s:
+                r = X @ theta - y
+                sse[key] += float(r @ r)
+    n_agents = [np.count_nonzero(species == s) * dataset.n_frames for s in range(S)]
+    out = {}
+    for (kind, s), e in sse.items():
+        n = n_agents[s]
+        out[(kind, s)] = ({"rmse": math.sqrt(e / n), "rms_reference": math.sqrt(yy[s] / n),
+                           "relative_rmse": math.sqrt(e / yy[s]) if yy[s] > 0 else math.nan} if n else
+                          {"rmse": math.nan, "rms_reference": math.nan, "relative_rmse": math.nan})
+    return out

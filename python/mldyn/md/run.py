@@ -1,0 +1,171 @@
+"""Learned MD runs with files on disk: outputs, checkpoints, exact restarts.
+
+A run directory holds
+
+* ``trajectory.extxyz`` — extended XYZ (cell, positions Å, forces eV/Å, velocities Å/fs as
+  ``vel``, and ASE ``masses``/``momenta``) that ``ase.io.read(path, index=":")`` reads;
+* ``mldyn-pos-1.xyz``, ``mldyn-vel-1.xyz``, ``mldyn-frc-1.xyz``, ``mldyn-1.ener``, ``mldyn-1.cell``
+  — CP2K's files and units, so :func:`mldyn.io.cp2k_reader.read_cp2k` (and every analysis) reads a learned
+  run exactly like a CP2K run. In ``.ener`` and the ``E =`` comments the "potential energy" is
+  1/2 sum_k H_k (the potential energy for a conservative model; for an agent-loss model only half
+  the total loss) and the CPU-time column is 0, so that files are reproducible;
+* ``thermo.log`` — step, time (fs), kinetic energy (eV), temperature (K), 1/2 sum H_k (eV),
+  mean agent loss (eV), conserved quantity (eV; NaN where none exists), clipped forces so far;
+* ``model.json`` (a copy), ``run.json`` (the settings), ``command.txt``, ``checkpoint.npz``.
+
+Checkpoints store the dynamical state and the byte length of every output file, so a restart
+truncates the files to the checkpoint and continues bitwise identically to an uninterrupted run
+with the same thread count.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .. import _core
+from ..model import load_model
+from ..progress import progress_bar
+from .initial_state import load_initial_state
+from .run_config import RUN_FILE_VERSION, RunConfig, RunFailed
+from .run_files import RunFiles, load_checkpoint, save_checkpoint
+from .simulation import Simulation, SimulationError
+
+__all__ = ["run_md", "restart_md", "summary_line"]
+
+
+def _build_simulation(cfg: RunConfig, model, symbols, pos, vel, cell33) -> Simulation:
+    return Simulation(model, pos, symbols, cell33, velocities_nc=vel, dt=cfg.dt,
+                      temperature=cfg.temperature, tdamp=cfg.tdamp, chain=cfg.chain, force_cap=cfg.clip,
+                      seed=cfg.seed, neighbours=cfg.neighbours, ensemble=cfg.ensemble, tau=cfg.tau,
+                      max_displacement=cfg.max_displacement)
+
+
+def run_md(cfg: RunConfig, rundir, progress: bool = True, _stop_at: int | None = None) -> dict:
+    """Start a run in ``rundir`` (created; must not hold a run already). Returns the summary dict.
+
+    Raises :class:`RunFailed` if the dynamics blow up (the last checkpoint and all output are kept).
+    """
+    cfg.validate()
+    rundir = Path(rundir)
+    if (rundir / "run.json").exists():
+        raise ValueError(f"{rundir} already holds a run; use --restart {rundir} to continue it or choose another -o")
+    rundir.mkdir(parents=True, exist_ok=True)
+    model = load_model(cfg.model)
+    symbols, pos, vel, cell33, origin = load_initial_state(cfg.init, cfg.cell)
+    unknown = sorted(set(symbols) - set(model.species))
+    if unknown:
+        raise ValueError(f"--init {cfg.init}: species {unknown} are not in the model ({model.species})")
+    if vel is None and cfg.temperature is None:
+        raise ValueError(f"--init {cfg.init} has no velocities: give --temperature K to draw them")
+    if vel is None:
+        vel = _core.maxwell_boltzmann(model.atom_masses(symbols, len(symbols)), cfg.temperature, cfg.seed, True)
+    shutil.copyfile(cfg.model, rundir / "model.json")
+    (rundir / "run.json").write_text(json.dumps({"version": RUN_FILE_VERSION, "config": asdict(cfg),
+                                                 "initial_state": origin}, indent=1) + "\n")
+    (rundir / "command.txt").write_text(cfg.command + "\n")
+    np.savez(rundir / "initial.npz", positions=pos, velocities=vel, symbols=np.array(symbols),
+             cell=np.zeros((0, 3)) if cell33 is None else cell33)
+    sim = _build_simulation(cfg, model, symbols, pos, vel, cell33)
+    files = RunFiles(rundir, symbols, sim.masses, cell33)
+    files.start()
+    files.add_frame(sim)
+    files.add_thermo(sim)
+    save_checkpoint(rundir, sim, files)
+    return _advance(cfg, rundir, sim, files, progress, _stop_at)
+
+
+def restart_md(rundir, steps: int | None = None, progress: bool = True, _stop_at: int | None = None) -> dict:
+    """Continue the run in ``rundir`` from its checkpoint (to ``steps`` in total if given)."""
+    rundir = Path(rundir)
+    meta_path = rundir / "run.json"
+    if not meta_path.exists():
+        raise FileNotFoundError(f"restart: {rundir} holds no run (no run.json)")
+    meta = json.loads(meta_path.read_text())
+    cfg = RunConfig(**meta["config"])
+    if steps is not None:
+        cfg.steps = int(steps)
+        meta["config"]["steps"] = cfg.steps
+        meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    cfg.validate()
+    model = load_model(rundir / "model.json")
+    with np.load(rundir / "initial.npz", allow_pickle=False) as z:
+        symbols = [str(s) for s in z["symbols"]]
+        cell33 = z["cell"] if z["cell"].shape == (3, 3) else None
+    ck = load_checkpoint(rundir)
+    if int(ck["step"]) > cfg.steps:
+        raise ValueError(f"restart: the checkpoint is at step {int(ck['step'])}, beyond --steps {cfg.steps}")
+    sim = _build_simulation(cfg, model, symbols, ck["positions"], ck["velocities"], cell33)
+    sim.core.set_state(ck["positions"], ck["velocities"], int(ck["step"]), float(ck["time"]))
+    if sim.core.thermostatted:
+        sim.core.set_chain_state(list(ck["chain_positions"]), list(ck["chain_velocities"]))
+    sim.core.set_clipped_count(int(ck["clipped"]))
+    files = RunFiles(rundir, symbols, sim.masses, cell33)
+    files.truncate(ck["file_sizes"])
+    return _advance(cfg, rundir, sim, files, progress, _stop_at)
+
+
+def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, progress: bool,
+             stop_at: int | None) -> dict:
+    if cfg.threads:
+        _core.set_num_threads(cfg.threads)
+    start_step, t0 = sim.step, time.perf_counter()
+    temps = []
+    bar = progress_bar(total=cfg.steps, initial=start_step, desc="MD", enabled=progress, unit="step")
+    chunk = max(1, min(cfg.checkpoint_every, 500))  # steps per C++ call: output buffers stay small
+    try:
+        while sim.step < cfg.steps:
+            s = sim.step
+            if stop_at is not None and s >= stop_at:
+                raise KeyboardInterrupt  # test hook: an interruption between checkpoints
+            nxt = min(cfg.steps, (s // cfg.checkpoint_every + 1) * cfg.checkpoint_every, s + chunk)
+            if stop_at is not None:
+                nxt = min(nxt, max(stop_at, s + 1))
+            try:
+                frames, thermo = sim.run_recording(nxt - s, cfg.traj_every, cfg.thermo_every)
+            except SimulationError as exc:
+                files.add_recorded(exc.frames, exc.thermo)
+                files.flush()
+                last = load_checkpoint(rundir)["step"]
+                raise RunFailed(f"{exc}. Output up to step {sim.step} is in {rundir}; the last good checkpoint is at "
+                                f"step {int(last)} (continue with: mldyn run --restart {rundir})") from None
+            files.add_recorded(frames, thermo)
+            temps.extend(thermo["temperature"].tolist())
+            if sim.step == cfg.steps:  # the last step is always written
+                if sim.step % cfg.traj_every:
+                    files.add_frame(sim)
+                if sim.step % cfg.thermo_every:
+                    files.add_thermo(sim)
+                    temps.append(sim.temperature)
+            if sim.step % cfg.checkpoint_every == 0 or sim.step == cfg.steps:
+                save_checkpoint(rundir, sim, files)
+            else:
+                files.flush()
+            if progress:
+                bar.update(sim.step - bar.n)
+                rate = (sim.step - start_step) / max(time.perf_counter() - t0, 1e-9)
+                bar.set_postfix_str(f"{rate:.0f} steps/s, {rate * cfg.dt * 86400 / 1e6:.2f} ns/day, "
+                                    f"T {sim.temperature:.0f} K", refresh=False)
+    finally:
+        files.flush()
+        if progress:
+            bar.close()
+    wall = time.perf_counter() - t0
+    done = sim.step - start_step
+    rate = done / wall if wall > 0 else math.inf
+    return {"steps": done, "total_steps": sim.step, "simulated_ps": done * cfg.dt / 1000, "wall_s": wall,
+            "steps_per_s": rate, "ns_per_day": rate * cfg.dt * 86400 / 1e6,
+            "mean_temperature_K": float(np.mean(temps)) if temps else float("nan"),
+            "clipped_forces": sim.clipped_count, "rundir": str(rundir)}
+
+
+def summary_line(s: dict) -> str:
+    """One line for the end of a run."""
+    return (f"{s['steps']} steps ({s['simulated_ps']:.2f} ps) in {s['wall_s']:.1f} s: {s['steps_per_s']:.0f} steps/s, "
+            f"{s['ns_per_day']:.2f} ns/day; mean T {s['mean_temperature_K']:.1f} K; clipped forces "
+            f"{s['clipped_forces']}; output in {s['rundir']}")

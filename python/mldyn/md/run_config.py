@@ -1,0 +1,56 @@
+"""Settings of a learned MD run (stored as run.json), validated where they enter."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .simulation import ENSEMBLES, default_ensemble
+
+__all__ = ["RunConfig", "RunFailed", "RUN_FILE_VERSION"]
+
+RUN_FILE_VERSION = 1
+
+
+class RunFailed(RuntimeError):
+    """The dynamics blew up; the message says at which step and what is kept."""
+
+
+@dataclass
+class RunConfig:
+    """Settings of a run (stored as run.json). Units: fs, K, eV/Å, Å."""
+
+    model: str
+    init: str
+    steps: int
+    dt: float = 0.5
+    ensemble: str | None = None  # None: md.simulation.default_ensemble
+    temperature: float | None = None
+    tdamp: float = 50.0
+    chain: int = 3
+    tau: float | None = None
+    clip: float | None = None
+    seed: int = 0
+    threads: int = 0
+    traj_every: int = 1
+    thermo_every: int = 10
+    checkpoint_every: int = 1000
+    max_displacement: float = 1.0
+    neighbours: str = "auto"
+    cell: list | None = None
+    command: str = ""
+
+    def validate(self) -> None:
+        if self.ensemble is None:
+            self.ensemble = default_ensemble(self.temperature, self.tau)
+        if self.steps < 0:
+            raise ValueError(f"--steps must be >= 0, got {self.steps}")
+        if not self.dt > 0:
+            raise ValueError(f"--dt must be > 0 fs, got {self.dt}")
+        if self.ensemble not in ENSEMBLES:
+            raise ValueError(f"--ensemble must be one of {ENSEMBLES}, got {self.ensemble!r}")
+        if self.ensemble == "nvt" and self.temperature is None:
+            raise ValueError("--ensemble nvt needs --temperature K")
+        if self.ensemble == "learn" and self.tau is None:
+            raise ValueError("--ensemble learn needs --tau FS (the memory time of eq. 3.4)")
+        for name in ("traj_every", "thermo_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

@@ -1,0 +1,138 @@
+"""The files of a run directory: buffered output writers, checkpoints with the files' lengths."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..dataset import Dataset
+from .run_config import RUN_FILE_VERSION
+from .simulation import Simulation
+
+__all__ = ["RunFiles", "save_checkpoint", "load_checkpoint", "PROJECT"]
+
+PROJECT = "mldyn"
+
+
+class RunFiles:
+    """Buffered writers for every output of a run directory."""
+
+    def __init__(self, rundir: Path, symbols, masses_n, cell33):
+        self.dir = rundir
+        self.symbols = list(symbols)
+        self.masses_n = np.asarray(masses_n, dtype=float)
+        self.cell33 = cell33
+        self.frames: list[tuple] = []  # (step, time, pos, vel, frc, pot_eV)
+        self.thermo: list[str] = []
+        self.ener: list[tuple] = []
+
+    @property
+    def paths(self) -> dict:
+        d = self.dir
+        return {"extxyz": d / "trajectory.extxyz", "pos": d / f"{PROJECT}-pos-1.xyz", "vel": d / f"{PROJECT}-vel-1.xyz",
+                "frc": d / f"{PROJECT}-frc-1.xyz", "ener": d / f"{PROJECT}-1.ener", "cell": d / f"{PROJECT}-1.cell",
+                "thermo": d / "thermo.log"}
+
+    def start(self) -> None:
+        """Create empty files with their headers."""
+        from ..io.cp2k_writer import write_cp2k_cell, write_cp2k_ener
+
+        for key in ("extxyz", "pos", "vel", "frc"):
+            self.paths[key].write_text("")
+        write_cp2k_ener(self.paths["ener"], [], [], [], [], [])
+        if self.cell33 is not None:
+            write_cp2k_cell(self.paths["cell"], [], [], np.zeros((0, 3, 3)))
+        self.paths["thermo"].write_text(
+            "# step time_fs kinetic_eV temperature_K half_loss_sum_eV mean_loss_eV conserved_eV clipped_total\n")
+
+    def add_frame(self, sim: Simulation) -> None:
+        """A trajectory frame, and its line of the CP2K .ener file (CP2K's reader keeps only
+        steps present in every file, so both are written at the same steps)."""
+        ke = sim.kinetic_energy
+        half_loss = 0.5 * float(np.sum(sim.losses))
+        self.frames.append((sim.step, sim.time, sim.positions, sim.velocities, sim.forces, half_loss))
+        self.ener.append((sim.step, sim.time, ke, sim.temperature, half_loss, ke + half_loss + sim.thermostat_energy))
+
+    def add_thermo(self, sim: Simulation) -> None:
+        half_loss = 0.5 * float(np.sum(sim.losses))
+        self.thermo.append(f"{sim.step} {sim.time:.3f} {sim.kinetic_energy:.10e} {sim.temperature:.6f} "
+                           f"{half_loss:.10e} {2.0 * half_loss / sim.n_atoms:.10e} {sim.conserved_energy:.10e} "
+                           f"{sim.clipped_count}\n")
+
+    def add_recorded(self, frames: dict, thermo: dict) -> None:
+        """Frames and thermo rows recorded by :meth:`Simulation.run_recording`."""
+        for k in range(len(frames.get("step", ()))):
+            self.frames.append((int(frames["step"][k]), float(frames["time"][k]), frames["positions"][k],
+                                frames["velocities"][k], frames["forces"][k], float(frames["half_loss"][k])))
+            ke, half = float(frames["kinetic"][k]), float(frames["half_loss"][k])
+            self.ener.append((int(frames["step"][k]), float(frames["time"][k]), ke, float(frames["temperature"][k]),
+                              half, ke + half + float(frames["thermostat"][k])))
+        for k in range(len(thermo.get("step", ()))):
+            self.thermo.append(f"{int(thermo['step'][k])} {thermo['time'][k]:.3f} {thermo['kinetic'][k]:.10e} "
+                               f"{thermo['temperature'][k]:.6f} {thermo['half_loss'][k]:.10e} "
+                               f"{thermo['mean_loss'][k]:.10e} {thermo['conserved'][k]:.10e} "
+                               f"{int(thermo['clipped'][k])}\n")
+
+    def flush(self) -> None:
+        from ..io.cp2k_writer import write_cp2k_cell, write_cp2k_ener, write_cp2k_xyz
+        from ..io.xyz import write_extxyz
+
+        if self.frames:
+            steps = np.array([f[0] for f in self.frames], dtype=np.int64)
+            times = np.array([f[1] for f in self.frames])
+            pos, vel, frc = (np.array([f[k] for f in self.frames]) for k in (2, 3, 4))
+            pot = np.array([f[5] for f in self.frames])
+            for kind, arr in (("pos", pos), ("vel", vel), ("frc", frc)):
+                write_cp2k_xyz(self.paths[kind], self.symbols, arr, steps, times, pot if kind == "pos" else None,
+                               kind=kind, append=True)
+            if self.cell33 is not None:
+                write_cp2k_cell(self.paths["cell"], steps, times, self.cell33, append=True)
+            names = list(dict.fromkeys(self.symbols))
+            data = Dataset(names, np.array([names.index(s) for s in self.symbols], dtype=np.int32), self.masses_n,
+                           pos, self.cell33, vel, frc, steps, times, pot)
+            write_extxyz(self.paths["extxyz"], data, append=True, ase_momenta=True)
+            self.frames.clear()
+        if self.ener:
+            cols = np.array(self.ener)
+            write_cp2k_ener(self.paths["ener"], cols[:, 0].astype(np.int64), cols[:, 1], cols[:, 2], cols[:, 3],
+                            cols[:, 4], cols[:, 5], append=True)
+            self.ener.clear()
+        if self.thermo:
+            with open(self.paths["thermo"], "a") as fh:
+                fh.writelines(self.thermo)
+            self.thermo.clear()
+
+    def sizes(self) -> dict:
+        return {k: p.stat().st_size for k, p in self.paths.items() if p.exists()}
+
+    def truncate(self, sizes: dict) -> None:
+        """Cut every file back to the length it had at a checkpoint."""
+        for key, size in sizes.items():
+            path = self.paths[key]
+            if not path.exists() or path.stat().st_size < size:
+                raise ValueError(f"restart: output file {path} is shorter than at the checkpoint; cannot continue")
+            with open(path, "r+b") as fh:
+                fh.truncate(size)
+
+
+def save_checkpoint(rundir: Path, sim: Simulation, files: RunFiles) -> None:
+    files.flush()
+    core = sim.core
+    tmp = rundir / "checkpoint.tmp.npz"
+    np.savez(tmp, version=RUN_FILE_VERSION, positions=sim.positions, velocities=sim.velocities, step=sim.step,
+             time=sim.time, chain_positions=np.array(core.chain_positions), clipped=sim.clipped_count,
+             chain_velocities=np.array(core.chain_velocities), file_sizes=json.dumps(files.sizes()))
+    tmp.replace(rundir / "checkpoint.npz")  # atomic: a crash never leaves half a checkpoint
+
+
+def load_checkpoint(rundir: Path) -> dict:
+    path = rundir / "checkpoint.npz"
+    if not path.exists():
+        raise FileNotFoundError(f"restart: no checkpoint.npz in {rundir}")
+    with np.load(path, allow_pickle=False) as z:
+        if int(z["version"]) != RUN_FILE_VERSION:
+            raise ValueError(f"restart: {path} has checkpoint version {int(z['version'])}, expected {RUN_FILE_VERSION}")
+        ck = {k: z[k] for k in z.files}
+    ck["file_sizes"] = json.loads(str(ck["file_sizes"]))
+    return ck
