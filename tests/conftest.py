@@ -16,6 +16,22 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 import mldyn  # noqa: E402
 
 
+@pytest.fixture(scope="session")
+def fitted_h2o32(tmp_path_factory):
+    """`mldyn fit @h2o32 --select 7` run once for the whole session (the paper's recipe on the bundled
+    CP2K water): (model path, what the command printed). Tests must not modify the files."""
+    import contextlib
+    import io
+
+    from mldyn.cli import main
+
+    out = tmp_path_factory.mktemp("fitted-h2o32") / "model.json"
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        assert main(["fit", "@h2o32", "-o", str(out), "--select", "7", "--quiet"]) == 0
+    return out, text.getvalue()
+
+
 @pytest.fixture(autouse=True)
 def _restore_thread_count():
     """Every test leaves mldyn's thread count as it found it."""

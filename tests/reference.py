@@ -220,18 +220,28 @@ def random_configuration(n, box, rng, min_dist=0.8, periodic=True, max_tries=200
     """
     h = cell_matrix(box)
     cell = h if periodic else None
-    out = np.empty((0, 3))
-    tries = 0
-    while len(out) < n:
+    # In an orthorhombic cell the wrapped displacement is already the minimum image (the shift
+    # search of minimum_image finds nothing shorter), so the same points come out, much faster.
+    orthorhombic = cell is not None and np.count_nonzero(h - np.diag(np.diag(h))) == 0
+    inv = np.linalg.inv(h) if orthorhombic else None
+    out = np.empty((n, 3))
+    k = tries = 0
+    while k < n:
         tries += 1
         if tries > max_tries:
             raise RuntimeError("random_configuration: box too crowded for min_dist")
         cand = rng.uniform(0.0, 1.0, size=3) @ h
-        if len(out):
-            d = minimum_image(out - cand, cell)
+        if k:
+            d = out[:k] - cand
+            if orthorhombic:
+                s = d @ inv
+                d = (s - np.round(s)) @ h
+            else:
+                d = minimum_image(d, cell)
             if np.min(np.einsum("ij,ij->i", d, d)) < min_dist**2:
                 continue
-        out = np.vstack([out, cand])
+        out[k] = cand
+        k += 1
     return out
 
 

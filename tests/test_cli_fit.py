@@ -9,13 +9,10 @@ from mldyn.io import load_dataset
 from mldyn.model import load_model
 
 
-@pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    """Quadratic model with selection to 7 functions, fitted once for this module."""
-    out = tmp_path_factory.mktemp("fit")
-    model = out / "model.json"
-    assert main(["fit", "@h2o32", "-o", str(model), "--select", "7", "--quiet"]) == 0
-    return model
+@pytest.fixture
+def fitted(fitted_h2o32):
+    """Quadratic model with selection to 7 functions (the session's `mldyn fit @h2o32 --select 7`)."""
+    return fitted_h2o32[0]
 
 
 def test_fit_writes_model_table_and_selection_plot(fitted, capsys):

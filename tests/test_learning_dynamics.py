@@ -7,7 +7,7 @@ import pytest
 
 from mldyn import AgentLossModel, Basis, Simulation, maxwell_boltzmann
 
-from test_integrators import AR_MASS, argon_like
+from test_simulation import AR_MASS, argon_like
 
 
 def test_learning_trajectory_approaches_nve_as_tau_grows():

@@ -30,19 +30,23 @@ def threads():
 
 
 @pytest.fixture(scope="module")
-def water_2000():
+def water_box():
+    """810 atoms (more than 128 per thread for three threads, so all three get rows), the paper's
+    18 functions, and the numpy oracle's forces (computed once: the brute force takes seconds)."""
     rng = np.random.default_rng(0)
-    pos, sp = R.water_box(667, 27.2, rng)
+    pos, sp = R.water_box(270, 20.1, rng)
     F = 2 * len(mldyn.PAPER_FUNCTIONS)
     A = rng.normal(size=(2, F))
     B = np.stack([R.random_symmetric(F, rng, 0.01) for _ in range(2)])
     model = AgentLossModel(["O", "H"], Basis.paper(r_cut=4.5, r_on=3.5), A, B)
-    return model, pos, sp, 27.2
+    f_ref, _ = R.model_forces(pos, sp, model.basis.functions, 2, model.A, model.B, cell=20.1,
+                              r_cut=model.basis.r_cut, r_on=model.basis.r_on)
+    return model, pos, sp, 20.1, f_ref
 
 
 @pytest.mark.parametrize("method", ["all_pairs", "cell_list"])
-def test_forces_and_invariants_bitwise_identical_for_one_two_and_three_threads(threads, water_2000, method):
-    model, pos, sp, cell = water_2000
+def test_forces_and_invariants_bitwise_identical_for_one_two_and_three_threads(threads, water_box, method):
+    model, pos, sp, cell, f_ref = water_box
     results = []
     for n in (1, 2, 3):  # three threads on two cores: an uneven split of the rows
         threads(n)
@@ -53,15 +57,13 @@ def test_forces_and_invariants_bitwise_identical_for_one_two_and_three_threads(t
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
     # and they are the right numbers (the numpy oracle), not just the same ones
-    f_ref, _ = R.model_forces(pos, sp, model.basis.functions, 2, model.A, model.B, cell=cell,
-                              r_cut=model.basis.r_cut, r_on=model.basis.r_on)
     assert R.rel_diff(results[0][0], f_ref) <= TOL
 
 
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
 @pytest.mark.parametrize("method", ["all_pairs", "cell_list"])
-def test_same_thread_count_twice_is_bitwise_identical(threads, water_2000, method, n_threads):
-    model, pos, sp, cell = water_2000
+def test_same_thread_count_twice_is_bitwise_identical(threads, water_box, method, n_threads):
+    model, pos, sp, cell, _ = water_box
     threads(n_threads)
     fa, la = model.compute(pos, sp, cell, neighbours=method)
     pa, da = compute_invariants(pos, sp, cell, model.basis, n_species=2, neighbours=method)
@@ -108,12 +110,12 @@ def _concurrent_configs():
     return [R.water_box(100, 14.5, np.random.default_rng(100 + i)) for i in range(8)]
 
 
-def test_model_compute_from_concurrent_python_threads_matches_serial(water_2000):
+def test_model_compute_from_concurrent_python_threads_matches_serial(water_box):
     """The core releases the GIL: AgentLossModel.compute called from several Python
     threads on one model must give each caller its own, correct answer."""
     from concurrent.futures import ThreadPoolExecutor
 
-    model = water_2000[0]
+    model = water_box[0]
     configs = _concurrent_configs()
     serial = [model.compute(p, s, 14.5)[0] for p, s in configs]
     with ThreadPoolExecutor(4) as pool:
@@ -123,12 +125,12 @@ def test_model_compute_from_concurrent_python_threads_matches_serial(water_2000)
                 np.testing.assert_array_equal(got, want)
 
 
-def test_core_model_compute_from_concurrent_python_threads_matches_serial(water_2000):
+def test_core_model_compute_from_concurrent_python_threads_matches_serial(water_box):
     """Same as above on the core object itself (mldyn._core.Evaluator), whose
     forces release the GIL while they fill per-object scratch buffers."""
     from concurrent.futures import ThreadPoolExecutor
 
-    model = water_2000[0]
+    model = water_box[0]
     cell = mldyn.make_cell(14.5)
     core = model.evaluator_for(cell)
     configs = [(np.ascontiguousarray(p), s.astype(np.int32)) for p, s in _concurrent_configs()]

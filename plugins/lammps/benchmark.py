@@ -1,6 +1,6 @@
 """Atom-steps/s of LAMMPS + pair_style mldyn on a replicated water box, on 1 and 2 MPI ranks.
 
-    python lammps/benchmark.py PLUGIN_SO [--steps 200] [--replicate 4 4 2]
+    python plugins/lammps/benchmark.py PLUGIN_SO [--steps 200] [--replicate 4 4 2]
 
 Uses the test helpers (tests/test_lammps_plugin.py): fits the small 4-function water model,
 writes the last @h2o32 frame, replicates it in LAMMPS (4x4x2 -> 3,072 atoms) and runs NVT
@@ -56,7 +56,7 @@ def main():
     pos = np.concatenate([pos0 + s for s in shifts])
     sym = list(sym0) * len(shifts)
     model = water["model"]
-    from mldyn.basis import Basis
+    from mldyn.descriptors import Radial as Basis
     b = model.basis
     model_rc = type(model)(model.species, Basis(b.functions, rc, b.r_on), model.A, model.B, model.masses)
     sim = Simulation(model_rc, pos, sym, T.L_BOX * np.array(a.replicate, float), dt=0.5, temperature=300.0, tdamp=50.0)

@@ -22,16 +22,16 @@ DEMO_SELECT = 7          # weight functions kept per species, as in the paper
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default="mldyn-demo", help="directory for everything (default ./mldyn-demo)")
     p.add_argument("--steps", type=int, default=DEMO_STEPS, help=f"learned MD steps (default {DEMO_STEPS})")
+    p.add_argument("--model", help="use this model file instead of fitting one (step 1 is skipped)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run(args) -> int:
-    from ..report.compare import compare_runs, format_table, load_run
-    from ..fit import fit_model
     from ..io import load_dataset
-    from ..report.plots import plot_selection_curves
     from ..md.run import RunConfig, run_md, summary_line
-    from .fit import format_table as format_table1
+    from ..model import load_model
+    from ..report.compare import compare_runs, format_table, load_run
+    from .fit import fit_and_report
 
     if args.steps < 2000:
         raise ValueError(f"the demo runs at least 2000 steps, got --steps {args.steps}")
@@ -41,21 +41,16 @@ def run(args) -> int:
         raise ValueError(f"{out} already holds a demo; remove it or pass another -o")
     out.mkdir(parents=True, exist_ok=True)
     progress = not args.quiet
-
-    print("== 1/3 fit: quadratic agent loss, backward elimination to 7 functions (bundled CP2K run @h2o32)")
     reference = load_dataset("@h2o32", require_forces=True)
-    report = fit_model(reference, loss="quadratic", select=DEMO_SELECT, progress=progress)
-    model = report.model
-    model.metadata["data"] = {"source": "@h2o32", "provenance": reference.provenance}
-    model.metadata["command"] = "mldyn demo"
-    model_path = model.save(out / "model.json")
-    labels = model.basis.labels()
-    curves = {sp: report.species_fits[sp].selection_curve for sp in model.species}
-    plot_selection_curves(curves, out / "model-selection.png", labels,
-                          {sp: len(report.species_fits[sp].kept_functions) for sp in model.species})
-    print(format_table1(report.table, model.species, report.split_frames["test"]))
-    for sp in model.species:
-        print(f"  {sp}: {', '.join(labels[i] for i in report.species_fits[sp].kept_functions)}")
+    if args.model:
+        print(f"== 1/3 model: {args.model} (given with --model; no fit)")
+        model_path = Path(args.model)
+        model = load_model(model_path)
+    else:
+        print("== 1/3 fit: quadratic agent loss, backward elimination to 7 functions (bundled CP2K run @h2o32)")
+        model_path = out / "model.json"
+        model = fit_and_report(reference, "@h2o32", model_path, loss="quadratic", select=DEMO_SELECT,
+                               progress=progress, command="mldyn demo").model
 
     temperature = float(reference.temperature_f.mean())
     print(f"\n== 2/3 learned NVT MD: {args.steps} steps of {DEMO_DT} fs from the last CP2K frame at "

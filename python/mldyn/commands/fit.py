@@ -72,26 +72,25 @@ def format_table(table: dict, species: list, frames: int) -> str:
     return "\n".join(lines)
 
 
-def run(args) -> int:
-    from ..descriptors import Radial as Basis
+def fit_and_report(dataset, source: str, output, *, loss="quadratic", select=None, ridge="auto",
+                   split=(0.2, 0.6, 0.1, 0.1), cutoff=None, r_on=None, progress=True, command="mldyn fit"):
+    """Fit, save the model to ``output`` (with the selection curve next to it when selecting) and
+    print Table 1 and the kept functions: what ``mldyn fit`` and ``mldyn demo`` do. Returns the FitReport."""
+    from ..descriptors import Radial
     from ..fit import fit_model
-    from ..io import load_dataset
     from ..report.plots import plot_selection_curves
 
-    t0 = time.perf_counter()
-    dataset = load_dataset(args.data, require_forces=True)
-    basis = Basis.paper(r_cut=args.cutoff, r_on=args.r_on)
-    report = fit_model(dataset, basis, loss=args.loss, select=args.select, ridge=args.ridge, split=args.split,
-                       progress=not args.quiet)
+    report = fit_model(dataset, Radial.paper(r_cut=cutoff, r_on=r_on), loss=loss, select=select, ridge=ridge,
+                       split=split, progress=progress)
     model = report.model
-    model.metadata["data"] = {"source": str(args.data), "provenance": getattr(dataset, "provenance", {})}
-    model.metadata["command"] = shlex.join(["mldyn"] + args.argv)
-    out = Path(args.output)
+    model.metadata["data"] = {"source": str(source), "provenance": getattr(dataset, "provenance", {})}
+    model.metadata["command"] = command
+    out = Path(output)
     model.save(out)
     names = model.species
     print(format_table(report.table, names, report.split_frames["test"]))
-    print(f"  ridge: " + ", ".join(f"{sp} {report.species_fits[sp].ridge:g}" for sp in names))
-    if args.select is not None:
+    print("  ridge: " + ", ".join(f"{sp} {report.species_fits[sp].ridge:g}" for sp in names))
+    if select is not None:
         labels = model.basis.labels()
         for sp in names:
             kept = report.species_fits[sp].kept_functions
@@ -100,5 +99,16 @@ def run(args) -> int:
         curves = {sp: report.species_fits[sp].selection_curve for sp in names}
         plot_selection_curves(curves, fig, labels, {sp: len(report.species_fits[sp].kept_functions) for sp in names})
         print(f"selection curve (Figure 2): {fig}")
-    print(f"model: {out}  ({time.perf_counter() - t0:.1f} s)")
+    return report
+
+
+def run(args) -> int:
+    from ..io import load_dataset
+
+    t0 = time.perf_counter()
+    dataset = load_dataset(args.data, require_forces=True)
+    fit_and_report(dataset, args.data, args.output, loss=args.loss, select=args.select, ridge=args.ridge,
+                   split=args.split, cutoff=args.cutoff, r_on=args.r_on, progress=not args.quiet,
+                   command=shlex.join(["mldyn"] + args.argv))
+    print(f"model: {args.output}  ({time.perf_counter() - t0:.1f} s)")
     return 0
