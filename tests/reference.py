@@ -137,10 +137,88 @@ def invariants(positions, species, functions, n_species, cell=None, r_cut=None, 
     return phi, dphi
 
 
+def angular_invariants(positions, species, functions, l_max, n_species, cell=None, r_cut=None, r_on=None):
+    """Angular power spectrum phi (n, F) and dphi (n, F, 3), F = l_max * C (C + 1) / 2, C = S * M,
+    from its definition as a double sum over neighbour pairs (no spherical harmonics):
+
+        phi[l, alpha, beta] = sum_{i in a, j in b} w_m(r_i) w_n(r_j) P_l(u_i . u_j),  alpha = a M + m <= beta
+
+    with i = j included, u = (q_j - q_k) / r, blocks l = 1..l_max, pairs in row-major upper-triangle order.
+    """
+    from numpy.polynomial import legendre
+
+    q = np.asarray(positions, dtype=float)
+    sp = np.asarray(species, dtype=int)
+    n, M = len(q), len(functions)
+    C = n_species * M
+    rc = max_cutoff(cell) if r_cut is None else float(r_cut)
+    alpha_i, beta_i = np.triu_indices(C)
+    pairs = len(alpha_i)
+    phi = np.zeros((n, l_max * pairs))
+    dphi = np.zeros((n, l_max * pairs, 3))
+    for k in range(n):
+        others = np.flatnonzero(np.arange(n) != k)
+        d = minimum_image(q[others] - q[k], cell)
+        r = np.linalg.norm(d, axis=1)
+        inside = r < rc
+        if not np.any(inside):
+            continue
+        idx, d, r = others[inside], d[inside], r[inside]
+        u = d / r[:, None]
+        w, dw = weights(functions, r, rc, r_on)                 # (P, M)
+        # channel weights: W[p, alpha] = w_m(r_p) if species(p) == a else 0
+        W = np.zeros((len(r), C))
+        dW = np.zeros((len(r), C))
+        for a in range(n_species):
+            sel = sp[idx] == a
+            W[sel, a * M:(a + 1) * M] = w[sel]
+            dW[sel, a * M:(a + 1) * M] = dw[sel]
+        cos = np.clip(u @ u.T, -1.0, 1.0)                       # (P, P)
+        # d cos_ij / d q_k = -[(u_j - cos u_i) / r_i + (u_i - cos u_j) / r_j]
+        dcos = -((u[None, :, :] - cos[:, :, None] * u[:, None, :]) / r[:, None, None]
+                 + (u[:, None, :] - cos[:, :, None] * u[None, :, :]) / r[None, :, None])
+        for l in range(1, l_max + 1):
+            c = np.zeros(l + 1)
+            c[l] = 1.0
+            P = legendre.legval(cos, c)
+            dP = legendre.legval(cos, legendre.legder(c))
+            # phi[alpha, beta] = sum_ij W_i,alpha W_j,beta P_ij
+            Phi = W.T @ P @ W
+            # d/dq_k: dW_i = dW (-u_i); terms from W_i, W_j and P_ij
+            grad = (-np.einsum("ia,ic,ij,jb->abc", dW, u, P, W)
+                    - np.einsum("ia,ij,jb,jc->abc", W, P, dW, u)
+                    + np.einsum("ia,ij,ijc,jb->abc", W, dP, dcos, W))
+            block = slice((l - 1) * pairs, l * pairs)
+            phi[k, block] = Phi[alpha_i, beta_i]
+            dphi[k, block] = grad[alpha_i, beta_i]
+    return phi, dphi
+
+
+def model_features(model, positions, species, cell=None):
+    """Concatenated invariant rows phi (n, F) and dphi (n, F, 3) of a model-file dict's descriptors
+    (schema 2; ``"r_cut": null`` resolved to half the smallest perpendicular width)."""
+    S = len(model["species"])
+    rows, grads = [], []
+    for d in model["descriptors"]:
+        funcs = [tuple(f) for f in d["functions"]]
+        if d["family"] == "radial":
+            p, dp = invariants(positions, species, funcs, S, cell, d["r_cut"], d["r_on"])
+            n = len(p)
+            rows.append(p.reshape(n, -1))
+            grads.append(dp.reshape(n, -1, 3))
+        elif d["family"] == "angular":
+            p, dp = angular_invariants(positions, species, funcs, d["l_max"], S, cell, d["r_cut"], d["r_on"])
+            rows.append(p)
+            grads.append(dp)
+        else:
+            raise ValueError(f"no oracle for descriptor family {d['family']!r}")
+    return np.concatenate(rows, axis=1), np.concatenate(grads, axis=1)
+
+
 def forces_and_losses(phi, dphi, species, A, B=None):
     """Agent losses H_k and forces F_k = -(A_s + B_s phi_k) . dphi_k from invariants."""
     n = phi.shape[0]
-    F = phi.shape[1] * phi.shape[2]
+    F = int(np.prod(phi.shape[1:]))
     A = np.asarray(A, dtype=float)
     B = np.zeros((A.shape[0], F, F)) if B is None else np.asarray(B, dtype=float)
     p = phi.reshape(n, F)

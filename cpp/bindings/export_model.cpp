@@ -34,17 +34,20 @@ std::vector<double> coefficients(const DoubleArray& a, std::vector<py::ssize_t> 
 
 void export_model(py::module_& m) {
     py::class_<DescriptorSpec>(m, "DescriptorSpec", "One descriptor of a model before its cutoff is resolved.")
-        .def(py::init([](const std::string& family, const FunctionList& fs, double r_cut, double r_on) {
+        .def(py::init([](const std::string& family, const FunctionList& fs, double r_cut, double r_on, int l_max) {
                  DescriptorSpec d;
                  d.family = family;
                  for (const auto& f : fs) d.functions.push_back({parse_weight_kind(f.first), f.second});
                  d.r_cut = r_cut;
                  d.r_on = r_on;
+                 d.l_max = l_max;
                  d.validate();
                  return d;
              }),
              py::arg("family"), py::arg("functions"), py::arg("r_cut") = std::nan(""),
-             py::arg("r_on") = INFINITY, "r_cut NaN: half the smallest cell width; r_on inf: hard cutoff.")
+             py::arg("r_on") = INFINITY, py::arg("l_max") = 0,
+             "r_cut NaN: half the smallest cell width; r_on inf: hard cutoff; l_max for the angular family.")
+        .def_readonly("l_max", &DescriptorSpec::l_max)
         .def_readonly("family", &DescriptorSpec::family)
         .def_property_readonly("functions", [](const DescriptorSpec& d) { return function_list(d.functions); })
         .def_readonly("r_cut", &DescriptorSpec::r_cut)

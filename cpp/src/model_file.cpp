@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "mldyn/angular_descriptor.hpp"
 #include "mldyn/radial_descriptor.hpp"
 
 namespace mldyn {
@@ -13,12 +14,17 @@ namespace mldyn {
 // ----------------------------------------------------------------------------- descriptor specs
 
 std::size_t DescriptorSpec::size(int n_species) const {
-    return static_cast<std::size_t>(n_species) * functions.size();
+    const std::size_t C = static_cast<std::size_t>(n_species) * functions.size();
+    return family == "angular" ? static_cast<std::size_t>(l_max) * C * (C + 1) / 2 : C;
 }
 
 void DescriptorSpec::validate() const {
-    if (family != "radial")
-        throw std::invalid_argument("unknown descriptor family '" + family + "' (this mldyn knows: radial)");
+    if (family != "radial" && family != "angular")
+        throw std::invalid_argument("unknown descriptor family '" + family + "' (this mldyn knows: radial, angular)");
+    if (family == "angular" && (l_max < 1 || l_max > AngularDescriptor::kMaxL))
+        throw std::invalid_argument("l_max must be between 1 and " + std::to_string(AngularDescriptor::kMaxL) +
+                                    ", got " + std::to_string(l_max));
+    if (family == "radial" && l_max != 0) throw std::invalid_argument("the radial family has no l_max");
     if (functions.empty()) throw std::invalid_argument("needs at least one weight function");
     for (const WeightFunction& f : functions) f.validate();
     if (!std::isnan(r_cut) && !(r_cut > 0.0))
@@ -46,7 +52,9 @@ std::shared_ptr<const Descriptor> DescriptorSpec::build(int n_species, double de
         msg << "switching start r_on = " << r_on << " Å must be below the cutoff " << rc << " Å";
         throw std::invalid_argument(msg.str());
     }
-    return std::make_shared<RadialDescriptor>(RadialBasis(functions, rc, r_on), n_species);
+    RadialBasis basis(functions, rc, r_on);
+    if (family == "angular") return std::make_shared<AngularDescriptor>(std::move(basis), l_max, n_species);
+    return std::make_shared<RadialDescriptor>(std::move(basis), n_species);
 }
 
 // ----------------------------------------------------------------------------- the definition
@@ -187,9 +195,16 @@ std::vector<WeightFunction> weight_functions(const Value& funcs, const std::stri
     return out;
 }
 
-DescriptorSpec radial_spec(const Value& d, const std::string& source, const std::string& where) {
+DescriptorSpec descriptor_spec(const Value& d, const std::string& family, const std::string& source,
+                               const std::string& where) {
     DescriptorSpec spec;
-    spec.family = "radial";
+    spec.family = family;
+    if (family == "angular") {
+        const Value& l = require(d, "l_max", source, where);
+        const double x = number(l, source, where + ": l_max");
+        if (x != std::floor(x) || std::abs(x) > 1e6) bad(source, where + ": l_max must be a whole number");
+        spec.l_max = static_cast<int>(x);
+    }
     spec.functions = weight_functions(require(d, "functions", source, where), source, where);
     spec.r_cut = number_or_null(d.get("r_cut"), std::numeric_limits<double>::quiet_NaN(), source, where + ": r_cut");
     spec.r_on = number_or_null(d.get("r_on"), std::numeric_limits<double>::infinity(), source, where + ": r_on");
@@ -249,7 +264,7 @@ ModelDefinition model_from_json(const Value& root, const std::string& source) {
 
     std::vector<DescriptorSpec> descriptors;
     if (version == 1) {
-        descriptors.push_back(radial_spec(require(root, "basis", source, ""), source, "basis"));
+        descriptors.push_back(descriptor_spec(require(root, "basis", source, ""), "radial", source, "basis"));
     } else {
         const Value& list = require(root, "descriptors", source, "");
         if (list.type != Type::Array || list.array.empty())
@@ -258,9 +273,9 @@ ModelDefinition model_from_json(const Value& root, const std::string& source) {
             const std::string where = "descriptor " + std::to_string(d + 1);
             const Value& fam = require(list.array[d], "family", source, where);
             if (fam.type != Type::String) bad(source, where + ": 'family' must be a string");
-            if (fam.string != "radial")
-                bad(source, where + ": unknown descriptor family '" + fam.string + "' (this mldyn knows: radial)");
-            descriptors.push_back(radial_spec(list.array[d], source, where));
+            if (fam.string != "radial" && fam.string != "angular")
+                bad(source, where + ": unknown descriptor family '" + fam.string + "' (this mldyn knows: radial, angular)");
+            descriptors.push_back(descriptor_spec(list.array[d], fam.string, source, where));
         }
     }
 

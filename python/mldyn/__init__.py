@@ -5,7 +5,7 @@ quadratic function of radial invariants of its environment. Units: Å, fs, amu, 
 """
 from . import units
 from ._core import get_num_threads, have_openmp, set_num_threads
-from .descriptors import PAPER_FUNCTIONS, Basis, Radial
+from .descriptors import PAPER_FUNCTIONS, Angular, Basis, Radial
 from .cell import Cell, make_cell
 from .dataset import Dataset
 from .io import load_dataset
@@ -17,6 +17,6 @@ from .model import AgentLossModel
 __version__ = "0.1.0"
 
 __all__ = [
-    "AgentLossModel", "Basis", "Radial", "Cell", "Dataset", "PAPER_FUNCTIONS", "Simulation", "compute_features", "compute_invariants", "get_num_threads",
+    "AgentLossModel", "Angular", "Basis", "Radial", "Cell", "Dataset", "PAPER_FUNCTIONS", "Simulation", "compute_features", "compute_invariants", "get_num_threads",
     "have_openmp", "load_dataset", "make_cell", "maxwell_boltzmann", "read_cp2k", "set_num_threads", "units", "__version__",
 ]

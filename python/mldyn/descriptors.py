@@ -15,6 +15,13 @@ a cutoff ``r_cut`` (Å; ``None`` means half the smallest perpendicular cell widt
 minimum-image convention) and an optional smooth switching start ``r_on`` (Å): between
 ``r_on`` and ``r_cut`` every weight is multiplied by the quintic smoothstep so forces stay
 continuous. S * M invariants per agent for S species and M functions, index ``a * M + m``.
+
+:class:`Angular` — angular invariants of the power-spectrum kind (see
+``cpp/include/mldyn/angular_descriptor.hpp``): with its own M radial functions (same families),
+channels alpha = a * M + m and degrees l = 1..l_max,
+``phi[l, alpha, beta] = sum_{i in a, j in b} w_m(r_i) w_n(r_j) P_l(cos theta_ij)`` (alpha <= beta):
+rotation invariant, O(neighbours) per agent, l_max * C (C + 1) / 2 invariants, C = S * M. A
+short cutoff (3-4 Å) keeps them cheap.
 """
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ from dataclasses import dataclass
 
 from . import _core
 
-__all__ = ["Radial", "Basis", "PAPER_FUNCTIONS", "as_descriptors"]
+__all__ = ["Radial", "Angular", "Basis", "PAPER_FUNCTIONS", "as_descriptors", "function_labels"]
 
 #: The paper's 18 functions: alpha = 1, 1/2, ..., 1/8 Å^-1; sigma = 1..8 Å; n = 1, 2.
 PAPER_FUNCTIONS: tuple = tuple(tuple(f) for f in _core.paper_default_functions())
@@ -61,15 +68,7 @@ class Radial:
 
     def labels(self) -> list[str]:
         """Readable names of the functions, e.g. ``exp(-r/2)``, ``gauss(3)``, ``r^-1``."""
-        out = []
-        for kind, p in self.functions:
-            if kind == "exp":
-                out.append(f"exp(-r/{1 / p:g})" if abs(1 / p - round(1 / p)) < 1e-9 else f"exp(-{p:g}r)")
-            elif kind == "gauss":
-                out.append(f"gauss({p:g})")
-            else:
-                out.append(f"r^-{p:g}")
-        return out
+        return function_labels(self.functions)
 
     def spec(self) -> _core.DescriptorSpec:
         """The core's spec (cutoff NaN = half the smallest cell width, r_on inf = hard cutoff)."""
@@ -99,10 +98,76 @@ class Radial:
         return Radial(tuple(self.functions[i] for i in indices), self.r_cut, self.r_on)
 
 
+@dataclass(frozen=True)
+class Angular:
+    """Angular power-spectrum invariants: radial functions, degrees 1..l_max, cutoff and switching (Å)."""
+
+    functions: tuple = (("gauss", 1.0), ("gauss", 1.5), ("gauss", 2.0))
+    l_max: int = 2
+    r_cut: float | None = 3.5
+    r_on: float | None = None
+
+    family = "angular"
+
+    def __post_init__(self):
+        object.__setattr__(self, "functions", tuple((str(k), float(p)) for k, p in self.functions))
+        object.__setattr__(self, "l_max", int(self.l_max))
+        if self.r_cut is not None and not (math.isfinite(self.r_cut) and self.r_cut > 0):
+            raise ValueError(f"angular descriptor: r_cut must be positive (Å) or None, got {self.r_cut}")
+        self.spec()
+
+    def __len__(self) -> int:
+        return len(self.functions)
+
+    def size(self, n_species: int) -> int:
+        """Invariants per agent: l_max * C (C + 1) / 2 with C = n_species * M channels."""
+        C = n_species * len(self.functions)
+        return self.l_max * C * (C + 1) // 2
+
+    def labels(self) -> list[str]:
+        return function_labels(self.functions)
+
+    def spec(self) -> _core.DescriptorSpec:
+        try:
+            return _core.DescriptorSpec(self.family, list(self.functions),
+                                        math.nan if self.r_cut is None else float(self.r_cut),
+                                        math.inf if self.r_on is None else float(self.r_on), self.l_max)
+        except ValueError as exc:
+            raise ValueError(f"angular descriptor: {exc}") from None
+
+    @classmethod
+    def from_spec(cls, spec: _core.DescriptorSpec) -> "Angular":
+        return cls(tuple(spec.functions), spec.l_max, None if math.isnan(spec.r_cut) else spec.r_cut,
+                   None if math.isinf(spec.r_on) else spec.r_on)
+
+    def to_dict(self) -> dict:
+        return {"family": self.family, "functions": [[k, float(p)] for k, p in self.functions],
+                "l_max": self.l_max, "r_cut": self.r_cut, "r_on": self.r_on}
+
+    def with_cutoff(self, r_cut: float) -> "Angular":
+        return Angular(self.functions, self.l_max, float(r_cut), self.r_on)
+
+    def select(self, indices) -> "Angular":
+        return Angular(tuple(self.functions[i] for i in indices), self.l_max, self.r_cut, self.r_on)
+
+
+def function_labels(functions) -> list[str]:
+    """Readable names of radial functions, e.g. ``exp(-r/2)``, ``gauss(3)``, ``r^-1``."""
+    out = []
+    for kind, p in functions:
+        if kind == "exp":
+            out.append(f"exp(-r/{1 / p:g})" if abs(1 / p - round(1 / p)) < 1e-9 else f"exp(-{p:g}r)")
+        elif kind == "gauss":
+            out.append(f"gauss({p:g})")
+        else:
+            out.append(f"r^-{p:g}")
+    return out
+
+
 #: The paper's name for the radial family (a set of weight functions).
 Basis = Radial
 
-DESCRIPTOR_FAMILIES = {"radial": Radial}
+DESCRIPTOR_FAMILIES = {"radial": Radial, "angular": Angular}
 
 
 def as_descriptors(descriptors) -> tuple:

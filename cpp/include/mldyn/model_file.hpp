@@ -14,7 +14,8 @@
 ///       {"family": "radial",                        concatenation of their rows, in this order
 ///        "functions": [["exp", 1.0], ["gauss", 2.0], ["power", 1.0], ...],
 ///        "r_cut": 4.9264 | null,                    Å; null = half the smallest perpendicular cell width
-///        "r_on": 4.0 | null}                        Å; switching start, null = hard cutoff
+///        "r_on": 4.0 | null},                       Å; switching start, null = hard cutoff
+///       {"family": "angular", "functions": [...], "l_max": 3, "r_cut": 3.5, "r_on": 3.0}
 ///    ],
 ///    "loss": "linear" | "quadratic",                linear: B must be all zero
 ///    "coefficients": {"A": S x F, "B": S x F x F},  nested lists; B[s] symmetric to 1e-10 relative
@@ -24,6 +25,10 @@
 /// ["gauss", sigma (Å)] = exp(-r²/(2 sigma²)), ["power", n] = r^-n, all parameters finite and > 0;
 /// S * M invariants per agent, index a * M + m (source species a, function m); see
 /// radial_descriptor.hpp. With r_on < r_cut weights are switched off smoothly between them.
+///
+/// Angular family ("angular"): its own M radial functions (same kinds) and "l_max" (1..6);
+/// l_max * C (C + 1) / 2 invariants per agent with C = S * M channels (power spectrum, see
+/// angular_descriptor.hpp). "r_cut" may be smaller than the other descriptors' (fewer neighbours).
 ///
 /// Schema version 1 (mldyn 0.1) has instead of "descriptors" one radial family as
 ///   "basis": {"functions": [...], "r_cut": x | null, "r_on": y | null}
@@ -42,8 +47,10 @@ namespace mldyn {
 
 /// One descriptor of a model before its cutoff is resolved for a cell.
 struct DescriptorSpec {
-    std::string family = "radial";
+    std::string family = "radial";  ///< "radial" or "angular"
     std::vector<WeightFunction> functions;
+    /// Highest degree of the angular family (0 for radial).
+    int l_max = 0;
     /// Cutoff in Å; NaN means "half the smallest perpendicular cell width" (resolved by `build`).
     double r_cut = std::numeric_limits<double>::quiet_NaN();
     /// Switching start in Å; +inf means a hard cutoff.

@@ -1,0 +1,294 @@
+#include "mldyn/angular_descriptor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "detail/simd.hpp"
+
+namespace mldyn {
+
+namespace {
+
+/// Index of Y_l^mu among the (L + 1)^2 harmonics: l^2 + l + mu.
+constexpr std::size_t harmonic(int l, int mu) { return static_cast<std::size_t>(l * l + l + mu); }
+
+/// One species' neighbours inside the descriptor's cutoff, and everything per neighbour b:
+/// weights w[m * stride + b] and dw/dr, harmonics Y[k * stride + b] and their gradients with
+/// respect to the unit vector, dY[(3 k + c) * stride + b].
+struct SpeciesTerms {
+    std::size_t count = 0, stride = 0;
+    std::vector<double> ux, uy, uz, r, inv_r, w, dw, Y, dY;
+    void reserve(std::size_t n, std::size_t M, std::size_t K) {
+        if (n <= stride && !ux.empty()) return;
+        stride = std::max<std::size_t>(32, simd::padded(2 * n));
+        for (std::vector<double>* v : {&ux, &uy, &uz, &r, &inv_r}) v->resize(stride);
+        w.resize(M * stride);
+        dw.resize(M * stride);
+        Y.resize(K * stride);
+        dY.resize(3 * K * stride);
+    }
+};
+
+struct AngularScratch final : DescriptorScratch {
+    AngularScratch(std::size_t n_species, std::size_t C, std::size_t K)
+        : species(n_species), c(C * K), dc(3 * C * K), G(C * K), T(K), Tp(K) {}
+    std::vector<SpeciesTerms> species;
+    std::vector<double> c;   // moments c[alpha * K + k]
+    std::vector<double> dc;  // d c / d q_agent: dc[(alpha * K + k) * 3 + coordinate]
+    std::vector<double> G;   // dH / dc
+    std::vector<double> T, Tp;
+};
+
+/// Real spherical harmonics Y_l^mu (Racah's normalisation) of the unit vectors (x, y, z)[b] for
+/// l <= L, and their gradients with respect to (x, y, z), by the recursion for regular solid
+/// harmonics (Helgaker, Jørgensen, Olsen, eqs. 6.4.70-73) with r^2 = 1: an extension off the unit
+/// sphere whose tangential gradient is the harmonic's (only that is used).
+MLDYN_MULTIVERSION void harmonics(int L, const double* x, const double* y, const double* z, std::size_t n,
+                                  std::size_t stride, double* Y, double* dY) {
+    auto val = [&](int l, int mu) { return Y + harmonic(l, mu) * stride; };
+    auto grad = [&](int l, int mu, int c) { return dY + (3 * harmonic(l, mu) + static_cast<std::size_t>(c)) * stride; };
+    {
+        double *y00 = val(0, 0), *gx = grad(0, 0, 0), *gy = grad(0, 0, 1), *gz = grad(0, 0, 2);
+        for (std::size_t b = 0; b < n; ++b) {
+            y00[b] = 1.0;
+            gx[b] = gy[b] = gz[b] = 0.0;
+        }
+    }
+    for (int l = 0; l < L; ++l) {
+        // Diagonal: C_{l+1,l+1} = f (x C_ll - y S_ll), S_{l+1,l+1} = f (y C_ll + x S_ll).
+        const double f = std::sqrt((l == 0 ? 2.0 : 1.0) * (2.0 * l + 1.0) / (2.0 * l + 2.0));
+        {
+            const double* Cll = val(l, l);
+            const double* Sll = l > 0 ? val(l, -l) : nullptr;
+            double *Cn = val(l + 1, l + 1), *Sn = val(l + 1, -(l + 1));
+            const double *dC[3] = {grad(l, l, 0), grad(l, l, 1), grad(l, l, 2)};
+            const double *dS[3] = {l > 0 ? grad(l, -l, 0) : nullptr, l > 0 ? grad(l, -l, 1) : nullptr,
+                                   l > 0 ? grad(l, -l, 2) : nullptr};
+            double *dCn[3] = {grad(l + 1, l + 1, 0), grad(l + 1, l + 1, 1), grad(l + 1, l + 1, 2)};
+            double *dSn[3] = {grad(l + 1, -(l + 1), 0), grad(l + 1, -(l + 1), 1), grad(l + 1, -(l + 1), 2)};
+            for (std::size_t b = 0; b < n; ++b) {
+                const double C = Cll[b], S = Sll ? Sll[b] : 0.0;
+                Cn[b] = f * (x[b] * C - y[b] * S);
+                Sn[b] = f * (y[b] * C + x[b] * S);
+                for (int c = 0; c < 3; ++c) {
+                    const double dc = dC[c][b], ds = dS[c] ? dS[c][b] : 0.0;
+                    dCn[c][b] = f * (x[b] * dc - y[b] * ds + (c == 0 ? C : c == 1 ? -S : 0.0));
+                    dSn[c][b] = f * (y[b] * dc + x[b] * ds + (c == 0 ? S : c == 1 ? C : 0.0));
+                }
+            }
+        }
+        // Upward in l at fixed |mu| = m <= l:
+        //   Z_{l+1,m} = ((2l+1) z Z_lm - sqrt((l+m)(l-m)) Z_{l-1,m}) / sqrt((l+m+1)(l-m+1)).
+        for (int m = 0; m <= l; ++m) {
+            const double norm = std::sqrt((l + m + 1.0) * (l - m + 1.0));
+            const double a = (2.0 * l + 1.0) / norm, back = std::sqrt((l + m) * (l - m + 0.0)) / norm;
+            for (int sign : {+1, -1}) {
+                if (sign < 0 && m == 0) continue;
+                const int mu = sign * m;
+                const double* Z = val(l, mu);
+                const double* Zb = m <= l - 1 ? val(l - 1, mu) : nullptr;
+                double* Zn = val(l + 1, mu);
+                for (std::size_t b = 0; b < n; ++b) Zn[b] = a * z[b] * Z[b] - (Zb ? back * Zb[b] : 0.0);
+                for (int c = 0; c < 3; ++c) {
+                    const double* dZ = grad(l, mu, c);
+                    const double* dZb = Zb ? grad(l - 1, mu, c) : nullptr;
+                    double* dZn = grad(l + 1, mu, c);
+                    for (std::size_t b = 0; b < n; ++b)
+                        dZn[b] = a * (z[b] * dZ[b] + (c == 2 ? Z[b] : 0.0)) - (dZb ? back * dZb[b] : 0.0);
+                }
+            }
+        }
+    }
+}
+
+/// Index of the pair alpha <= beta among C channels (row-major upper triangle).
+inline std::size_t pair_index(std::size_t alpha, std::size_t beta, std::size_t C) {
+    return alpha * C - alpha * (alpha - 1) / 2 + (beta - alpha);
+}
+
+}  // namespace
+
+AngularDescriptor::AngularDescriptor(RadialBasis basis, int l_max, int n_species)
+    : basis_(std::move(basis)), l_max_(l_max), n_species_(static_cast<std::size_t>(n_species)) {
+    if (n_species < 1) throw std::invalid_argument("angular descriptor: n_species must be at least 1");
+    if (l_max < 1 || l_max > kMaxL)
+        throw std::invalid_argument("angular descriptor: l_max must be between 1 and " + std::to_string(kMaxL) +
+                                    ", got " + std::to_string(l_max));
+}
+
+std::size_t AngularDescriptor::size() const {
+    const std::size_t C = channels();
+    return static_cast<std::size_t>(l_max_) * C * (C + 1) / 2;
+}
+
+std::unique_ptr<DescriptorScratch> AngularDescriptor::make_scratch(std::size_t n_species) const {
+    const std::size_t K = static_cast<std::size_t>((l_max_ + 1) * (l_max_ + 1));
+    return std::make_unique<AngularScratch>(n_species, n_species * basis_.size(), K);
+}
+
+MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, DescriptorScratch& base,
+                                                   bool keep_gradients) const {
+    auto& s = static_cast<AngularScratch&>(base);
+    const std::size_t M = basis_.size(), K = static_cast<std::size_t>((l_max_ + 1) * (l_max_ + 1));
+    const double rc = basis_.r_cut();
+    std::fill(s.c.begin(), s.c.end(), 0.0);
+    if (keep_gradients) std::fill(s.dc.begin(), s.dc.end(), 0.0);
+    for (std::size_t a = 0; a < n_species_; ++a) {
+        const AgentEnvironment::Neighbours& nb = env.species(a);
+        SpeciesTerms& t = s.species[a];
+        t.reserve(nb.count, M, K);
+        // The neighbours inside this descriptor's cutoff (the environment may reach farther).
+        std::size_t n = 0;
+        for (std::size_t b = 0; b < nb.count; ++b) {
+            t.ux[n] = nb.ux[b];
+            t.uy[n] = nb.uy[b];
+            t.uz[n] = nb.uz[b];
+            t.r[n] = nb.r[b];
+            t.inv_r[n] = nb.inv_r[b];
+            n += nb.r[b] < rc;
+        }
+        t.count = n;
+        if (!n) continue;
+        const std::size_t st = t.stride;
+        basis_.evaluate_batch(t.r.data(), t.inv_r.data(), n, t.w.data(), t.dw.data(), st, true);
+        harmonics(l_max_, t.ux.data(), t.uy.data(), t.uz.data(), n, st, t.Y.data(), t.dY.data());
+        for (std::size_t m = 0; m < M; ++m) {
+            const double* w = t.w.data() + m * st;
+            const double* dw = t.dw.data() + m * st;
+            double* c = s.c.data() + (a * M + m) * K;
+            for (std::size_t k = 1; k < K; ++k) {
+                const double* Y = t.Y.data() + k * st;
+                double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+                for (std::size_t b = 0; b < n; ++b) sum += w[b] * Y[b];
+                c[k] = sum;
+                if (!keep_gradients) continue;
+                // d(w Y)/dq_agent = -w' Y u - (w / r) (dY - (dY . u) u)
+                const double *gx = t.dY.data() + 3 * k * st, *gy = gx + st, *gz = gy + st;
+                double sx = 0.0, sy = 0.0, sz = 0.0;
+#pragma omp simd reduction(+ : sx, sy, sz)
+                for (std::size_t b = 0; b < n; ++b) {
+                    const double radial = dw[b] * Y[b];
+                    const double tang = w[b] * t.inv_r[b];
+                    const double along = gx[b] * t.ux[b] + gy[b] * t.uy[b] + gz[b] * t.uz[b];
+                    sx += radial * t.ux[b] + tang * (gx[b] - along * t.ux[b]);
+                    sy += radial * t.uy[b] + tang * (gy[b] - along * t.uy[b]);
+                    sz += radial * t.uz[b] + tang * (gz[b] - along * t.uz[b]);
+                }
+                double* d = s.dc.data() + ((a * M + m) * K + k) * 3;
+                d[0] = -sx;
+                d[1] = -sy;
+                d[2] = -sz;
+            }
+        }
+    }
+}
+
+void AngularDescriptor::power_spectrum(const DescriptorScratch& base, double* phi) const {
+    const auto& s = static_cast<const AngularScratch&>(base);
+    const std::size_t C = channels(), K = static_cast<std::size_t>((l_max_ + 1) * (l_max_ + 1));
+    const std::size_t pairs = C * (C + 1) / 2;
+    for (int l = 1; l <= l_max_; ++l) {
+        const std::size_t k0 = harmonic(l, -l), k1 = harmonic(l, l) + 1;
+        double* out = phi + static_cast<std::size_t>(l - 1) * pairs;
+        for (std::size_t al = 0; al < C; ++al)
+            for (std::size_t be = al; be < C; ++be) {
+                const double *ca = s.c.data() + al * K, *cb = s.c.data() + be * K;
+                double sum = 0.0;
+                for (std::size_t k = k0; k < k1; ++k) sum += ca[k] * cb[k];
+                out[pair_index(al, be, C)] = sum;
+            }
+    }
+}
+
+void AngularDescriptor::features(const AgentEnvironment& env, DescriptorScratch& scratch, double* phi) const {
+    moments(env, scratch, false);
+    power_spectrum(scratch, phi);
+}
+
+void AngularDescriptor::features_and_gradients(const AgentEnvironment& env, DescriptorScratch& base, double* phi,
+                                               double* dphi_fc) const {
+    moments(env, base, true);
+    power_spectrum(base, phi);
+    const auto& s = static_cast<const AngularScratch&>(base);
+    const std::size_t C = channels(), K = static_cast<std::size_t>((l_max_ + 1) * (l_max_ + 1));
+    const std::size_t pairs = C * (C + 1) / 2;
+    for (int l = 1; l <= l_max_; ++l) {
+        const std::size_t k0 = harmonic(l, -l), k1 = harmonic(l, l) + 1;
+        double* out = dphi_fc + 3 * static_cast<std::size_t>(l - 1) * pairs;
+        for (std::size_t al = 0; al < C; ++al)
+            for (std::size_t be = al; be < C; ++be) {
+                double g[3] = {0.0, 0.0, 0.0};
+                for (std::size_t k = k0; k < k1; ++k) {
+                    const double ca = s.c[al * K + k], cb = s.c[be * K + k];
+                    const double *da = s.dc.data() + (al * K + k) * 3, *db = s.dc.data() + (be * K + k) * 3;
+                    for (int c = 0; c < 3; ++c) g[c] += da[c] * cb + ca * db[c];
+                }
+                double* d = out + 3 * pair_index(al, be, C);
+                d[0] = g[0];
+                d[1] = g[1];
+                d[2] = g[2];
+            }
+    }
+}
+
+void AngularDescriptor::add_force(const AgentEnvironment&, DescriptorScratch& scratch, const double* g,
+                                  double* force) const {
+    contract(scratch, g, force);
+}
+
+MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, const double* g, double* force) const {
+    auto& s = static_cast<AngularScratch&>(base);
+    const std::size_t M = basis_.size(), C = channels(), K = static_cast<std::size_t>((l_max_ + 1) * (l_max_ + 1));
+    const std::size_t pairs = C * (C + 1) / 2;
+    // G[alpha, k] = dH/dc[alpha, k] = sum_beta g[l(k), alpha, beta] c[beta, k] (twice for beta = alpha).
+    std::fill(s.G.begin(), s.G.end(), 0.0);
+    for (int l = 1; l <= l_max_; ++l) {
+        const std::size_t k0 = harmonic(l, -l), k1 = harmonic(l, l) + 1;
+        const double* gl = g + static_cast<std::size_t>(l - 1) * pairs;
+        for (std::size_t al = 0; al < C; ++al)
+            for (std::size_t be = al; be < C; ++be) {
+                const double coef = gl[pair_index(al, be, C)];
+                if (coef == 0.0) continue;
+                double *Ga = s.G.data() + al * K, *Gb = s.G.data() + be * K;
+                const double *ca = s.c.data() + al * K, *cb = s.c.data() + be * K;
+                for (std::size_t k = k0; k < k1; ++k) {
+                    Ga[k] += coef * cb[k];
+                    Gb[k] += coef * ca[k];
+                }
+            }
+    }
+    // F_agent = sum_j [A_j u_j + (V_j - (V_j . u_j) u_j) / r_j] with, over the harmonics k,
+    // A_j = sum_k (sum_m G[a m, k] w'_m(r_j)) Y_k(u_j) and V_j = sum_k (sum_m G[a m, k] w_m(r_j)) dY_k(u_j).
+    double fx = 0.0, fy = 0.0, fz = 0.0;
+    for (std::size_t a = 0; a < n_species_; ++a) {
+        const SpeciesTerms& t = s.species[a];
+        const std::size_t n = t.count, st = t.stride;
+        for (std::size_t b = 0; b < n; ++b) {
+            double A = 0.0, Vx = 0.0, Vy = 0.0, Vz = 0.0;
+            for (std::size_t k = 1; k < K; ++k) {
+                double T = 0.0, Tp = 0.0;
+                for (std::size_t m = 0; m < M; ++m) {
+                    const double Gk = s.G[(a * M + m) * K + k];
+                    T += Gk * t.w[m * st + b];
+                    Tp += Gk * t.dw[m * st + b];
+                }
+                A += Tp * t.Y[k * st + b];
+                Vx += T * t.dY[(3 * k) * st + b];
+                Vy += T * t.dY[(3 * k + 1) * st + b];
+                Vz += T * t.dY[(3 * k + 2) * st + b];
+            }
+            const double along = Vx * t.ux[b] + Vy * t.uy[b] + Vz * t.uz[b];
+            fx += A * t.ux[b] + (Vx - along * t.ux[b]) * t.inv_r[b];
+            fy += A * t.uy[b] + (Vy - along * t.uy[b]) * t.inv_r[b];
+            fz += A * t.uz[b] + (Vz - along * t.uz[b]) * t.inv_r[b];
+        }
+    }
+    force[0] += fx;
+    force[1] += fy;
+    force[2] += fz;
+}
+
+}  // namespace mldyn
