@@ -221,11 +221,13 @@ def forces_and_losses(phi, dphi, species, A, B=None):
     F = int(np.prod(phi.shape[1:]))
     A = np.asarray(A, dtype=float)
     B = np.zeros((A.shape[0], F, F)) if B is None else np.asarray(B, dtype=float)
+    Fq = B.shape[1]                                          # B acts on the first Fq invariants
     p = phi.reshape(n, F)
     dp = dphi.reshape(n, F, 3)
     sp = np.asarray(species, dtype=int)
-    As, Bs = A[sp], B[sp]                                    # (n, F), (n, F, F)
-    Bphi = np.einsum("nfg,ng->nf", Bs, p)
+    As, Bs = A[sp], B[sp]                                    # (n, F), (n, Fq, Fq)
+    Bphi = np.zeros((n, F))
+    Bphi[:, :Fq] = np.einsum("nfg,ng->nf", Bs, p[:, :Fq])
     losses = np.einsum("nf,nf->n", As + 0.5 * Bphi, p)
     forces = -np.einsum("nf,nfc->nc", As + Bphi, dp)
     return forces, losses

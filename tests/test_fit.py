@@ -75,17 +75,21 @@ def test_auto_ridge_is_chosen_on_validation_and_helps_with_noise():
 
 def test_selection_keeps_k_functions_and_records_the_curve():
     report = fit_model(synthetic(true_model(), noise=0.05), BASIS, "quadratic", select=2, progress=False)
+    kept = {sp: report.species_fits[sp].kept_units for sp in ("O", "H")}
     for sp in ("O", "H"):
         fit = report.species_fits[sp]
-        assert len(fit.kept_functions) == 2
+        assert len(fit.kept_units) == 2
         assert [c[0] for c in fit.selection_curve] == [4, 3, 2, 1]
-        # removed functions carry no coefficients in the model
-        s = report.model.species.index(sp)
-        M = len(BASIS)
-        dropped = [m for m in range(M) if m not in fit.kept_functions]
-        for m in dropped:
-            assert np.all(report.model.A[s, [a * M + m for a in range(2)]] == 0)
-    assert report.model.metadata["selected_functions"]["O"] == report.species_fits["O"].kept_functions
+    # the model stores and evaluates only the functions some species kept ...
+    used = sorted(set(kept["O"]) | set(kept["H"]))
+    assert report.model.basis.functions == tuple(BASIS.functions[m] for m in used)
+    # ... and a function only the other species kept carries no coefficient of this one
+    M = len(used)
+    for s, sp in enumerate(report.model.species):
+        for i, m in enumerate(used):
+            if m not in kept[sp]:
+                assert np.all(report.model.A[s, [a * M + i for a in range(2)]] == 0)
+    assert report.model.metadata["selected_functions"]["O"] == [BASIS.labels()[m] for m in kept["O"]]
 
 
 def test_select_auto_picks_the_lowest_validation_error():
@@ -94,7 +98,7 @@ def test_select_auto_picks_the_lowest_validation_error():
     for sp in ("O", "H"):
         fit = report.species_fits[sp]
         best = min(c[1] for c in fit.selection_curve)
-        chosen = next(c for c in fit.selection_curve if c[0] == len(fit.kept_functions))
+        chosen = next(c for c in fit.selection_curve if c[0] == len(fit.kept_units))
         assert chosen[1] == pytest.approx(best, rel=1e-9)
 
 

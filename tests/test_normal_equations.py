@@ -5,13 +5,13 @@ import pytest
 
 import mldyn
 from mldyn import _core
-from mldyn.fit.design import parameter_functions, theta_to_coefficients
+from mldyn.fit.design import Parametrization
 from mldyn.fit.normal_equations import NormalEquations, solve_normal_equations
 from mldyn.fit.selection import backward_elimination
 
 
 def coefficients_to_theta(A, B):
-    """Inverse of theta_to_coefficients for one species."""
+    """Inverse of Parametrization.coefficients for one species (all invariants in the quadratic block)."""
     e, f = np.triu_indices(len(A))
     return np.concatenate([A, B[e, f]])
 
@@ -34,11 +34,11 @@ def test_design_rows_times_parameters_equal_model_forces():
     forces = model.forces(pos, species, box)
     phi, dphi = mldyn.compute_invariants(pos, species, box, basis, 2)
     for s in range(S):
-        X = _core.build_design(phi, dphi, species, s, True)
-        assert X.shape == (3 * np.sum(species == s), _core.n_fit_parameters(F, True))
+        X = _core.build_design(phi, dphi, species, s, F)
+        assert X.shape == (3 * np.sum(species == s), _core.n_fit_parameters(F, F))
         pred = X @ coefficients_to_theta(A[s], B[s])
         np.testing.assert_allclose(pred, forces[species == s].ravel(), rtol=1e-11, atol=1e-11 * np.abs(forces).max())
-        A2, B2 = theta_to_coefficients(coefficients_to_theta(A[s], B[s]), F, True)
+        A2, B2 = Parametrization(basis, S).coefficients(coefficients_to_theta(A[s], B[s]))
         np.testing.assert_array_equal(A2, A[s])
         np.testing.assert_array_equal(B2, B[s])
 
@@ -47,9 +47,15 @@ def test_linear_design_is_the_first_columns_of_the_quadratic_one():
     rng = np.random.default_rng(2)
     pos, species, box = random_system(rng)
     phi, dphi = mldyn.compute_invariants(pos, species, box, mldyn.Basis.paper(r_cut=4.0), 2)
-    Xq = _core.build_design(phi, dphi, species, 1, True)
-    Xl = _core.build_design(phi, dphi, species, 1, False)
+    Xq = _core.build_design(phi, dphi, species, 1, 36)
+    Xl = _core.build_design(phi, dphi, species, 1, 0)
+    Xh = _core.build_design(phi, dphi, species, 1, 18)  # quadratic block: the first 18 invariants
+    assert Xl.shape[1] == 36 and Xh.shape[1] == 36 + 18 * 19 // 2
     np.testing.assert_array_equal(Xq[:, : Xl.shape[1]], Xl)
+    # the block's quadratic columns are those of the full design whose pair (e, f) lies in it
+    e, f = np.triu_indices(36)
+    inside = (e < 18) & (f < 18)
+    np.testing.assert_array_equal(Xh[:, 36:], Xq[:, 36:][:, inside])
 
 
 def test_normal_equation_solver_matches_lstsq_to_1e_minus_8():
@@ -72,7 +78,7 @@ def test_solver_on_real_design_matches_lstsq():
     pos, species, box = random_system(rng, n=80)
     basis = mldyn.Basis((("exp", 1.0), ("gauss", 1.5), ("power", 2.0)), r_cut=4.4)
     phi, dphi = mldyn.compute_invariants(pos, species, box, basis, 2)
-    X = _core.build_design(phi, dphi, species, 0, False)
+    X = _core.build_design(phi, dphi, species, 0, 0)
     y = rng.normal(size=len(X))
     ne = NormalEquations.zeros(X.shape[1])
     ne.add(X, y)
@@ -114,15 +120,15 @@ def test_backward_elimination_keeps_the_functions_that_made_the_forces():
         for m in truth:
             A[:, a * M + m] = rng.normal(size=S) * 3
     model = mldyn.AgentLossModel(["O", "H"], basis, A)
-    P = _core.n_fit_parameters(S * M, False)
+    P = _core.n_fit_parameters(S * M, 0)
     train, val = NormalEquations.zeros(P), NormalEquations.zeros(P)
     for frame in range(12):
         pos, species, box = random_system(rng, n=60)
         f = model.forces(pos, species, box) + 0.01 * rng.normal(size=(60, 3))
         phi, dphi = mldyn.compute_invariants(pos, species, box, basis, 2)
-        X = _core.build_design(phi, dphi, species, 0, False)
+        X = _core.build_design(phi, dphi, species, 0, 0)
         (train if frame < 8 else val).add(X, f[species == 0].ravel())
-    curve = backward_elimination(train, val, parameter_functions(S, M, False), M, 0.0)
+    curve = backward_elimination(train, val, Parametrization(basis, S, quadratic=False).mask_for, M, 0.0)
     assert [c[0] for c in curve] == [5, 4, 3, 2, 1]
     two = next(c for c in curve if c[0] == 2)
     assert sorted(two[2]) == truth

@@ -81,23 +81,26 @@ void export_model(py::module_& m) {
                  const py::ssize_t S = static_cast<py::ssize_t>(species.size());
                  py::ssize_t F = 0;
                  for (const auto& d : descriptors) F += static_cast<py::ssize_t>(d.size(static_cast<int>(S)));
+                 // The quadratic block is B's size: (S, Fq, Fq) with Fq <= F.
+                 const py::ssize_t Fq = B.ndim() == 3 ? B.shape(1) : F;
                  return ModelDefinition(species, masses, descriptors, quadratic, coefficients(A, {S, F}, "A"),
-                                        coefficients(B, {S, F, F}, "B"));
+                                        coefficients(B, {S, Fq, Fq}, "B"), static_cast<std::size_t>(Fq));
              }),
              py::arg("species"), py::arg("masses"), py::arg("descriptors"), py::arg("quadratic"), py::arg("A"),
-             py::arg("B"))
+             py::arg("B"), "B has shape (S, Fq, Fq): the quadratic term over the first Fq <= F invariants.")
         .def_property_readonly("species", &ModelDefinition::species)
         .def_property_readonly("masses", &ModelDefinition::masses)
         .def_property_readonly("descriptors", &ModelDefinition::descriptors)
         .def_property_readonly("quadratic", &ModelDefinition::quadratic)
         .def_property_readonly("n_features", &ModelDefinition::n_features)
         .def_property_readonly("cutoff_from_cell", &ModelDefinition::cutoff_from_cell)
+        .def_property_readonly("n_quadratic", &ModelDefinition::n_quadratic)
         .def_property_readonly("A", [](const ModelDefinition& d) {
             return to_array(d.A(), {d.n_species(), static_cast<py::ssize_t>(d.n_features())});
         })
         .def_property_readonly("B", [](const ModelDefinition& d) {
-            const auto F = static_cast<py::ssize_t>(d.n_features());
-            return to_array(d.B(), {d.n_species(), F, F});
+            const auto Fq = static_cast<py::ssize_t>(d.n_quadratic());
+            return to_array(d.B(), {d.n_species(), Fq, Fq});
         })
         .def("build", [](const ModelDefinition& d, double default_cutoff) {
                  return std::const_pointer_cast<AgentLossModel>(d.build(default_cutoff));

@@ -9,16 +9,22 @@
 
 namespace mldyn {
 
-void validate_coefficients(std::size_t S, std::size_t F, const std::vector<double>& A_sf, std::vector<double>& B_sff) {
+void validate_coefficients(std::size_t S, std::size_t F, std::size_t Fq, const std::vector<double>& A_sf,
+                           std::vector<double>& B_sff) {
+    if (Fq > F) {
+        std::ostringstream msg;
+        msg << "model: the quadratic block (" << Fq << " invariants) is larger than the invariant row (" << F << ")";
+        throw std::invalid_argument(msg.str());
+    }
     if (A_sf.size() != S * F) {
         std::ostringstream msg;
         msg << "model: A must have " << S << " x " << F << " = " << S * F << " entries, got " << A_sf.size();
         throw std::invalid_argument(msg.str());
     }
-    if (B_sff.empty()) B_sff.assign(S * F * F, 0.0);
-    if (B_sff.size() != S * F * F) {
+    if (B_sff.empty()) B_sff.assign(S * Fq * Fq, 0.0);
+    if (B_sff.size() != S * Fq * Fq) {
         std::ostringstream msg;
-        msg << "model: B must have " << S << " x " << F << " x " << F << " = " << S * F * F << " entries, got "
+        msg << "model: B must have " << S << " x " << Fq << " x " << Fq << " = " << S * Fq * Fq << " entries, got "
             << B_sff.size();
         throw std::invalid_argument(msg.str());
     }
@@ -30,9 +36,9 @@ void validate_coefficients(std::size_t S, std::size_t F, const std::vector<doubl
         bmax = std::max(bmax, std::abs(x));
     }
     for (std::size_t s = 0; s < S; ++s)
-        for (std::size_t f = 0; f < F; ++f)
-            for (std::size_t g = f + 1; g < F; ++g) {
-                const double x = B_sff[(s * F + f) * F + g], y = B_sff[(s * F + g) * F + f];
+        for (std::size_t f = 0; f < Fq; ++f)
+            for (std::size_t g = f + 1; g < Fq; ++g) {
+                const double x = B_sff[(s * Fq + f) * Fq + g], y = B_sff[(s * Fq + g) * Fq + f];
                 if (std::abs(x - y) > 1e-10 * bmax) {
                     std::ostringstream msg;
                     msg << "model: B of species " << s << " is not symmetric (entry [" << f << "," << g << "] = " << x
@@ -42,18 +48,21 @@ void validate_coefficients(std::size_t S, std::size_t F, const std::vector<doubl
             }
 }
 
-AgentLossModel::AgentLossModel(DescriptorSet descriptors, std::vector<double> A_sf, std::vector<double> B_sff)
-    : descriptors_(std::move(descriptors)), A_(std::move(A_sf)), B_(std::move(B_sff)) {
+AgentLossModel::AgentLossModel(DescriptorSet descriptors, std::vector<double> A_sf, std::vector<double> B_sqq,
+                               std::size_t n_quadratic)
+    : descriptors_(std::move(descriptors)), A_(std::move(A_sf)), B_(std::move(B_sqq)) {
     const std::size_t S = static_cast<std::size_t>(n_species()), F = n_features();
-    validate_coefficients(S, F, A_, B_);
+    n_quadratic_ = n_quadratic == kAllFeatures ? F : n_quadratic;
+    const std::size_t Fq = n_quadratic_;
+    validate_coefficients(S, F, Fq, A_, B_);
     double bmax = 0.0;
     for (double x : B_) bmax = std::max(bmax, std::abs(x));
     quadratic_ = bmax > 0.0;
-    bt_stride_ = (F + 4 * simd::kLanes - 1) / (4 * simd::kLanes) * (4 * simd::kLanes);
-    Bt_.assign(S * F * bt_stride_, 0.0);
+    bt_stride_ = (Fq + 4 * simd::kLanes - 1) / (4 * simd::kLanes) * (4 * simd::kLanes);
+    Bt_.assign(S * Fq * bt_stride_, 0.0);
     for (std::size_t s = 0; s < S; ++s)
-        for (std::size_t f = 0; f < F; ++f)
-            for (std::size_t e = 0; e < F; ++e) Bt_[(s * F + e) * bt_stride_ + f] = B_[(s * F + f) * F + e];
+        for (std::size_t f = 0; f < Fq; ++f)
+            for (std::size_t e = 0; e < Fq; ++e) Bt_[(s * Fq + e) * bt_stride_ + f] = B_[(s * Fq + f) * Fq + e];
     // A pair potential: linear, only pair-sum descriptors, each with A symmetric in the species pair.
     conservative_ = !quadratic_;
     for (std::size_t d = 0; d < descriptors_.parts().size() && conservative_; ++d) {
@@ -85,25 +94,26 @@ double AgentLossModel::agent_force(std::size_t s, const AgentEnvironment& env, S
 MLDYN_MULTIVERSION double AgentLossModel::loss_gradient(std::size_t s, const double* phi_f, double* grad_f) const {
     using simd::kLanes;
     using simd::v8;
-    const std::size_t F = n_features(), stride = bt_stride_;
+    const std::size_t F = n_features(), Fq = n_quadratic_, stride = bt_stride_;
     const double* A = A_.data() + s * F;
-    // g = dH/dphi = A_s + B_s phi;  H = A.phi + 1/2 phi.B.phi. (B phi)[f] = sum_e B[f][e] phi[e],
-    // accumulated over e in order, 4 SIMD blocks of f at a time in registers (rows of B
-    // transposed, zero-padded to `stride`).
+    // g = dH/dphi = A_s + B_s phi_q;  H = A.phi + 1/2 phi_q.B.phi_q. (B phi)[f] = sum_e B[f][e] phi[e]
+    // over the quadratic block, accumulated over e in order, 4 SIMD blocks of f at a time in
+    // registers (rows of B transposed, zero-padded to `stride`); 0 beyond the block.
     double* bphi = grad_f;
-    for (std::size_t f0 = 0; f0 < F; f0 += 4 * kLanes) {
+    for (std::size_t f = Fq; f < F; ++f) bphi[f] = 0.0;
+    for (std::size_t f0 = 0; f0 < Fq; f0 += 4 * kLanes) {
         v8 a0{}, a1{}, a2{}, a3{};
         if (quadratic_)
-            for (std::size_t e = 0; e < F; ++e) {
+            for (std::size_t e = 0; e < Fq; ++e) {
                 const double pe = phi_f[e];
-                const double* Bt = Bt_.data() + (s * F + e) * stride + f0;
+                const double* Bt = Bt_.data() + (s * Fq + e) * stride + f0;
                 a0 += pe * simd::load(Bt);
                 a1 += pe * simd::load(Bt + kLanes);
                 a2 += pe * simd::load(Bt + 2 * kLanes);
                 a3 += pe * simd::load(Bt + 3 * kLanes);
             }
         const v8 blocks[4] = {a0, a1, a2, a3};
-        for (std::size_t f = f0; f < std::min(F, f0 + 4 * kLanes); ++f) bphi[f] = blocks[(f - f0) / kLanes][(f - f0) % kLanes];
+        for (std::size_t f = f0; f < std::min(Fq, f0 + 4 * kLanes); ++f) bphi[f] = blocks[(f - f0) / kLanes][(f - f0) % kLanes];
     }
     double h = 0.0;
 #pragma omp simd reduction(+ : h)

@@ -61,13 +61,13 @@ std::shared_ptr<const Descriptor> DescriptorSpec::build(int n_species, double de
 
 ModelDefinition::ModelDefinition(std::vector<std::string> species, std::vector<double> masses,
                                  std::vector<DescriptorSpec> descriptors, bool quadratic, std::vector<double> A_sf,
-                                 std::vector<double> B_sff)
+                                 std::vector<double> B_sqq, std::size_t n_quadratic)
     : species_(std::move(species)),
       masses_(std::move(masses)),
       descriptors_(std::move(descriptors)),
       quadratic_(quadratic),
       A_(std::move(A_sf)),
-      B_(std::move(B_sff)) {
+      B_(std::move(B_sqq)) {
     if (species_.empty()) throw std::invalid_argument("model: needs at least one species");
     std::set<std::string> seen;
     for (const std::string& s : species_) {
@@ -94,7 +94,8 @@ ModelDefinition::ModelDefinition(std::vector<std::string> species, std::vector<d
         }
         n_features_ += descriptors_[d].size(n_species());
     }
-    validate_coefficients(S, n_features_, A_, B_);
+    n_quadratic_ = n_quadratic == AgentLossModel::kAllFeatures ? n_features_ : n_quadratic;
+    validate_coefficients(S, n_features_, n_quadratic_, A_, B_);
     if (!quadratic_)
         for (double b : B_)
             if (b != 0.0) throw std::invalid_argument("model: a linear model must have B = 0");
@@ -109,7 +110,7 @@ bool ModelDefinition::cutoff_from_cell() const {
 std::shared_ptr<const AgentLossModel> ModelDefinition::build(double default_cutoff) const {
     std::vector<std::shared_ptr<const Descriptor>> parts;
     for (const DescriptorSpec& d : descriptors_) parts.push_back(d.build(n_species(), default_cutoff));
-    return std::make_shared<const AgentLossModel>(DescriptorSet(std::move(parts), n_species()), A_, B_);
+    return std::make_shared<const AgentLossModel>(DescriptorSet(std::move(parts), n_species()), A_, B_, n_quadratic_);
 }
 
 // ----------------------------------------------------------------------------- the reader
@@ -286,14 +287,23 @@ ModelDefinition model_from_json(const Value& root, const std::string& source) {
     const std::size_t S = species.size();
     std::size_t F = 0;
     for (const DescriptorSpec& d : descriptors) F += d.size(static_cast<int>(S));
+    std::size_t Fq = F;
+    if (const Value* q = root.get("quadratic_features")) {
+        const double x = number(*q, source, "quadratic_features");
+        if (x != std::floor(x) || x < 0 || x > static_cast<double>(F))
+            bad(source, "quadratic_features must be a whole number between 0 and the " + std::to_string(F) +
+                            " invariants of the row");
+        Fq = static_cast<std::size_t>(x);
+    }
     const std::string meaning = std::to_string(S) + " species x " + std::to_string(F) + " invariants";
     const Value& coeffs = require(root, "coefficients", source, "");
     std::vector<double> A = coefficient_array(require(coeffs, "A", source, "coefficients"), {S, F}, "A", source, meaning);
-    std::vector<double> B =
-        coefficient_array(require(coeffs, "B", source, "coefficients"), {S, F, F}, "B", source, meaning);
+    std::vector<double> B = coefficient_array(require(coeffs, "B", source, "coefficients"), {S, Fq, Fq}, "B", source,
+                                              std::to_string(S) + " species x " + std::to_string(Fq) +
+                                                  " invariants in the quadratic block");
     try {
         return ModelDefinition(std::move(species), std::move(masses), std::move(descriptors),
-                               loss.string == "quadratic", std::move(A), std::move(B));
+                               loss.string == "quadratic", std::move(A), std::move(B), Fq);
     } catch (const std::invalid_argument& e) {
         bad(source, e.what());
     }

@@ -47,7 +47,9 @@ class AgentLossModel:
     descriptors : one descriptor (e.g. :class:`mldyn.descriptors.Radial`) or a sequence of them;
         F invariants per agent in all.
     A : (S, F) array, eV per unit invariant.
-    B : (S, F, F) array of symmetric matrices, eV per unit invariant squared; None for a linear model.
+    B : (S, Fq, Fq) array of symmetric matrices, eV per unit invariant squared, acting on the first
+        Fq <= F invariants of the row (the quadratic block; Fq = F is the paper's model); None for a
+        linear model.
     masses : (S,) masses in amu (default: standard atomic masses of the names).
 
     Everything is validated by the core (ValueError names the problem).
@@ -64,7 +66,7 @@ class AgentLossModel:
         S = len(species)
         F = sum(d.size(S) for d in self.descriptors)
         A = np.asarray(A, dtype=float)
-        B = np.zeros((S, F, F)) if B is None else np.asarray(B, dtype=float)
+        B = np.zeros((S, 0, 0)) if B is None else np.asarray(B, dtype=float)
         try:
             masses = [float(m) for m in masses]
         except (TypeError, ValueError):
@@ -102,6 +104,11 @@ class AgentLossModel:
     @property
     def quadratic(self) -> bool:
         return bool(self._definition.quadratic)
+
+    @property
+    def n_quadratic(self) -> int:
+        """Invariants in the quadratic block (the first Fq of the row)."""
+        return int(self._definition.n_quadratic)
 
     @property
     def conservative(self) -> bool:
@@ -188,7 +195,8 @@ class AgentLossModel:
             "masses": [float(m) for m in self.masses],
             "descriptors": [d.to_dict() for d in self.descriptors],
             "loss": "quadratic" if self.quadratic else "linear",
-            "coefficients": {"A": self.A.tolist(), "B": self.B.tolist()},
+            "quadratic_features": self.n_quadratic if self.quadratic else 0,
+            "coefficients": {"A": self.A.tolist(), "B": (self.B if self.quadratic else self.B[:, :0, :0]).tolist()},
             "training": _json_safe(self.metadata or {}),
         }
 

@@ -7,18 +7,20 @@
 
 namespace mldyn {
 
-/// Checks the coefficients of S species with F invariants each: A_sf has S x F finite entries,
-/// B_sff S x F x F (an empty B becomes all zeros) finite and symmetric per species to 1e-10
-/// relative. Throws std::invalid_argument ("model: ...") naming the first problem.
-void validate_coefficients(std::size_t n_species, std::size_t n_features, const std::vector<double>& A_sf,
-                           std::vector<double>& B_sff);
+/// Checks the coefficients of S species with F invariants each, the first Fq of which form the
+/// quadratic block: A_sf has S x F finite entries, B_sqq S x Fq x Fq (an empty B becomes all zeros)
+/// finite and symmetric per species to 1e-10 relative. Throws std::invalid_argument ("model: ...")
+/// naming the first problem.
+void validate_coefficients(std::size_t n_species, std::size_t n_features, std::size_t n_quadratic,
+                           const std::vector<double>& A_sf, std::vector<double>& B_sqq);
 
 /// The agent-loss model of the paper, eq. (4.5)-(4.6), over the concatenated invariant row of a
-/// DescriptorSet (F invariants per agent, S species).
+/// DescriptorSet (F invariants per agent, S species), with the quadratic term restricted to the
+/// first Fq invariants (the quadratic block; Fq = F is the paper's model, Fq = 0 a linear one):
 ///
-/// Per agent species s:
-///   H_s(phi)  = A_s · phi + 1/2 phi · B_s · phi                     (eV)
-///   force_k   = -(A_s + B_s phi_k) · dphi_k/dq_k                    (eV/Å)
+/// Per agent species s, with phi_q = phi[0, Fq):
+///   H_s(phi)  = A_s · phi + 1/2 phi_q · B_s · phi_q                 (eV)
+///   force_k   = -(A_s + B_s phi_q) · dphi_k/dq_k                    (eV/Å; B_s phi_q padded with zeros)
 /// Only q_k is differentiated (the other agents are the environment), so forces are not the
 /// gradient of one global energy in general. With B = 0, only pair-sum descriptors (radial) and
 /// A symmetric in the species pair (A[s][a*M+m] == A[a][s*M+m]) the model is a pair potential
@@ -30,10 +32,14 @@ void validate_coefficients(std::size_t n_species, std::size_t n_features, const 
 /// core's Evaluator for whole configurations, MD, the C++ package and the LAMMPS plugin).
 class AgentLossModel {
 public:
-    /// `A_sf` is S x F, `B_sff` is S x F x F (row-major; empty = linear model). Throws
-    /// std::invalid_argument on wrong sizes, non-finite values, or a B_s that is not symmetric
-    /// (to 1e-10 relative).
-    AgentLossModel(DescriptorSet descriptors, std::vector<double> A_sf, std::vector<double> B_sff);
+    /// Every invariant in the quadratic block (Fq = F).
+    static constexpr std::size_t kAllFeatures = static_cast<std::size_t>(-1);
+
+    /// `A_sf` is S x F, `B_sqq` is S x Fq x Fq (row-major; empty = all zeros) with Fq = `n_quadratic`
+    /// (kAllFeatures: F). Throws std::invalid_argument on wrong sizes, Fq > F, non-finite values, or a
+    /// B_s that is not symmetric (to 1e-10 relative).
+    AgentLossModel(DescriptorSet descriptors, std::vector<double> A_sf, std::vector<double> B_sqq,
+                   std::size_t n_quadratic = kAllFeatures);
 
     const DescriptorSet& descriptors() const { return descriptors_; }
     int n_species() const { return descriptors_.n_species(); }
@@ -42,6 +48,8 @@ public:
     double cutoff() const { return descriptors_.cutoff(); }
     const std::vector<double>& A() const { return A_; }
     const std::vector<double>& B() const { return B_; }
+    /// Invariants in the quadratic block (the leading Fq of the row).
+    std::size_t n_quadratic() const { return n_quadratic_; }
     bool quadratic() const { return quadratic_; }
     /// True when the model is a pair potential (see above).
     bool conservative() const { return conservative_; }
@@ -64,8 +72,8 @@ public:
 private:
     DescriptorSet descriptors_;
     std::vector<double> A_, B_;
-    std::vector<double> Bt_;  // B_ transposed per species (S x F x stride, rows zero-padded)
-    std::size_t bt_stride_ = 0;
+    std::vector<double> Bt_;  // B_ transposed per species (S x Fq x stride, rows zero-padded)
+    std::size_t bt_stride_ = 0, n_quadratic_ = 0;
     bool quadratic_ = false, conservative_ = false;
 };
 

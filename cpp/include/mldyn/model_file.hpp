@@ -18,7 +18,9 @@
 ///       {"family": "angular", "functions": [...], "l_max": 3, "r_cut": 3.5, "r_on": 3.0}
 ///    ],
 ///    "loss": "linear" | "quadratic",                linear: B must be all zero
-///    "coefficients": {"A": S x F, "B": S x F x F},  nested lists; B[s] symmetric to 1e-10 relative
+///    "quadratic_features": Fq,                      optional (default F): the quadratic term takes the
+///                                                   first Fq invariants of the row (0 <= Fq <= F)
+///    "coefficients": {"A": S x F, "B": S x Fq x Fq},  nested lists; B[s] symmetric to 1e-10 relative
 ///    "training": {...}}                             optional, free-form (provenance, split, metrics)
 ///
 /// Radial family ("radial"): M weight functions ["exp", alpha (1/Å)] = exp(-alpha r),
@@ -68,12 +70,12 @@ struct DescriptorSpec {
 class ModelDefinition {
 public:
     /// Throws std::invalid_argument ("model: ...") if anything is inconsistent: species names
-    /// empty or repeated, masses not S positive numbers, a bad descriptor, A not S x F, B not
-    /// S x F x F (or empty for linear), non-finite or non-symmetric coefficients, B != 0 when
-    /// `quadratic` is false.
+    /// empty or repeated, masses not S positive numbers, a bad descriptor, A not S x F, Fq =
+    /// `n_quadratic` > F (AgentLossModel::kAllFeatures means F), B not S x Fq x Fq (or empty: zeros),
+    /// non-finite or non-symmetric coefficients, B != 0 when `quadratic` is false.
     ModelDefinition(std::vector<std::string> species, std::vector<double> masses,
                     std::vector<DescriptorSpec> descriptors, bool quadratic, std::vector<double> A_sf,
-                    std::vector<double> B_sff);
+                    std::vector<double> B_sqq, std::size_t n_quadratic = AgentLossModel::kAllFeatures);
 
     const std::vector<std::string>& species() const { return species_; }
     const std::vector<double>& masses() const { return masses_; }
@@ -81,6 +83,8 @@ public:
     bool quadratic() const { return quadratic_; }
     int n_species() const { return static_cast<int>(species_.size()); }
     std::size_t n_features() const { return n_features_; }
+    /// Invariants in the quadratic block (the leading Fq of the row).
+    std::size_t n_quadratic() const { return n_quadratic_; }
     const std::vector<double>& A() const { return A_; }
     const std::vector<double>& B() const { return B_; }
     /// True if some descriptor's cutoff is "half the smallest cell width" (needs a cell or a default).
@@ -96,7 +100,7 @@ private:
     std::vector<double> masses_;
     std::vector<DescriptorSpec> descriptors_;
     bool quadratic_;
-    std::size_t n_features_ = 0;
+    std::size_t n_features_ = 0, n_quadratic_ = 0;
     std::vector<double> A_, B_;
 };
 

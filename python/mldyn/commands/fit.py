@@ -91,13 +91,13 @@ def fit_and_report(dataset, source: str, output, *, loss="quadratic", select=Non
     print(format_table(report.table, names, report.split_frames["test"]))
     print("  ridge: " + ", ".join(f"{sp} {report.species_fits[sp].ridge:g}" for sp in names))
     if select is not None:
-        labels = model.basis.labels()
+        labels = [report.parametrization.unit_label(u) for u in range(len(report.parametrization.units))]
         for sp in names:
-            kept = report.species_fits[sp].kept_functions
-            print(f"  {sp}: kept {len(kept)} functions: {', '.join(labels[i] for i in kept)}")
+            kept = report.kept_labels(sp)
+            print(f"  {sp}: kept {len(kept)} functions: {', '.join(kept)}")
         fig = out.with_name(out.stem + "-selection.png")
         curves = {sp: report.species_fits[sp].selection_curve for sp in names}
-        plot_selection_curves(curves, fig, labels, {sp: len(report.species_fits[sp].kept_functions) for sp in names})
+        plot_selection_curves(curves, fig, labels, {sp: len(report.species_fits[sp].kept_units) for sp in names})
         print(f"selection curve (Figure 2): {fig}")
     return report
 

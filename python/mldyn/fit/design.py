@@ -1,53 +1,126 @@
 """Design rows of the force least-squares problem, frame by frame, and their normal equations.
 
 For every agent species the predicted force is linear in the parameters theta = [A_s, triu(B_s)]
-(see ``cpp/include/mldyn/design.hpp``): F = X theta. The core builds each frame's invariant rows
-and design rows; numpy folds them into normal equations, so memory does not grow with frames.
+(see ``cpp/include/mldyn/design.hpp``): F = X theta, where B_s acts on the quadratic block (the
+first Fq invariants of the row). The core builds each frame's invariant rows and design rows;
+numpy folds them into normal equations, so memory does not grow with the number of frames.
+
+Feature selection works on *units*: one radial function of one descriptor. Removing a unit removes
+every invariant that involves it (for an angular invariant, either of its two channels' functions)
+and every parameter that involves such an invariant.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import _core
 from ..cell import make_cell
-from ..descriptors import Radial
+from ..descriptors import as_descriptors
 from ..invariants import feature_evaluator
 from ..progress import progress_bar
 from .normal_equations import NormalEquations
 
-__all__ = ["parameter_functions", "theta_to_coefficients", "design_blocks", "accumulate"]
+__all__ = ["Parametrization", "feature_keys", "design_blocks", "accumulate"]
 
 
-def parameter_functions(n_species: int, n_functions: int, quadratic: bool) -> np.ndarray:
-    """(P, 2) indices of the weight functions each fit parameter involves.
+def feature_keys(descriptors, n_species: int, function_ids=None, descriptor_ids=None) -> list[tuple]:
+    """A key per invariant of the row that names what it is, independent of its position:
+    radial (d, "r", a, m) and angular (d, "a", l, a, m, b, n), with d from ``descriptor_ids``
+    (default 0, 1, ...) and m, n the functions' ids in ``function_ids[d]`` (default 0..M-1). Lets a
+    pruned model find its invariants in the full one."""
+    keys = []
+    for i, desc in enumerate(descriptors):
+        d = i if descriptor_ids is None else descriptor_ids[i]
+        ids = list(range(len(desc))) if function_ids is None else list(function_ids[i])
+        M = len(ids)
+        if desc.family == "radial":
+            keys += [(d, "r", a, ids[m]) for a in range(n_species) for m in range(M)]
+        else:
+            channels = [(a, ids[m]) for a in range(n_species) for m in range(M)]
+            for l in range(1, desc.l_max + 1):
+                for i in range(len(channels)):
+                    for j in range(i, len(channels)):
+                        keys.append((d, "a", l) + channels[i] + channels[j])
+    return keys
 
-    Linear parameter f = a*M + m involves function m (twice); quadratic parameter
-    (e, f), e <= f, involves the functions of e and f.
+
+@dataclass
+class Parametrization:
+    """The fit parameters of an agent-loss model over ``descriptors`` for ``n_species`` species.
+
+    The first ``quadratic_descriptors`` descriptors form the quadratic block (None: all of them;
+    ``quadratic=False``: none). Parameters theta (P,) = [A (F), upper triangle of B (Fq x Fq)].
+    ``units`` are (descriptor index, function index) pairs; ``param_units`` (P, 4) lists the units
+    each parameter involves (-1 = none).
     """
-    F = n_species * n_functions
-    m_of = np.arange(F) % n_functions
-    rows = [np.stack([m_of, m_of], axis=1)]
-    if quadratic:
-        e, f = np.triu_indices(F)
-        rows.append(np.stack([m_of[e], m_of[f]], axis=1))
-    return np.concatenate(rows)
 
+    descriptors: tuple
+    n_species: int
+    quadratic: bool = True
+    quadratic_descriptors: int | None = None
+    n_features: int = field(init=False)
+    n_quadratic: int = field(init=False)
+    units: list = field(init=False)
+    param_units: np.ndarray = field(init=False)
 
-def theta_to_coefficients(theta: np.ndarray, n_features: int, quadratic: bool):
-    """A (F,) and symmetric B (F, F) from fit parameters (see design.hpp)."""
-    F = n_features
-    A = np.array(theta[:F], dtype=float)
-    B = np.zeros((F, F))
-    if quadratic:
-        e, f = np.triu_indices(F)
+    def __post_init__(self):
+        self.descriptors = as_descriptors(self.descriptors)
+        S = self.n_species
+        sizes = [d.size(S) for d in self.descriptors]
+        self.n_features = sum(sizes)
+        nq = len(self.descriptors) if self.quadratic_descriptors is None else int(self.quadratic_descriptors)
+        self.n_quadratic = sum(sizes[:nq]) if self.quadratic else 0
+        self.units = [(d, m) for d, desc in enumerate(self.descriptors) for m in range(len(desc))]
+        unit_of = {u: i for i, u in enumerate(self.units)}
+        feat = np.full((self.n_features, 2), -1)
+        for f, key in enumerate(feature_keys(self.descriptors, S)):
+            d = key[0]
+            if key[1] == "r":
+                feat[f, 0] = unit_of[(d, key[3])]
+            else:
+                feat[f] = unit_of[(d, key[4])], unit_of[(d, key[6])]
+        e, g = np.triu_indices(self.n_quadratic)
+        quad = np.concatenate([feat[e], feat[g]], axis=1)
+        self.param_units = np.concatenate([np.pad(feat, ((0, 0), (0, 2)), constant_values=-1), quad])
+
+    @property
+    def n_parameters(self) -> int:
+        return int(_core.n_fit_parameters(self.n_features, self.n_quadratic))
+
+    def mask_for(self, kept_units) -> np.ndarray:
+        """(P,) True for the parameters that involve only kept units."""
+        kept = np.append(np.asarray(list(kept_units), dtype=int), -1)
+        return np.all(np.isin(self.param_units, kept), axis=1)
+
+    def linear_mask(self) -> np.ndarray:
+        """(P,) True for the linear parameters A."""
+        mask = np.zeros(self.n_parameters, dtype=bool)
+        mask[:self.n_features] = True
+        return mask
+
+    def coefficients(self, theta: np.ndarray):
+        """A (F,) and symmetric B (Fq, Fq) from parameters theta (P,)."""
+        F, Fq = self.n_features, self.n_quadratic
+        A = np.array(theta[:F], dtype=float)
+        B = np.zeros((Fq, Fq))
+        e, f = np.triu_indices(Fq)
         B[e, f] = theta[F:]
         B[f, e] = theta[F:]
-    return A, B
+        return A, B
+
+    def unit_label(self, unit: int) -> str:
+        d, m = self.units[unit]
+        desc = self.descriptors[d]
+        label = desc.labels()[m]
+        return label if len(self.descriptors) == 1 else f"{desc.family}:{label}"
 
 
-def design_blocks(dataset, basis: Radial, quadratic: bool, frames, desc: str, progress: bool = True):
+def design_blocks(dataset, par: Parametrization, frames, desc: str, progress: bool = True):
     """Yield (frame position i, species id s, design rows X (3 n_s, P), target forces y (3 n_s,)
-    in eV/Å) for every frame in ``frames`` and species, computing each frame's invariants once."""
+    in eV/Å) for every frame in ``frames`` and species, computing each frame's invariants once.
+    Descriptors must have explicit cutoffs (see :func:`mldyn.fit.resolve_cutoffs`)."""
     if dataset.forces_fnc is None:
         raise ValueError("fitting needs reference forces, but the dataset has none (missing *-frc-1.xyz?)")
     S = len(dataset.species_names)
@@ -56,25 +129,23 @@ def design_blocks(dataset, basis: Radial, quadratic: bool, frames, desc: str, pr
     for i, t in enumerate(progress_bar(frames, desc=desc, enabled=progress, unit="frame")):
         cell = make_cell(None if dataset.cells_f33 is None else dataset.cells_f33[t])
         if calc is None:
-            calc = feature_evaluator(basis, S, cell)
+            calc = feature_evaluator(par.descriptors, S, cell)
         phi, dphi = calc.features(cell, dataset.positions_fnc[t], species, "auto", True)
         for s in range(S):
-            yield i, s, (_core.build_design(phi, dphi, species, s, quadratic),
+            yield i, s, (_core.build_design(phi, dphi, species, s, par.n_quadratic),
                          np.ascontiguousarray(dataset.forces_fnc[t][species == s]).ravel())
 
 
-def accumulate(dataset, basis: Radial, quadratic: bool, frames=None, desc: str = "accumulating",
-               progress: bool = True, batch_frames: int = 8) -> list[NormalEquations]:
+def accumulate(dataset, par: Parametrization, frames=None, desc: str = "accumulating", progress: bool = True,
+               batch_frames: int = 8) -> list[NormalEquations]:
     """Normal equations per species (index = species id) over ``frames`` of ``dataset``.
 
-    ``basis`` must have an explicit cutoff (see :func:`resolve_cutoff`). Needs forces.
     Design rows of ``batch_frames`` frames are stacked before each X^T X update, so the
     BLAS call is large enough to run near peak while memory stays bounded.
     """
     frames = list(range(dataset.n_frames) if frames is None else frames)
     S = len(dataset.species_names)
-    P = _core.n_fit_parameters(S * len(basis), quadratic)
-    eqs = [NormalEquations.zeros(P) for _ in range(S)]
+    eqs = [NormalEquations.zeros(par.n_parameters) for _ in range(S)]
     pending = [([], []) for _ in range(S)]  # per species: design blocks and targets not yet folded in
 
     def flush():
@@ -84,7 +155,7 @@ def accumulate(dataset, basis: Radial, quadratic: bool, frames=None, desc: str =
                 xs.clear()
                 ys.clear()
 
-    for i, s, (X, y) in design_blocks(dataset, basis, quadratic, frames, desc, progress):
+    for i, s, (X, y) in design_blocks(dataset, par, frames, desc, progress):
         pending[s][0].append(X)
         pending[s][1].append(y)
         if s == S - 1 and (i + 1) % batch_frames == 0:

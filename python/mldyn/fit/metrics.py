@@ -16,7 +16,6 @@ import numpy as np
 from ..cell import make_cell
 from ..model import AgentLossModel
 from ..progress import progress_bar
-from ..descriptors import Radial
 from .design import design_blocks
 from .normal_equations import NormalEquations
 
@@ -68,11 +67,11 @@ def block_metrics(ne: NormalEquations, theta: np.ndarray) -> dict:
             "relative_rmse": math.sqrt(sse / ne.yy) if ne.yy > 0 else math.nan}
 
 
-def direct_metrics(dataset, basis: Radial, thetas: dict, progress: bool = True) -> dict:
+def direct_metrics(dataset, par, thetas: dict, progress: bool = True) -> dict:
     """Force errors of parameter vectors measured directly on ``dataset`` (a block with forces).
 
-    thetas : {(kind, species id): theta (P,) of the quadratic parameterisation (a linear fit is
-    padded with zeros)}. Returns {(kind, species id): metrics as in :func:`block_metrics`}.
+    par : the :class:`mldyn.fit.design.Parametrization` of the thetas.
+    thetas : {(kind, species id): theta (P,)}. Returns {(kind, species id): metrics as in :func:`block_metrics`}.
     Summing |X theta - y|² row by row does not cancel the way the normal-equation form
     y.y - 2 theta.X^T y + theta.X^T X theta does when the coefficients are large, and it is what
     ``mldyn test`` measures (the fitted model's own forces).
@@ -81,7 +80,7 @@ def direct_metrics(dataset, basis: Radial, thetas: dict, progress: bool = True) 
     species = np.asarray(dataset.species_n)
     sse = {key: 0.0 for key in thetas}
     yy = np.zeros(S)
-    for _, s, (X, y) in design_blocks(dataset, basis, True, range(dataset.n_frames), "test block", progress):
+    for _, s, (X, y) in design_blocks(dataset, par, range(dataset.n_frames), "test block", progress):
         yy[s] += float(y @ y)
         for key, theta in thetas.items():
             if key[1] == s:
