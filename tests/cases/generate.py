@@ -79,58 +79,54 @@ def case(description, seed, symbols, positions, cell, velocities, model):
             "cell": cell, "velocities": velocities, "model": model}
 
 
+def random_model_case(description, seed, rng, names, descriptors, positions, species, cell, b_scale,
+                      velocities=None):
+    """A case with a random model on ``descriptors`` (quadratic with B of scale ``b_scale``, linear
+    if it is 0) scaled by :func:`scaled`; thermal velocities unless given."""
+    descriptors = mldyn.descriptors.as_descriptors(descriptors)
+    A, B = random_quadratic(len(names), sum(d.size(len(names)) for d in descriptors), rng, b_scale)
+
+    def model_of(a, b):
+        return mldyn.AgentLossModel(names, descriptors, a, b)
+
+    model = scaled(model_of, A, B if b_scale else None, positions, species, cell)
+    if velocities is None:
+        velocities = thermal_velocities(model.masses[species], rng)
+    return case(description, seed, [names[s] for s in species], positions, cell, velocities, model)
+
+
 # ----------------------------------------------------------------------------- the cases
 
 def case_h2o32_paper_quadratic(seed=1):
     data = mldyn.load_dataset("@h2o32")
-    rng = np.random.default_rng(seed)
-    pos, cell = np.array(data.positions_fnc[-1]), np.array(data.cells_f33[-1])
-    species = np.array(data.species_n)
-    names = list(data.species_names)
-    F = 2 * len(mldyn.PAPER_FUNCTIONS)
-    A, B = random_quadratic(2, F, rng, 2e-4)
-
-    def model_of(a, b):
-        return mldyn.AgentLossModel(names, mldyn.Radial.paper(), a, b)
-
-    return case("The bundled 96-atom water frame (@h2o32, last frame, cubic 9.8528 Å cell) with a quadratic model "
-                "on the paper's 18 functions, hard cutoff r_cut null (half the box); velocities from the data set.",
-                seed, [names[s] for s in species], pos, cell, np.array(data.velocities_fnc[-1]),
-                scaled(model_of, A, B, pos, species, cell))
+    return random_model_case(
+        "The bundled 96-atom water frame (@h2o32, last frame, cubic 9.8528 Å cell) with a quadratic model on the "
+        "paper's 18 functions, hard cutoff r_cut null (half the box); velocities from the data set.",
+        seed, np.random.default_rng(seed), list(data.species_names), mldyn.Radial.paper(),
+        np.array(data.positions_fnc[-1]), np.array(data.species_n), np.array(data.cells_f33[-1]), 2e-4,
+        velocities=np.array(data.velocities_fnc[-1]))
 
 
 def case_triclinic_3species_switching(seed=2):
     rng = np.random.default_rng(seed)
     cell = lower_triangular([[10.2, 0.0, 0.0], [3.1, 9.6, 0.0], [-2.4, 2.9, 9.9]])
-    names = ["Si", "O", "H"]
     pos = reference.random_configuration(60, cell, rng, min_dist=1.0)
     species = reference.random_species(60, 3, rng)
     basis = mldyn.Radial((("exp", 0.8), ("gauss", 1.5), ("power", 1.0), ("power", 2.0)), r_cut=4.2, r_on=3.0)
-    A, B = random_quadratic(3, 3 * len(basis), rng, 0.02)
-
-    def model_of(a, b):
-        return mldyn.AgentLossModel(names, basis, a, b)
-
-    model = scaled(model_of, A, B, pos, species, cell)
-    return case("60 random atoms of 3 species in a triclinic cell (LAMMPS form, all three tilts non-zero); quadratic "
-                "model with exp, gauss and power-law (r^-1, r^-2) functions, r_cut 4.2 Å switched off from r_on 3.0 Å.",
-                seed, [names[s] for s in species], pos, cell, thermal_velocities(model.masses[species], rng), model)
+    return random_model_case(
+        "60 random atoms of 3 species in a triclinic cell (LAMMPS form, all three tilts non-zero); quadratic model "
+        "with exp, gauss and power-law (r^-1, r^-2) functions, r_cut 4.2 Å switched off from r_on 3.0 Å.",
+        seed, rng, ["Si", "O", "H"], basis, pos, species, cell, 0.02)
 
 
 def case_isolated_water_cluster(seed=3):
     rng = np.random.default_rng(seed)
     pos, species = reference.water_box(12, 7.0, rng)
-    names = ["O", "H"]
     basis = mldyn.Radial((("exp", 1.0), ("gauss", 2.0), ("power", 1.0)), r_cut=5.0)
-    A, B = random_quadratic(2, 2 * len(basis), rng, 0.02)
-
-    def model_of(a, b):
-        return mldyn.AgentLossModel(names, basis, a, b)
-
-    model = scaled(model_of, A, B, pos, species, None)
-    return case("An isolated 12-molecule water cluster (cell null, ~7 Å across); quadratic model, explicit hard "
-                "cutoff r_cut 5.0 Å (so some pairs are out of range).",
-                seed, [names[s] for s in species], pos, None, thermal_velocities(model.masses[species], rng), model)
+    return random_model_case(
+        "An isolated 12-molecule water cluster (cell null, ~7 Å across); quadratic model, explicit hard cutoff "
+        "r_cut 5.0 Å (so some pairs are out of range).",
+        seed, rng, ["O", "H"], basis, pos, species, None, 0.02)
 
 
 def case_pair_potential_orthorhombic(seed=4):
@@ -160,39 +156,28 @@ def case_pair_potential_orthorhombic(seed=4):
 def case_linear_orthorhombic(seed=5):
     rng = np.random.default_rng(seed)
     cell = np.diag([10.5, 10.0, 11.0])
-    names = ["Li", "F"]
     pos = reference.random_configuration(50, cell, rng, min_dist=1.5)
     species = reference.random_species(50, 2, rng)
     basis = mldyn.Radial((("exp", 0.7), ("gauss", 2.5), ("power", 1.0)), r_cut=4.8)
-    A, _ = random_quadratic(2, 2 * len(basis), rng, 0.0)
-
-    def model_of(a, b):
-        return mldyn.AgentLossModel(names, basis, a, b)
-
-    model = scaled(model_of, A, None, pos, species, cell)
-    assert not model.quadratic and not model.conservative
-    return case("A linear model (\"loss\": \"linear\", B = 0, A not symmetric in the species pair, so not a pair "
-                "potential) on 50 random atoms of 2 species in an orthorhombic cell; hard cutoff r_cut 4.8 Å.",
-                seed, [names[s] for s in species], pos, cell, thermal_velocities(model.masses[species], rng), model)
+    c = random_model_case(
+        "A linear model (\"loss\": \"linear\", B = 0, A not symmetric in the species pair, so not a pair "
+        "potential) on 50 random atoms of 2 species in an orthorhombic cell; hard cutoff r_cut 4.8 Å.",
+        seed, rng, ["Li", "F"], basis, pos, species, cell, 0.0)
+    assert not c["model"].quadratic and not c["model"].conservative
+    return c
 
 
 def case_two_radial_descriptors_triclinic(seed=6):
     rng = np.random.default_rng(seed)
     cell = lower_triangular([[9.0, 0.0, 0.0], [-2.0, 9.4, 0.0], [1.5, -3.0, 10.0]])
     pos, species = reference.water_box(16, cell, rng)
-    names = ["O", "H"]
     short = mldyn.Radial((("exp", 2.0), ("power", 3.0)), r_cut=3.0, r_on=2.2)
     long = mldyn.Radial((("gauss", 1.2), ("gauss", 3.0), ("exp", 0.5)), r_cut=None, r_on=3.5)
-    A, B = random_quadratic(2, 2 * (len(short) + len(long)), rng, 0.01)
-
-    def model_of(a, b):
-        return mldyn.AgentLossModel(names, [short, long], a, b)
-
-    model = scaled(model_of, A, B, pos, species, cell)
-    return case("16 water molecules in a triclinic cell (negative tilts) with two radial descriptors: a short one "
-                "(exp, r^-3; r_cut 3.0 Å, r_on 2.2 Å) and a long one (two gauss, exp; r_cut null = half the "
-                "smallest perpendicular width, r_on 3.5 Å); quadratic model over the concatenated row.",
-                seed, [names[s] for s in species], pos, cell, thermal_velocities(model.masses[species], rng), model)
+    return random_model_case(
+        "16 water molecules in a triclinic cell (negative tilts) with two radial descriptors: a short one (exp, "
+        "r^-3; r_cut 3.0 Å, r_on 2.2 Å) and a long one (two gauss, exp; r_cut null = half the smallest "
+        "perpendicular width, r_on 3.5 Å); quadratic model over the concatenated row.",
+        seed, rng, ["O", "H"], [short, long], pos, species, cell, 0.01)
 
 
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_") and callable(fn)}
