@@ -1,5 +1,5 @@
-"""Shared pytest setup: make ``tests/reference.py`` importable and keep the core's
-thread count unchanged across tests."""
+"""Shared pytest setup: make ``tests/reference.py`` and the helper modules importable, register the
+shared build fixtures, and keep the core's thread count unchanged across tests."""
 from __future__ import annotations
 
 import os
@@ -14,6 +14,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import mldyn  # noqa: E402
+
+# Session fixtures shared by several test modules (each built once per session): the C++ package
+# (cpp_package) and the LAMMPS plugin (lammps_dir, plugin).
+pytest_plugins = ["cpp_build", "lammps_support"]
 
 
 @pytest.fixture(scope="session")

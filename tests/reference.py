@@ -239,6 +239,34 @@ def model_forces(positions, species, functions, n_species, A, B=None, cell=None,
     return forces_and_losses(phi, dphi, species, A, B)
 
 
+def radial_rows(descriptor, positions, species, n_species, cell=None):
+    """Rows phi (n, S*M) and d phi / d q_k (n, S*M, 3) of a model file's "radial" descriptor entry
+    (a dict with "functions", "r_cut" and "r_on"; None as in the file)."""
+    phi, dphi = invariants(positions, species, descriptor["functions"], n_species, cell, descriptor["r_cut"],
+                           descriptor["r_on"])
+    n = len(phi)
+    return phi.reshape(n, -1), dphi.reshape(n, -1, 3)
+
+
+#: The oracle of every descriptor family a model file can name: family -> rows(entry, positions,
+#: species, n_species, cell). A new family adds its brute-force rows here.
+DESCRIPTOR_ROWS = {"radial": radial_rows}
+
+
+def model_file_forces(model, positions, species, cell=None):
+    """(forces (n, 3), losses (n,)) of a model-file dict (schema 2, as ``AgentLossModel.to_dict()``
+    writes it) by brute force: the agent's row is its descriptors' rows concatenated in order.
+
+    ``species`` are ids into ``model["species"]``; ``cell`` None (isolated) or 3x3 rows (Å).
+    """
+    S = len(model["species"])
+    rows = [DESCRIPTOR_ROWS[d["family"]](d, positions, species, S, cell) for d in model["descriptors"]]
+    phi = np.concatenate([r[0] for r in rows], axis=1)
+    dphi = np.concatenate([r[1] for r in rows], axis=1)
+    coefficients = model["coefficients"]
+    return forces_and_losses(phi[:, None, :], dphi[:, None, :, :], species, coefficients["A"], coefficients["B"])
+
+
 def pair_energy(positions, species, functions, coefficients, cell=None, r_cut=None, r_on=None):
     """sum_{i<j} sum_m c_sym[s_i, s_j, m] w_m(r_ij) S(r_ij) with c symmetrised in the species pair."""
     c = np.asarray(coefficients, dtype=float)

