@@ -194,33 +194,14 @@ def angular_invariants(positions, species, functions, l_max, n_species, cell=Non
     return phi, dphi
 
 
-def model_features(model, positions, species, cell=None):
-    """Concatenated invariant rows phi (n, F) and dphi (n, F, 3) of a model-file dict's descriptors
-    (schema 2; ``"r_cut": null`` resolved to half the smallest perpendicular width)."""
-    S = len(model["species"])
-    rows, grads = [], []
-    for d in model["descriptors"]:
-        funcs = [tuple(f) for f in d["functions"]]
-        if d["family"] == "radial":
-            p, dp = invariants(positions, species, funcs, S, cell, d["r_cut"], d["r_on"])
-            n = len(p)
-            rows.append(p.reshape(n, -1))
-            grads.append(dp.reshape(n, -1, 3))
-        elif d["family"] == "angular":
-            p, dp = angular_invariants(positions, species, funcs, d["l_max"], S, cell, d["r_cut"], d["r_on"])
-            rows.append(p)
-            grads.append(dp)
-        else:
-            raise ValueError(f"no oracle for descriptor family {d['family']!r}")
-    return np.concatenate(rows, axis=1), np.concatenate(grads, axis=1)
-
-
 def forces_and_losses(phi, dphi, species, A, B=None):
     """Agent losses H_k and forces F_k = -(A_s + B_s phi_k) . dphi_k from invariants."""
     n = phi.shape[0]
     F = int(np.prod(phi.shape[1:]))
     A = np.asarray(A, dtype=float)
     B = np.zeros((A.shape[0], F, F)) if B is None else np.asarray(B, dtype=float)
+    if B.size == 0:                                          # a linear model's empty B (S x 0 x 0)
+        B = np.zeros((A.shape[0], 0, 0))
     Fq = B.shape[1]                                          # B acts on the first Fq invariants
     p = phi.reshape(n, F)
     dp = dphi.reshape(n, F, 3)
@@ -248,9 +229,22 @@ def radial_rows(descriptor, positions, species, n_species, cell=None):
     return phi.reshape(n, -1), dphi.reshape(n, -1, 3)
 
 
+def angular_rows(descriptor, positions, species, n_species, cell=None):
+    """Rows phi (n, F) and d phi / d q_k (n, F, 3) of a model file's "angular" descriptor entry."""
+    return angular_invariants(positions, species, descriptor["functions"], descriptor["l_max"], n_species, cell,
+                              descriptor["r_cut"], descriptor["r_on"])
+
+
 #: The oracle of every descriptor family a model file can name: family -> rows(entry, positions,
 #: species, n_species, cell). A new family adds its brute-force rows here.
-DESCRIPTOR_ROWS = {"radial": radial_rows}
+DESCRIPTOR_ROWS = {"radial": radial_rows, "angular": angular_rows}
+
+
+def model_features(model, positions, species, cell=None):
+    """Concatenated rows phi (n, F) and d phi / d q_k (n, F, 3) of a model-file dict's descriptors."""
+    S = len(model["species"])
+    rows = [DESCRIPTOR_ROWS[d["family"]](d, positions, species, S, cell) for d in model["descriptors"]]
+    return np.concatenate([r[0] for r in rows], axis=1), np.concatenate([r[1] for r in rows], axis=1)
 
 
 def model_file_forces(model, positions, species, cell=None):
@@ -259,10 +253,7 @@ def model_file_forces(model, positions, species, cell=None):
 
     ``species`` are ids into ``model["species"]``; ``cell`` None (isolated) or 3x3 rows (Å).
     """
-    S = len(model["species"])
-    rows = [DESCRIPTOR_ROWS[d["family"]](d, positions, species, S, cell) for d in model["descriptors"]]
-    phi = np.concatenate([r[0] for r in rows], axis=1)
-    dphi = np.concatenate([r[1] for r in rows], axis=1)
+    phi, dphi = model_features(model, positions, species, cell)
     coefficients = model["coefficients"]
     return forces_and_losses(phi[:, None, :], dphi[:, None, :, :], species, coefficients["A"], coefficients["B"])
 

@@ -39,12 +39,7 @@ DT = 0.5  # fs
 
 #: Cases a known core bug makes fail on every path (strict: a fix turns them into failures here,
 #: so the entry is removed with the fix).
-KNOWN_BUGS = {
-    "two_radial_descriptors_triclinic":
-        "core bug: with several descriptors the environment holds every neighbour within the largest "
-        "cutoff and RadialDescriptor does not drop those beyond its own r_cut (its switching polynomial "
-        "is used past x = 1), so a shorter-range descriptor's invariants are wrong",
-}
+KNOWN_BUGS: dict = {}  # case name -> why it is expected to fail (a strict xfail: it must start passing when fixed)
 #: The case whose model the model-file checks mutate (quadratic, B != 0, explicit cutoffs) and
 #: whose expected forces the valid model files must give.
 MODEL_FILE_BASE = "triclinic_3species_switching"

@@ -19,11 +19,12 @@ constexpr std::size_t harmonic(int l, int mu) { return static_cast<std::size_t>(
 /// respect to the unit vector, dY[(3 k + c) * stride + b].
 struct SpeciesTerms {
     std::size_t count = 0, stride = 0;
-    std::vector<double> ux, uy, uz, r, inv_r, w, dw, Y, dY;
+    AgentEnvironment::Neighbours near;               // filtered copy when the environment reaches farther
+    const double *ux = nullptr, *uy = nullptr, *uz = nullptr, *inv_r = nullptr;  // the neighbours in use
+    std::vector<double> w, dw, Y, dY;
     void reserve(std::size_t n, std::size_t M, std::size_t K) {
-        if (n <= stride && !ux.empty()) return;
+        if (n <= stride && !w.empty()) return;
         stride = std::max<std::size_t>(32, simd::padded(2 * n));
-        for (std::vector<double>* v : {&ux, &uy, &uz, &r, &inv_r}) v->resize(stride);
         w.resize(M * stride);
         dw.resize(M * stride);
         Y.resize(K * stride);
@@ -136,24 +137,19 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
     std::fill(s.c.begin(), s.c.end(), 0.0);
     if (keep_gradients) std::fill(s.dc.begin(), s.dc.end(), 0.0);
     for (std::size_t a = 0; a < n_species_; ++a) {
-        const AgentEnvironment::Neighbours& nb = env.species(a);
         SpeciesTerms& t = s.species[a];
-        t.reserve(nb.count, M, K);
         // The neighbours inside this descriptor's cutoff (the environment may reach farther).
-        std::size_t n = 0;
-        for (std::size_t b = 0; b < nb.count; ++b) {
-            t.ux[n] = nb.ux[b];
-            t.uy[n] = nb.uy[b];
-            t.uz[n] = nb.uz[b];
-            t.r[n] = nb.r[b];
-            t.inv_r[n] = nb.inv_r[b];
-            n += nb.r[b] < rc;
-        }
-        t.count = n;
+        const AgentEnvironment::Neighbours& nb = env.within(a, rc, t.near);
+        t.reserve(nb.count, M, K);
+        t.ux = nb.ux.data();
+        t.uy = nb.uy.data();
+        t.uz = nb.uz.data();
+        t.inv_r = nb.inv_r.data();
+        const std::size_t n = t.count = nb.count;
         if (!n) continue;
         const std::size_t st = t.stride;
-        basis_.evaluate_batch(t.r.data(), t.inv_r.data(), n, t.w.data(), t.dw.data(), st, true);
-        harmonics(l_max_, t.ux.data(), t.uy.data(), t.uz.data(), n, st, t.Y.data(), t.dY.data());
+        basis_.evaluate_batch(nb.r.data(), nb.inv_r.data(), n, t.w.data(), t.dw.data(), st, true);
+        harmonics(l_max_, t.ux, t.uy, t.uz, n, st, t.Y.data(), t.dY.data());
         for (std::size_t m = 0; m < M; ++m) {
             const double* w = t.w.data() + m * st;
             const double* dw = t.dw.data() + m * st;

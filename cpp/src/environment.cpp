@@ -1,6 +1,7 @@
 #include "mldyn/environment.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "detail/pair_filter.hpp"
 #include "detail/simd.hpp"
@@ -9,6 +10,7 @@ namespace mldyn {
 
 bool AgentEnvironment::set_species(std::size_t a, const double* dx, const double* dy, const double* dz,
                                    const double* r2, std::size_t n, double cutoff2) {
+    cutoff_ = std::sqrt(cutoff2);
     Neighbours& nb = species_[a];
     // Room for every candidate plus one SIMD block (the compaction writes whole blocks).
     const std::size_t need = simd::padded(n) + simd::kLanes;
@@ -27,6 +29,32 @@ bool AgentEnvironment::set_species(std::size_t a, const double* dx, const double
         rr[b] = ir[b] = 1.0;
     }
     return !coincident;
+}
+
+const AgentEnvironment::Neighbours& AgentEnvironment::within(std::size_t a, double r_cut, Neighbours& buffer) const {
+    const Neighbours& nb = species_[a];
+    if (!(cutoff_ > r_cut)) return nb;
+    const std::size_t need = simd::padded(nb.count) + simd::kLanes;
+    if (need > buffer.capacity) {
+        buffer.capacity = std::max<std::size_t>(64, simd::padded(2 * nb.count) + simd::kLanes);
+        for (std::vector<double>* v : {&buffer.ux, &buffer.uy, &buffer.uz, &buffer.r, &buffer.inv_r})
+            v->resize(buffer.capacity);
+    }
+    std::size_t k = 0;
+    for (std::size_t b = 0; b < nb.count; ++b) {  // branch-free: every entry written, kept ones advance k
+        buffer.ux[k] = nb.ux[b];
+        buffer.uy[k] = nb.uy[b];
+        buffer.uz[k] = nb.uz[b];
+        buffer.r[k] = nb.r[b];
+        buffer.inv_r[k] = nb.inv_r[b];
+        k += nb.r[b] < r_cut;
+    }
+    buffer.count = k;
+    for (std::size_t b = k; b < simd::padded(k); ++b) {
+        buffer.ux[b] = buffer.uy[b] = buffer.uz[b] = 0.0;
+        buffer.r[b] = buffer.inv_r[b] = 1.0;
+    }
+    return buffer;
 }
 
 }  // namespace mldyn

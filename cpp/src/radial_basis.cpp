@@ -202,9 +202,9 @@ MLDYN_MULTIVERSION void RadialBasis::evaluate_values(const double* r, const doub
 
 namespace {
 /// Quintic switching S = 1 - 10x³ + 15x⁴ - 6x⁵ (written to stay accurate near x = 1) and dS/dr,
-/// x = (r - r_on) / width clamped below at 0.
+/// x = (r - r_on) / width clamped to [0, 1] (so S = dS = 0 at and beyond the cutoff).
 MLDYN_INLINE void switching(double r, double r_on, double inv_width, double& s, double& ds) {
-    const double x = r > r_on ? (r - r_on) * inv_width : 0.0;
+    const double x = r > r_on ? std::min(1.0, (r - r_on) * inv_width) : 0.0;
     const double y = 1.0 - x;
     s = y * y * y * (1.0 + 3.0 * x + 6.0 * x * x);
     ds = -30.0 * x * x * y * y * inv_width;

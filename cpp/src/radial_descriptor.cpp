@@ -25,8 +25,9 @@ struct SpeciesWeights {
 };
 
 struct RadialScratch final : DescriptorScratch {
-    explicit RadialScratch(std::size_t n_species, std::size_t M) : species(n_species), coef(2 * M) {}
+    explicit RadialScratch(std::size_t n_species, std::size_t M) : species(n_species), near(n_species), coef(2 * M) {}
     std::vector<SpeciesWeights> species;
+    std::vector<AgentEnvironment::Neighbours> near;  // neighbours within this descriptor's cutoff, if shorter
     std::vector<double> coef;
 };
 
@@ -76,7 +77,7 @@ MLDYN_MULTIVERSION void RadialDescriptor::values(const AgentEnvironment& env, De
     // Weights (unswitched values; add_force derives their derivatives from them) and phi, in whole
     // SIMD blocks (the padding lanes are masked out of the sums).
     for (std::size_t a = 0; a < n_species_; ++a) {
-        const AgentEnvironment::Neighbours& nb = env.species(a);
+        const AgentEnvironment::Neighbours& nb = env.within(a, basis_.r_cut(), scratch.near[a]);
         SpeciesWeights& sw = scratch.species[a];
         sw.reserve(nb.capacity, M);
         const std::size_t count = nb.count, C = sw.stride, padded = simd::padded(count);
@@ -114,7 +115,8 @@ MLDYN_MULTIVERSION void RadialDescriptor::contract(const AgentEnvironment& env, 
     double* plain = coef + M;
     v8 fx8{}, fy8{}, fz8{};
     for (std::size_t a = 0; a < n_species_; ++a) {
-        const AgentEnvironment::Neighbours& nb = env.species(a);
+        // the neighbours `values` used (filtered there if this descriptor reaches less far)
+        const AgentEnvironment::Neighbours& nb = env.cutoff() > basis_.r_cut() ? scratch.near[a] : env.species(a);
         const SpeciesWeights& sw = scratch.species[a];
         const std::size_t count = nb.count, C = sw.stride;
         for (std::size_t q = 0; q < M; ++q) {
@@ -149,7 +151,7 @@ MLDYN_MULTIVERSION void RadialDescriptor::values_and_gradients(const AgentEnviro
     auto& scratch = static_cast<RadialScratch&>(scratch_base);
     const std::size_t M = basis_.size();
     for (std::size_t a = 0; a < n_species_; ++a) {
-        const AgentEnvironment::Neighbours& nb = env.species(a);
+        const AgentEnvironment::Neighbours& nb = env.within(a, basis_.r_cut(), scratch.near[a]);
         SpeciesWeights& sw = scratch.species[a];
         sw.reserve(nb.capacity, M);
         const std::size_t count = nb.count, C = sw.stride;

@@ -180,6 +180,28 @@ def case_two_radial_descriptors_triclinic(seed=6):
         seed, rng, ["O", "H"], [short, long], pos, species, cell, 0.01)
 
 
+def case_water_radial_angular_quadratic_block(seed=7):
+    rng = np.random.default_rng(seed)
+    cell = lower_triangular([[9.6, 0.0, 0.0], [1.7, 9.2, 0.0], [-1.1, 2.2, 9.8]])
+    pos, species = reference.water_box(18, cell, rng)
+    radial = mldyn.Radial((("exp", 1.0), ("gauss", 1.5), ("power", 1.0)), r_cut=4.3, r_on=3.7)
+    angular = mldyn.Angular((("gauss", 0.8), ("exp", 1.2)), 3, r_cut=3.4, r_on=2.9)
+    names = ["O", "H"]
+    Fq, F = radial.size(2), radial.size(2) + angular.size(2)
+    A, B = random_quadratic(2, F, rng, 0.02)
+    B = B[:, :Fq, :Fq]
+
+    def model_of(a, b):
+        return mldyn.AgentLossModel(names, [radial, angular], a, b)
+
+    model = scaled(model_of, A, B, pos, species, cell)
+    assert model.n_quadratic == Fq and model.n_features == F
+    return case("18 water molecules in a triclinic cell with a radial descriptor (exp, gauss, r^-1; r_cut 4.3 Å, "
+                "r_on 3.7 Å) in the quadratic block and an angular one (power spectrum, l = 1..3, gauss and exp "
+                "channels; r_cut 3.4 Å, r_on 2.9 Å, shorter than the radial one) entering linearly.",
+                seed, [names[s] for s in species], pos, cell, thermal_velocities(model.masses[species], rng), model)
+
+
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_") and callable(fn)}
 
 

@@ -26,6 +26,13 @@ public:
 
     std::size_t n_species() const { return species_.size(); }
     const Neighbours& species(std::size_t a) const { return species_[a]; }
+    /// The cutoff (Å) the neighbours were kept within (of the last `set_species`).
+    double cutoff() const { return cutoff_; }
+
+    /// The neighbours of species `a` closer than `r_cut` (Å): `species(a)` itself when the
+    /// environment's cutoff is not larger, else a filtered, padded copy written to `buffer`. For
+    /// descriptors with a shorter reach than the environment (the model's largest cutoff).
+    const Neighbours& within(std::size_t a, double r_cut, Neighbours& buffer) const;
 
     /// The neighbours of species `a` from `n` candidate separations d = q_j - q_k (dx, dy, dz, Å)
     /// with squared lengths r2 (Å²): keeps, in order, those with 0 < r2 < cutoff2 and turns them
@@ -36,6 +43,7 @@ public:
 
 private:
     std::vector<Neighbours> species_;
+    double cutoff_ = 0.0;
 };
 
 }  // namespace mldyn

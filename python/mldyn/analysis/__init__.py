@@ -22,6 +22,7 @@ Main entry points: :func:`analyze` (all series, for plots) and :func:`summarize`
 Modules: :mod:`.frames` (atoms, minimum image), :mod:`.thermo`, :mod:`.water`, :mod:`.spectra`,
 :mod:`.rdf`, :mod:`.dynamics` (VACF, VDOS), :mod:`.summary`.
 """
+from .contacts import closest_pairs
 from .dynamics import velocity_autocorrelation, vibrational_dos
 from .frames import atoms_of, half_min_width, minimum_image
 from .rdf import RDF, rdf, rdf_first_peak
@@ -29,8 +30,8 @@ from .spectra import (OH_STRETCH_BAND_CM1, Spectrum, default_peak_window, oh_str
                       power_spectrum, spectrum_peak)
 from .summary import SUMMARY_KEYS, TrajectoryAnalysis, analyze, summarize
 from .thermo import degrees_of_freedom, kinetic_energy, temperature
-from .water import (HydrogenOwnership, WaterGeometry, hoh_angles, hydrogen_owners, mean_std, oh_bond_lengths,
-                    random_hydrogens, water_geometry)
+from .water import (HydrogenOwnership, WaterGeometry, hoh_angles, hydrogen_owners, lasting_owner_changes, mean_std,
+                    oh_bond_lengths, random_hydrogens, water_geometry)
 
 __all__ = [
     "kinetic_energy", "temperature", "degrees_of_freedom", "atoms_of", "minimum_image", "half_min_width",
@@ -38,4 +39,5 @@ __all__ = [
     "random_hydrogens", "hoh_angles", "Spectrum", "power_spectrum", "spectrum_peak", "oh_stretch_spectrum",
     "peak_vs_time", "RDF", "rdf", "rdf_first_peak", "velocity_autocorrelation", "vibrational_dos",
     "TrajectoryAnalysis", "analyze", "summarize", "OH_STRETCH_BAND_CM1", "SUMMARY_KEYS", "default_peak_window",
+    "lasting_owner_changes", "closest_pairs",
 ]

@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..dataset import Dataset
+from .contacts import closest_pairs
 from .dynamics import velocity_autocorrelation, vibrational_dos
 from .rdf import rdf, rdf_first_peak
 from .spectra import (OH_STRETCH_BAND_CM1, Spectrum, default_peak_window, oh_stretch_spectrum, peak_vs_time,
                       spectrum_peak)
 from .thermo import kinetic_energy, temperature
-from .water import HydrogenOwnership, WaterGeometry, hoh_angles, hydrogen_owners, mean_std, random_hydrogens, water_geometry
+from .water import (HydrogenOwnership, WaterGeometry, hoh_angles, hydrogen_owners, lasting_owner_changes, mean_std,
+                    random_hydrogens, water_geometry)
 
 __all__ = ["SUMMARY_KEYS", "TrajectoryAnalysis", "analyze", "summarize"]
 
@@ -35,6 +37,10 @@ SUMMARY_KEYS = {
     "g_HH_peak_height": "",
     "hydrogens_changed_oxygen": "",
     "oxygen_changes": "",
+    "oxygen_changes_per_h_per_ps": "1/ps",
+    "closest_OO_A": "Å",
+    "closest_OH_A": "Å",
+    "closest_HH_A": "Å",
 }
 
 
@@ -71,6 +77,7 @@ class TrajectoryAnalysis:
     peak_times_w: np.ndarray
     peak_w: np.ndarray
     rdfs: dict
+    closest: dict
     vacf_lag: np.ndarray | None
     vacf: np.ndarray | None
     vdos: Spectrum | None
@@ -95,6 +102,9 @@ class TrajectoryAnalysis:
             out[f"g_{name}_peak_height"] = h
         out["hydrogens_changed_oxygen"] = int(self.ownership.changed_hydrogens)
         out["oxygen_changes"] = int(self.ownership.n_changes)
+        out["oxygen_changes_per_h_per_ps"] = lasting_owner_changes(self.geometry)
+        for pair in ("O-O", "O-H", "H-H"):
+            out[f"closest_{pair.replace('-', '')}_A"] = self.closest.get(pair, self.closest.get(pair[::-1], math.nan))
         return out
 
 
@@ -138,9 +148,10 @@ def analyze(dataset: Dataset, seed: int = 0, n_sample_hydrogens: int = 4, r_max:
             rdfs[a + b] = rdf(dataset, a, b, r_max=r_max, dr=dr)
     else:
         notes.append("no RDFs: the trajectory is not periodic")
+    closest = closest_pairs(dataset)
     return TrajectoryAnalysis(dataset.n_frames, dataset.n_atoms, dataset.times_f.copy(), kin, temp, geo, own, bmean,
                               bstd, sample, geo.bond_fh[:, sample], angles, amean, astd, spec, peak, pt, pw, rdfs,
-                              vlag, vacf, vdos, tuple(band),
+                              closest, vlag, vacf, vdos, tuple(band),
                               math.nan if peak_window_fs is None else float(peak_window_fs), notes)
 
 
@@ -155,6 +166,8 @@ def summarize(dataset: Dataset, **kwargs) -> dict:
     * ``oh_stretch_peak_cm1`` — peak of the O–H bond power spectrum in 2000–4500 cm⁻¹;
     * ``g_OO_peak_r_A``, ``g_OO_peak_height`` (and OH, HH) — first peak of each RDF (:func:`rdf_first_peak`);
     * ``hydrogens_changed_oxygen``, ``oxygen_changes`` — see :func:`hydrogen_owners`;
+    * ``oxygen_changes_per_h_per_ps`` — hops lasting >= 20 fs per hydrogen per ps (:func:`lasting_owner_changes`);
+    * ``closest_OO_A``, ``closest_OH_A``, ``closest_HH_A`` — shortest distances over the run (:func:`closest_pairs`);
     * ``n_frames``, ``duration_fs``.
 
     ``kwargs`` go to :func:`analyze`. Values that cannot be computed are NaN.

@@ -14,7 +14,11 @@ from ..dataset import Dataset
 from .frames import frame_chunks, minimum_image, require_atoms
 
 __all__ = ["WaterGeometry", "water_geometry", "as_geometry", "HydrogenOwnership", "hydrogen_owners",
-           "oh_bond_lengths", "mean_std", "random_hydrogens", "hoh_angles"]
+           "lasting_owner_changes", "oh_bond_lengths", "mean_std", "random_hydrogens", "hoh_angles",
+           "LASTING_CHANGE_FS"]
+
+#: A change of a hydrogen's oxygen counts as a hop when the new owner keeps it this long (fs).
+LASTING_CHANGE_FS = 20.0
 
 
 class WaterGeometry(NamedTuple):
@@ -92,6 +96,31 @@ def hydrogen_owners(data: Union[Dataset, WaterGeometry]) -> HydrogenOwnership:
     jumps = g.owner_fh[1:] != g.owner_fh[:-1]                          # (F-1, n_H)
     return HydrogenOwnership(g.owner_fh, g.oxygen_atoms, g.hydrogen_atoms, int(np.count_nonzero(jumps.any(axis=0))),
                              int(np.count_nonzero(jumps)))
+
+
+def lasting_owner_changes(data: Union[Dataset, WaterGeometry], min_duration_fs: float = LASTING_CHANGE_FS) -> float:
+    """Hydrogens changing oxygen, per hydrogen per ps: owner changes after which the new owner keeps
+    the hydrogen for at least ``min_duration_fs`` (fs; a stay that runs into the end of the
+    trajectory counts only if it lasted that long). Flickers shorter than that are not counted,
+    but the return after a flicker is when the old owner then keeps the hydrogen that long.
+    NaN for fewer than two frames.
+    """
+    g = as_geometry(data)
+    F, nH = g.owner_fh.shape
+    if F < 2 or nH == 0:
+        return float("nan")
+    t = np.asarray(g.times_f, dtype=float)
+    count = 0
+    for h in range(nH):
+        own = g.owner_fh[:, h]
+        start = np.flatnonzero(own[1:] != own[:-1]) + 1               # frames where a new owner begins
+        if start.size == 0:
+            continue
+        # a stay lasts from its first frame to the first frame of the next stay (or the last frame)
+        end_t = np.concatenate([t[start[1:]], [t[-1]]])
+        count += int(np.count_nonzero(end_t - t[start] >= min_duration_fs - 1e-9))
+    duration_ps = (t[-1] - t[0]) / 1000.0
+    return count / (nH * duration_ps) if duration_ps > 0 else float("nan")
 
 
 def oh_bond_lengths(data: Union[Dataset, WaterGeometry]) -> np.ndarray:
