@@ -25,6 +25,7 @@ short cutoff (3-4 Å) keeps them cheap.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -36,35 +37,22 @@ __all__ = ["Radial", "Angular", "Basis", "PAPER_FUNCTIONS", "as_descriptors", "f
 PAPER_FUNCTIONS: tuple = tuple(tuple(f) for f in _core.paper_default_functions())
 
 
-@dataclass(frozen=True)
-class Radial:
-    """Radial weight functions, cutoff (Å) and switching start (Å). See the module docstring."""
+class _Family:
+    """What every descriptor spec shares: radial weight functions, a cutoff ``r_cut`` (Å; None: half
+    the smallest perpendicular cell width) and a switching start ``r_on`` (Å; None: hard cutoff).
+    Subclasses are frozen dataclasses with these fields (and their own, e.g. ``l_max``)."""
 
-    functions: tuple = PAPER_FUNCTIONS
-    r_cut: float | None = None
-    r_on: float | None = None
+    family = ""
 
-    family = "radial"
-
-    def __post_init__(self):
-        funcs = tuple((str(k), float(p)) for k, p in self.functions)
-        object.__setattr__(self, "functions", funcs)
+    def _normalise(self):
+        object.__setattr__(self, "functions", tuple((str(k), float(p)) for k, p in self.functions))
         # None is how "half the smallest cell width" is written here (the core's spec uses NaN).
         if self.r_cut is not None and not (math.isfinite(self.r_cut) and self.r_cut > 0):
-            raise ValueError(f"radial descriptor: r_cut must be positive (Å) or None, got {self.r_cut}")
+            raise ValueError(f"{self.family} descriptor: r_cut must be positive (Å) or None, got {self.r_cut}")
         self.spec()  # the core validates (ValueError names the problem)
-
-    @classmethod
-    def paper(cls, r_cut: float | None = None, r_on: float | None = None) -> "Radial":
-        """The paper's 18-function basis."""
-        return cls(PAPER_FUNCTIONS, r_cut, r_on)
 
     def __len__(self) -> int:
         return len(self.functions)
-
-    def size(self, n_species: int) -> int:
-        """Invariants per agent: n_species * M."""
-        return n_species * len(self.functions)
 
     def labels(self) -> list[str]:
         """Readable names of the functions, e.g. ``exp(-r/2)``, ``gauss(3)``, ``r^-1``."""
@@ -75,31 +63,58 @@ class Radial:
         try:
             return _core.DescriptorSpec(self.family, list(self.functions),
                                         math.nan if self.r_cut is None else float(self.r_cut),
-                                        math.inf if self.r_on is None else float(self.r_on))
+                                        math.inf if self.r_on is None else float(self.r_on), getattr(self, "l_max", 0))
         except ValueError as exc:
-            raise ValueError(f"radial descriptor: {exc}") from None
+            raise ValueError(f"{self.family} descriptor: {exc}") from None
 
     @classmethod
-    def from_spec(cls, spec: _core.DescriptorSpec) -> "Radial":
-        return cls(tuple(spec.functions), None if math.isnan(spec.r_cut) else spec.r_cut,
-                   None if math.isinf(spec.r_on) else spec.r_on)
+    def from_spec(cls, spec: _core.DescriptorSpec):
+        extra = {"l_max": spec.l_max} if "l_max" in cls.__dataclass_fields__ else {}
+        return cls(functions=tuple(spec.functions), r_cut=None if math.isnan(spec.r_cut) else spec.r_cut,
+                   r_on=None if math.isinf(spec.r_on) else spec.r_on, **extra)
 
     def to_dict(self) -> dict:
-        """The descriptor's entry in a model file (schema 2)."""
-        return {"family": self.family, "functions": [[k, float(p)] for k, p in self.functions],
-                "r_cut": self.r_cut, "r_on": self.r_on}
+        """The descriptor's entry in a model file (schema 2, see model_file.hpp)."""
+        out = {"family": self.family, "functions": [[k, float(p)] for k, p in self.functions]}
+        if hasattr(self, "l_max"):
+            out["l_max"] = self.l_max
+        out.update(r_cut=self.r_cut, r_on=self.r_on)
+        return out
 
-    def with_cutoff(self, r_cut: float) -> "Radial":
-        """The same functions and switching with an explicit cutoff (Å)."""
-        return Radial(self.functions, float(r_cut), self.r_on)
+    def with_cutoff(self, r_cut: float):
+        """The same descriptor with an explicit cutoff (Å)."""
+        return dataclasses.replace(self, r_cut=float(r_cut))
 
-    def select(self, indices) -> "Radial":
-        """A basis with only the functions at ``indices`` (same cutoff and switching)."""
-        return Radial(tuple(self.functions[i] for i in indices), self.r_cut, self.r_on)
+    def select(self, indices):
+        """The same descriptor with only the functions at ``indices``."""
+        return dataclasses.replace(self, functions=tuple(self.functions[i] for i in indices))
 
 
 @dataclass(frozen=True)
-class Angular:
+class Radial(_Family):
+    """Radial weight functions, cutoff (Å) and switching start (Å). See the module docstring."""
+
+    functions: tuple = PAPER_FUNCTIONS
+    r_cut: float | None = None
+    r_on: float | None = None
+
+    family = "radial"
+
+    def __post_init__(self):
+        self._normalise()
+
+    @classmethod
+    def paper(cls, r_cut: float | None = None, r_on: float | None = None) -> "Radial":
+        """The paper's 18-function basis."""
+        return cls(PAPER_FUNCTIONS, r_cut, r_on)
+
+    def size(self, n_species: int) -> int:
+        """Invariants per agent: n_species * M."""
+        return n_species * len(self.functions)
+
+
+@dataclass(frozen=True)
+class Angular(_Family):
     """Angular power-spectrum invariants: radial functions, degrees 1..l_max, cutoff and switching (Å)."""
 
     functions: tuple = (("gauss", 1.0), ("gauss", 1.5), ("gauss", 2.0))
@@ -110,45 +125,13 @@ class Angular:
     family = "angular"
 
     def __post_init__(self):
-        object.__setattr__(self, "functions", tuple((str(k), float(p)) for k, p in self.functions))
         object.__setattr__(self, "l_max", int(self.l_max))
-        if self.r_cut is not None and not (math.isfinite(self.r_cut) and self.r_cut > 0):
-            raise ValueError(f"angular descriptor: r_cut must be positive (Å) or None, got {self.r_cut}")
-        self.spec()
-
-    def __len__(self) -> int:
-        return len(self.functions)
+        self._normalise()
 
     def size(self, n_species: int) -> int:
         """Invariants per agent: l_max * C (C + 1) / 2 with C = n_species * M channels."""
         C = n_species * len(self.functions)
         return self.l_max * C * (C + 1) // 2
-
-    def labels(self) -> list[str]:
-        return function_labels(self.functions)
-
-    def spec(self) -> _core.DescriptorSpec:
-        try:
-            return _core.DescriptorSpec(self.family, list(self.functions),
-                                        math.nan if self.r_cut is None else float(self.r_cut),
-                                        math.inf if self.r_on is None else float(self.r_on), self.l_max)
-        except ValueError as exc:
-            raise ValueError(f"angular descriptor: {exc}") from None
-
-    @classmethod
-    def from_spec(cls, spec: _core.DescriptorSpec) -> "Angular":
-        return cls(tuple(spec.functions), spec.l_max, None if math.isnan(spec.r_cut) else spec.r_cut,
-                   None if math.isinf(spec.r_on) else spec.r_on)
-
-    def to_dict(self) -> dict:
-        return {"family": self.family, "functions": [[k, float(p)] for k, p in self.functions],
-                "l_max": self.l_max, "r_cut": self.r_cut, "r_on": self.r_on}
-
-    def with_cutoff(self, r_cut: float) -> "Angular":
-        return Angular(self.functions, self.l_max, float(r_cut), self.r_on)
-
-    def select(self, indices) -> "Angular":
-        return Angular(tuple(self.functions[i] for i in indices), self.l_max, self.r_cut, self.r_on)
 
 
 def function_labels(functions) -> list[str]:
