@@ -94,6 +94,10 @@ def weights(functions, r, r_cut=math.inf, r_on=None):
         elif kind == "power":
             w[:, m] = r**(-p)
             dw[:, m] = -p * r**(-p - 1)
+        elif kind == "core":
+            t = np.maximum(0.0, 1.0 - r / p)
+            w[:, m] = t**3
+            dw[:, m] = -3.0 * t**2 / p
         else:
             raise ValueError(kind)
     if r_on is not None and r_on < r_cut:

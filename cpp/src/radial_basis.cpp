@@ -14,6 +14,7 @@ const char* weight_kind_name(WeightKind kind) {
         case WeightKind::Exponential: return "exp";
         case WeightKind::Gaussian: return "gauss";
         case WeightKind::Power: return "power";
+        case WeightKind::Core: return "core";
     }
     return "?";
 }
@@ -22,7 +23,8 @@ WeightKind parse_weight_kind(const std::string& name) {
     if (name == "exp") return WeightKind::Exponential;
     if (name == "gauss") return WeightKind::Gaussian;
     if (name == "power") return WeightKind::Power;
-    throw std::invalid_argument("unknown weight family '" + name + "' (expected 'exp', 'gauss' or 'power')");
+    if (name == "core") return WeightKind::Core;
+    throw std::invalid_argument("unknown weight family '" + name + "' (expected 'exp', 'gauss', 'power' or 'core')");
 }
 
 void WeightFunction::validate() const {
@@ -39,6 +41,7 @@ std::string WeightFunction::describe() const {
         case WeightKind::Exponential: s << "exp(-" << param << " r)"; break;
         case WeightKind::Gaussian: s << "exp(-r^2/(2*" << param << "^2))"; break;
         case WeightKind::Power: s << "r^-" << param; break;
+        case WeightKind::Core: s << "(1-r/" << param << ")^3"; break;
     }
     return s.str();
 }
@@ -86,7 +89,7 @@ void RadialBasis::plan() {
     power_.assign(m, 1);
     for (std::size_t oi = 0; oi < m; ++oi) {
         const std::size_t i = order_[oi];
-        if (functions_[i].kind == WeightKind::Power) continue;
+        if (functions_[i].kind == WeightKind::Power || functions_[i].kind == WeightKind::Core) continue;
         // The earlier function (direct or itself a power) with the smallest integer ratio:
         // exp(-r) = exp(-r/2)^2 = (exp(-r/4)^2)^2 ..., one multiplication pass per function.
         for (std::size_t oj = 0; oj < oi; ++oj) {
@@ -109,6 +112,7 @@ double RadialBasis::derivative_factor(std::size_t m) const {
         case WeightKind::Exponential: return -f.param;
         case WeightKind::Gaussian: return -1.0 / (f.param * f.param);
         case WeightKind::Power: return -f.param;
+        case WeightKind::Core: return -3.0 / f.param;
     }
     return 0.0;
 }
@@ -196,6 +200,15 @@ MLDYN_MULTIVERSION void RadialBasis::evaluate_values(const double* r, const doub
                 }
                 break;
             }
+            case WeightKind::Core: {
+                const double inv = 1.0 / f.param;
+#pragma omp simd
+                for (std::size_t b = 0; b < count; ++b) {
+                    const double t = std::max(0.0, 1.0 - r[b] * inv);
+                    wi[b] = t * t * t;
+                }
+                break;
+            }
         }
     }
 }
@@ -247,6 +260,15 @@ MLDYN_MULTIVERSION void RadialBasis::evaluate_batch(const double* r, const doubl
 #pragma omp simd
                     for (std::size_t b = 0; b < count; ++b) dwi[b] = c * wi[b] * inv_r[b];
                     break;
+                case WeightKind::Core: {
+                    const double inv = 1.0 / functions_[i].param;
+#pragma omp simd
+                    for (std::size_t b = 0; b < count; ++b) {
+                        const double t = std::max(0.0, 1.0 - r[b] * inv);
+                        dwi[b] = c * t * t;
+                    }
+                    break;
+                }
             }
         }
     if (!switching_.active()) return;

@@ -40,13 +40,16 @@ RadialDescriptor::RadialDescriptor(RadialBasis basis, int n_species)
     if (n_species < 1) throw std::invalid_argument("radial descriptor: n_species must be at least 1");
     // Functions grouped by family (exponential, Gaussian, power) for the force contraction.
     const std::size_t M = basis_.size();
-    family_start_.assign(4, 0);
-    for (std::size_t k = 0; k < 3; ++k) {
+    family_start_.assign(5, 0);
+    for (std::size_t k = 0; k < 4; ++k) {
         for (std::size_t m = 0; m < M; ++m)
             if (static_cast<std::size_t>(basis_.functions()[m].kind) == k) by_family_.push_back(m);
         family_start_[k + 1] = by_family_.size();
     }
-    for (std::size_t m = 0; m < M; ++m) factor_.push_back(basis_.derivative_factor(m));
+    for (std::size_t m = 0; m < M; ++m) {
+        factor_.push_back(basis_.derivative_factor(m));
+        inv_param_.push_back(1.0 / basis_.functions()[m].param);
+    }
 }
 
 std::unique_ptr<DescriptorScratch> RadialDescriptor::make_scratch(std::size_t n_species) const {
@@ -107,10 +110,11 @@ MLDYN_MULTIVERSION void RadialDescriptor::contract(const AgentEnvironment& env, 
     const bool switched = basis_.switched();
     using simd::v8;
     // F_k = -g . dphi/dq_k = sum_j a_j u_kj with a_j = sum_m g[s_j, m] d/dr [w_m S](r_kj), where
-    // w_m' = factor_m w_m times 1, r or 1/r (exponential, Gaussian, power): one sum per family,
-    // kept in registers over a SIMD block of neighbours. Padding lanes have u = 0.
+    // w_m' = factor_m w_m times 1, r or 1/r (exponential, Gaussian, power), or factor_m (1 - r/r_w)^2
+    // (core): one sum per family, kept in registers over a SIMD block of neighbours. Padding lanes
+    // have u = 0.
     const std::size_t* by_family = by_family_.data();
-    const std::size_t n_exp = family_start_[1], n_exp_gauss = family_start_[2];
+    const std::size_t n_exp = family_start_[1], n_exp_gauss = family_start_[2], n_plain = family_start_[3];
     double* coef = scratch.coef.data();
     double* plain = coef + M;
     v8 fx8{}, fy8{}, fz8{};
@@ -128,8 +132,14 @@ MLDYN_MULTIVERSION void RadialDescriptor::contract(const AgentEnvironment& env, 
             v8 ae{}, ag{}, ap{};
             for (std::size_t q = 0; q < n_exp; ++q) ae += coef[q] * simd::load(w + by_family[q] * C + b0);
             for (std::size_t q = n_exp; q < n_exp_gauss; ++q) ag += coef[q] * simd::load(w + by_family[q] * C + b0);
-            for (std::size_t q = n_exp_gauss; q < M; ++q) ap += coef[q] * simd::load(w + by_family[q] * C + b0);
-            v8 d = ae + simd::load(nb.r.data() + b0) * ag + simd::load(nb.inv_r.data() + b0) * ap;
+            for (std::size_t q = n_exp_gauss; q < n_plain; ++q) ap += coef[q] * simd::load(w + by_family[q] * C + b0);
+            const v8 rr = simd::load(nb.r.data() + b0);
+            v8 d = ae + rr * ag + simd::load(nb.inv_r.data() + b0) * ap;
+            for (std::size_t q = n_plain; q < M; ++q) {
+                v8 t = 1.0 - rr * inv_param_[by_family[q]];
+                t = t > 0.0 ? t : 0.0;
+                d += coef[q] * t * t;
+            }
             if (switched) {
                 v8 a0{};
                 for (std::size_t q = 0; q < M; ++q) a0 += plain[q] * simd::load(w + by_family[q] * C + b0);

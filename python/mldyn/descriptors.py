@@ -10,6 +10,7 @@ C++ core turns into the descriptor (``spec()``); the model file stores the same 
 * ``("exp", alpha)``   w(r) = exp(-alpha r), alpha in 1/Å;
 * ``("gauss", sigma)`` w(r) = exp(-r² / (2 sigma²)), sigma in Å;
 * ``("power", n)``     w(r) = r^-n;
+* ``("core", r_w)``    w(r) = (1 - r / r_w)^3 below r_w, 0 beyond (a short-range wall), r_w in Å;
 
 a cutoff ``r_cut`` (Å; ``None`` means half the smallest perpendicular cell width, the paper's
 minimum-image convention) and an optional smooth switching start ``r_on`` (Å): between
@@ -142,6 +143,8 @@ def function_labels(functions) -> list[str]:
             out.append(f"exp(-r/{1 / p:g})" if abs(1 / p - round(1 / p)) < 1e-9 else f"exp(-{p:g}r)")
         elif kind == "gauss":
             out.append(f"gauss({p:g})")
+        elif kind == "core":
+            out.append(f"core({p:g})")
         else:
             out.append(f"r^-{p:g}")
     return out

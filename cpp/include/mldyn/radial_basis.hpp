@@ -5,7 +5,7 @@
 namespace mldyn {
 
 /// Family of a radial weight function w(r), r in Å.
-enum class WeightKind { Exponential, Gaussian, Power };
+enum class WeightKind { Exponential, Gaussian, Power, Core };
 
 /// The family's name in model files and Python: "exp", "gauss" or "power".
 const char* weight_kind_name(WeightKind kind);
@@ -15,7 +15,9 @@ WeightKind parse_weight_kind(const std::string& name);
 /// One weight function of the basis.
 ///  - Exponential: w(r) = exp(-alpha r), `param` = alpha in 1/Å (> 0);
 ///  - Gaussian:    w(r) = exp(-r² / (2 sigma²)), `param` = sigma in Å (> 0);
-///  - Power:       w(r) = r^-n, `param` = n (> 0, dimensionless).
+///  - Power:       w(r) = r^-n, `param` = n (> 0, dimensionless);
+///  - Core:        w(r) = (1 - r / r_w)^3 for r < r_w, 0 beyond, `param` = r_w in Å (> 0): a short-range
+///                 wall that is exactly zero (with its first two derivatives) from r_w on.
 struct WeightFunction {
     WeightKind kind;
     double param;
@@ -76,7 +78,9 @@ public:
     /// Switching S(r) and dS/dr (1/Å) for a batch (S = 1, dS = 0 without switching).
     void switching_batch(const double* r, std::size_t count, double* s, double* ds) const;
     bool switched() const { return switching_.active(); }
-    /// -alpha (1/Å), -1/sigma² (1/Å²) or -n for function m (see `evaluate_values`).
+    /// -alpha (1/Å), -1/sigma² (1/Å²), -n, or -3 / r_w (1/Å) for function m: for the first three
+    /// dw_m/dr = factor * w_m * {1, r, 1/r} (see `evaluate_values`); for a core,
+    /// dw/dr = factor * (1 - r / r_w)^2.
     double derivative_factor(std::size_t m) const;
 
 private:

@@ -40,8 +40,9 @@ private:
     RadialBasis basis_;
     std::size_t n_species_;
     std::vector<std::size_t> by_family_;     // function ids: exponentials, then Gaussians, then powers
-    std::vector<std::size_t> family_start_;  // 4 offsets into by_family_
+    std::vector<std::size_t> family_start_;  // 5 offsets into by_family_ (exp, gauss, power, core)
     std::vector<double> factor_;             // RadialBasis::derivative_factor of each function
+    std::vector<double> inv_param_;          // 1 / parameter of each function (1 / r_w of a core)
 };
 
 }  // namespace mldyn

@@ -15,12 +15,22 @@ from ..units import SPEED_OF_LIGHT_CM_PER_FS
 from .frames import uniform_dt
 from .water import WaterGeometry, as_geometry
 
-__all__ = ["OH_STRETCH_BAND_CM1", "Spectrum", "power_spectrum", "spectrum_peak", "oh_stretch_spectrum",
+__all__ = ["OH_STRETCH_BAND_CM1", "OH_SEGMENT_FS", "OH_PEAK_SMOOTH_CM1", "smoothed", "Spectrum", "power_spectrum", "spectrum_peak", "oh_stretch_spectrum",
            "default_peak_window", "peak_vs_time"]
 
 
 #: Wavenumber band (cm⁻¹) searched for the O–H stretch peak.
 OH_STRETCH_BAND_CM1 = (2000.0, 4500.0)
+
+#: Segment length (fs) of the averaged O–H stretch spectrum of a long run (Welch's method): long
+#: enough to resolve ~33 cm⁻¹, short enough that a 10 ps run averages ~20 segments, so the peak of a
+#: broad band is a property of the run rather than of its noise.
+OH_SEGMENT_FS = 1000.0
+
+#: Smoothing (cm⁻¹, Gaussian standard deviation) before locating the O–H stretch peak: about the
+#: resolution of a 320 fs reference run; the band is ~1000 cm⁻¹ wide and flat-topped in hot water,
+#: so an unsmoothed maximum moves by ±70 cm⁻¹ between stretches of the same CP2K run.
+OH_PEAK_SMOOTH_CM1 = 100.0
 
 
 class Spectrum(NamedTuple):
@@ -46,7 +56,8 @@ def _window(name: str, n: int) -> np.ndarray:
     raise ValueError(f"unknown window {name!r} (expected 'hann', 'blackman' or 'none')")
 
 
-def power_spectrum(signal_fk, dt_fs: float, window: str = "hann", pad: int = 8) -> Spectrum:
+def power_spectrum(signal_fk, dt_fs: float, window: str = "hann", pad: int = 8,
+                   segment_fs: float | None = None) -> Spectrum:
     """Mean one-sided power spectral density of k signals sampled every ``dt_fs``.
 
     signal_fk : (F,) or (F, k) samples (any unit X) at a uniform time step ``dt_fs`` (fs).
@@ -55,6 +66,8 @@ def power_spectrum(signal_fk, dt_fs: float, window: str = "hann", pad: int = 8) 
     resolution stays 1/(F dt)). Returns a :class:`Spectrum` with the wavenumber in cm⁻¹ and
     the density averaged over the k signals in X²·cm (X² per cm⁻¹), normalised so that its
     integral over wavenumber is the signals' mean variance (Parseval, window power corrected).
+    With ``segment_fs`` (fs) a run longer than two segments is cut into segments of that length
+    overlapping by half, whose spectra are averaged (Welch's method: resolution 1/segment).
     """
     x = np.asarray(signal_fk, dtype=float)
     if x.ndim == 1:
@@ -64,6 +77,11 @@ def power_spectrum(signal_fk, dt_fs: float, window: str = "hann", pad: int = 8) 
         raise ValueError("power_spectrum: needs at least two samples")
     if not dt_fs > 0:
         raise ValueError(f"power_spectrum: dt must be > 0 fs, got {dt_fs}")
+    n_seg = F if segment_fs is None else max(2, int(round(segment_fs / dt_fs)))
+    if 2 * n_seg <= F:
+        starts = range(0, F - n_seg + 1, max(1, n_seg // 2))
+        parts = [power_spectrum(x[s:s + n_seg], dt_fs, window, pad) for s in starts]
+        return Spectrum(parts[0].wavenumber_k, np.mean([p.power_k for p in parts], axis=0), parts[0].resolution_cm1)
     w = _window(window, F)
     y = (x - x.mean(axis=0)) * w[:, None]
     nfft = int(max(1, pad)) * F
@@ -77,13 +95,31 @@ def power_spectrum(signal_fk, dt_fs: float, window: str = "hann", pad: int = 8) 
                     1.0 / (F * dt_fs * SPEED_OF_LIGHT_CM_PER_FS))
 
 
-def spectrum_peak(spectrum: Spectrum, band=OH_STRETCH_BAND_CM1) -> float:
+def smoothed(spectrum: Spectrum, sigma_cm1: float) -> Spectrum:
+    """``spectrum`` convolved with a Gaussian of standard deviation ``sigma_cm1`` (cm⁻¹) on its
+    (uniform) wavenumber grid: the same band at a coarser, common resolution."""
+    k, p = np.asarray(spectrum.wavenumber_k), np.asarray(spectrum.power_k)
+    dk = float(k[1] - k[0]) if k.size > 1 else 1.0
+    half = int(np.ceil(4 * sigma_cm1 / dk))
+    if half < 1:
+        return spectrum
+    x = np.arange(-half, half + 1) * dk
+    kernel = np.exp(-0.5 * (x / sigma_cm1) ** 2)
+    kernel /= kernel.sum()
+    return Spectrum(k, np.convolve(p, kernel, mode="same"), max(spectrum.resolution_cm1, sigma_cm1))
+
+
+def spectrum_peak(spectrum: Spectrum, band=OH_STRETCH_BAND_CM1, smooth_cm1: float | None = None) -> float:
     """Wavenumber (cm⁻¹) of the highest point of ``spectrum`` inside ``band`` = (low, high) cm⁻¹.
 
-    The maximum on the (zero-padded) grid is refined by a parabola through it and its two
-    neighbours. The band is clipped to the spectrum's range; NaN when no point lies in it or
-    the spectrum is zero there.
+    With ``smooth_cm1`` the spectrum is first smoothed by a Gaussian of that standard deviation
+    (:func:`smoothed`), so that a broad, flat-topped band (the O–H stretch of hot water) gives the
+    same peak for runs of different lengths and noise. The maximum on the (zero-padded) grid is
+    refined by a parabola through it and its two neighbours. The band is clipped to the spectrum's
+    range; NaN when no point lies in it or the spectrum is zero there.
     """
+    if smooth_cm1:
+        spectrum = smoothed(spectrum, smooth_cm1)
     k, p = np.asarray(spectrum.wavenumber_k), np.asarray(spectrum.power_k)
     inside = np.flatnonzero((k >= band[0]) & (k <= band[1]))
     if inside.size == 0 or not np.any(p[inside] > 0):
@@ -98,16 +134,17 @@ def spectrum_peak(spectrum: Spectrum, band=OH_STRETCH_BAND_CM1) -> float:
     return float(k[i])
 
 
-def oh_stretch_spectrum(data: Union[Dataset, WaterGeometry], window: str = "hann", pad: int = 8) -> Spectrum:
+def oh_stretch_spectrum(data: Union[Dataset, WaterGeometry], window: str = "hann", pad: int = 8,
+                        segment_fs: float | None = OH_SEGMENT_FS) -> Spectrum:
     """Power spectrum of the O–H bond oscillations (the paper's Fig. 6).
 
     The mean over hydrogens of the power spectral density of each hydrogen's mean-removed
     bond-length signal (:func:`oh_bond_lengths`), Å²·cm (Å² per cm⁻¹), wavenumber in cm⁻¹;
-    see :func:`power_spectrum`. Needs evenly spaced frames. The stretch peak:
-    ``spectrum_peak(oh_stretch_spectrum(d))``.
+    see :func:`power_spectrum` (runs longer than two ``segment_fs`` are averaged over segments).
+    Needs evenly spaced frames. The stretch peak: ``spectrum_peak(oh_stretch_spectrum(d))``.
     """
     g = as_geometry(data)
-    return power_spectrum(g.bond_fh, uniform_dt(g.times_f), window=window, pad=pad)
+    return power_spectrum(g.bond_fh, uniform_dt(g.times_f), window=window, pad=pad, segment_fs=segment_fs)
 
 
 def default_peak_window(times_f) -> float:

@@ -12,8 +12,8 @@ from ..dataset import Dataset
 from .contacts import closest_pairs
 from .dynamics import velocity_autocorrelation, vibrational_dos
 from .rdf import rdf, rdf_first_peak
-from .spectra import (OH_STRETCH_BAND_CM1, Spectrum, default_peak_window, oh_stretch_spectrum, peak_vs_time,
-                      spectrum_peak)
+from .spectra import (OH_PEAK_SMOOTH_CM1, OH_STRETCH_BAND_CM1, Spectrum, default_peak_window, oh_stretch_spectrum,
+                      peak_vs_time, spectrum_peak)
 from .thermo import kinetic_energy, temperature
 from .water import (HydrogenOwnership, WaterGeometry, hoh_angles, hydrogen_owners, lasting_owner_changes, mean_std,
                     random_hydrogens, water_geometry)
@@ -133,7 +133,7 @@ def analyze(dataset: Dataset, seed: int = 0, n_sample_hydrogens: int = 4, r_max:
     vlag = vacf = vdos = None
     try:
         spec = oh_stretch_spectrum(geo)
-        peak = spectrum_peak(spec, band)
+        peak = spectrum_peak(spec, band, smooth_cm1=OH_PEAK_SMOOTH_CM1)
         if peak_window_fs is None:
             peak_window_fs = default_peak_window(geo.times_f)
         pt, pw = peak_vs_time(geo.bond_fh, geo.times_f, window_fs=peak_window_fs, band=band)
@@ -163,7 +163,8 @@ def summarize(dataset: Dataset, **kwargs) -> dict:
       (every hydrogen to its nearest oxygen, every frame), Å;
     * ``hoh_angle_mean_deg``, ``hoh_angle_std_deg`` — same for the H–O–H angles of oxygens owning
       exactly two hydrogens, degrees;
-    * ``oh_stretch_peak_cm1`` — peak of the O–H bond power spectrum in 2000–4500 cm⁻¹;
+    * ``oh_stretch_peak_cm1`` — peak of the O–H bond power spectrum in 2000–4500 cm⁻¹ (averaged over
+      1 ps segments for long runs and smoothed by 100 cm⁻¹, see :mod:`.spectra`);
     * ``g_OO_peak_r_A``, ``g_OO_peak_height`` (and OH, HH) — first peak of each RDF (:func:`rdf_first_peak`);
     * ``hydrogens_changed_oxygen``, ``oxygen_changes`` — see :func:`hydrogen_owners`;
     * ``oxygen_changes_per_h_per_ps`` — hops lasting >= 20 fs per hydrogen per ps (:func:`lasting_owner_changes`);
