@@ -95,9 +95,10 @@ def weights(functions, r, r_cut=math.inf, r_on=None):
             w[:, m] = r**(-p)
             dw[:, m] = -p * r**(-p - 1)
         elif kind == "core":
-            t = np.maximum(0.0, 1.0 - r / p)
-            w[:, m] = t**3
-            dw[:, m] = -3.0 * t**2 / p
+            x = p / r
+            t = np.maximum(0.0, x**4 - 1.0)
+            w[:, m] = t**3 / 64.0
+            dw[:, m] = -3.0 / 16.0 * t**2 * x**4 / r
         else:
             raise ValueError(kind)
     if r_on is not None and r_on < r_cut:

@@ -131,4 +131,20 @@ def test_bad_labels_are_rejected(runs, tmp_path, capsys):
     ref, learned, _ = runs
     with pytest.raises(SystemExit) as exc:
         main(["compare", str(ref), str(learned), "-o", str(tmp_path / "x"), "--labels", "only-one"])
-    assert exc.value.code == 2 and "two names" in capsys.readouterr().err
+    assert exc.value.code == 2 and "names separated by commas" in capsys.readouterr().err
+    # one label per input: the reference and each run
+    assert main(["compare", str(ref), str(learned), "-o", str(tmp_path / "y"), "--labels", "a,b,c", "--quiet"]) == 2
+    assert "--labels names 3 runs, but there are 2" in capsys.readouterr().err
+
+
+def test_two_runs_side_by_side(runs, tmp_path, capsys):
+    """Several learned runs in one report: a column and a difference column for each."""
+    ref, learned, _ = runs
+    out = tmp_path / "two"
+    assert main(["compare", str(ref), str(learned), str(learned), "-o", str(out), "--labels", "CP2K,one,two",
+                 "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["labels"] == ["CP2K", "one", "two"] and len(summary["runs"]) == 2
+    assert summary["runs"][0] == summary["runs"][1] == summary["run"]
+    head = next(line for line in (out / "report.md").read_text().splitlines() if line.startswith("| quantity"))
+    assert head.split(" | ")[2:] == ["CP2K", "one", "two", "one − CP2K", "two − CP2K |"]

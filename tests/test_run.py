@@ -1,3 +1,4 @@
+import re
 """`mldyn run`: outputs readable by ASE and by mldyn's CP2K reader, exact restarts,
 blow-ups that stop cleanly, and the learning ensemble from the command line."""
 import json
@@ -110,14 +111,20 @@ def test_restart_can_extend_a_finished_run(model_path, tmp_path):
         assert (part / name).read_bytes() == (whole / name).read_bytes(), name
 
 
-def test_blow_up_stops_with_step_and_keeps_checkpoint_and_output(model_path, tmp_path, capsys):
+@pytest.mark.parametrize("contact_limit, message", [
+    # without the contact stop the run goes on until an atom jumps more than the allowed 1 Å in one step
+    (0.0, r"step \d+ failed \(atom \d+ moved [\d.]+ Å in one step"),
+    # with it (the default) the run stops earlier, as soon as a pair comes closer than 0.75 x its training floor
+    (0.75, r"step \d+ failed \(atoms \d+ and \d+ \(species \d and \d\) came [\d.]+ Å apart, closer than the "
+           r"contact limit [\d.]+ Å\).*fitted on pairs no closer than O-O [\d.]+ Å, O-H [\d.]+ Å, H-H [\d.]+ Å.*"
+           r"--contact-limit 0.75"),
+])
+def test_blow_up_stops_with_step_and_keeps_checkpoint_and_output(model_path, tmp_path, contact_limit, message):
     out = tmp_path / "hot"
-    # NVE with 2 fs steps and unclipped forces: this model pumps energy in until, after about a
-    # hundred steps, an atom jumps more than the allowed 1 Å in one step.
+    # NVE with 2 fs steps and unclipped forces: this model pumps energy in until atoms collide
     cfg = config(model_path, steps=400, dt=2.0, clip=None, checkpoint_every=7, thermo_every=1, traj_every=1,
-                 temperature=None, ensemble="nve")
-    with pytest.raises(RunFailed, match=r"step \d+ failed \(atom \d+ moved [\d.]+ Å in one step.*last good "
-                                        r"checkpoint is at step \d+"):
+                 temperature=None, ensemble="nve", contact_limit=contact_limit)
+    with pytest.raises(RunFailed, match=message + r".*last good checkpoint is at step \d+") as failure:
         run_md(cfg, out, progress=False)
     thermo = np.loadtxt(out / "thermo.log")
     last = int(thermo[-1, 0])
@@ -126,6 +133,14 @@ def test_blow_up_stops_with_step_and_keeps_checkpoint_and_output(model_path, tmp
         assert last - 7 < int(z["step"]) <= last and int(z["step"]) % 7 == 0
         assert np.all(np.isfinite(z["positions"]))
     assert read_cp2k(out).n_frames == last + 1
+    if contact_limit:
+        # thermo.log has the closest distance per species pair; in the last good step every one is
+        # still above its limit, 0.75 x the training floor the message names
+        floors = [float(x) for x in re.search(r"O-O ([\d.]+) Å, O-H ([\d.]+) Å, H-H ([\d.]+) Å",
+                                               str(failure.value)).groups()]
+        names = open(out / "thermo.log").readline().split()[1:]
+        closest = thermo[-1, [names.index(f"closest_{p}_A") for p in ("O-O", "O-H", "H-H")]]
+        assert np.all(closest > 0.75 * np.array(floors) - 0.01)
 
 
 def test_cli_reports_a_blow_up_with_exit_code_1(model_path, tmp_path, capsys):
@@ -163,3 +178,27 @@ def test_xyz_structure_start_draws_velocities_at_the_temperature(model_path, tmp
     run_md(config(model_path, init=str(xyz), steps=4, temperature=300.0), tmp_path / "r", progress=False)
     thermo = np.loadtxt(tmp_path / "r" / "thermo.log")
     assert thermo[0, 3] == pytest.approx(300.0, rel=1e-9)
+
+
+def test_default_chain_is_one_thermostat_for_agent_loss_models_and_three_for_pair_potentials(model_path, tmp_path):
+    from mldyn.fit.stability import wall_descriptor
+    from mldyn.md.run import default_chain
+
+    out = tmp_path / "r"
+    run_md(config(model_path, steps=10, chain=None), out, progress=False)
+    with np.load(out / "checkpoint.npz") as z:
+        assert len(z["chain_positions"]) == 1  # a chain would settle above the target with these forces
+    wall, A = wall_descriptor(["O", "H"], {"O-O": 2.3, "O-H": 0.9, "H-H": 1.35}, 1.0)
+    assert default_chain(mldyn.AgentLossModel(["O", "H"], wall, A)) == 3
+
+
+def test_contact_limits_come_from_the_training_record_and_vanish_without_one(model_path):
+    from mldyn.md.run import contact_limits
+
+    model = mldyn.AgentLossModel.load(model_path)
+    floors = model.metadata["closest_pairs_A"]
+    np.testing.assert_allclose(contact_limits(model, 0.75),
+                               0.75 * np.array([[floors["O-O"], floors["O-H"]], [floors["O-H"], floors["H-H"]]]))
+    assert np.all(contact_limits(model, 0.0) == 0)
+    bare = mldyn.AgentLossModel(model.species, model.descriptors, model.A, model.B)  # metadata empty
+    assert np.all(contact_limits(bare, 0.75) == 0)  # older model files: no stop, nothing to compare with

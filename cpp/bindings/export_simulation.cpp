@@ -48,6 +48,15 @@ void export_simulation(py::module_& m) {
         .def_property_readonly("neighbour_list_builds",
                                &Simulation::neighbour_list_builds)
         .def("set_force_cap", &Simulation::set_force_cap, py::arg("cap"))
+        .def("set_contact_limits",
+             [](Simulation& s, const DoubleArray& limits) { s.set_contact_limits(to_vector(limits)); },
+             py::arg("limits"), "Contact limits (S, S) in Å; a step bringing atoms closer fails (<= 0: no check).")
+        .def("closest", [](const Simulation& s, int a, int b) {
+                 std::size_t i = 0, j = 0;
+                 const double r = s.closest(a, b, &i, &j);
+                 return py::make_tuple(r, i, j);
+             },
+             py::arg("a"), py::arg("b"), "(r in Å, atom of species a, atom of species b): the closest such pair now.")
         .def("run",
              [](Simulation& s, long n_steps, long frame_every, long thermo_every) {
                  Recording rec;
@@ -81,6 +90,8 @@ void export_simulation(py::module_& m) {
                  thermo["mean_loss"] = to_array(rec.thermo_mean_loss, {nt});
                  thermo["conserved"] = to_array(rec.thermo_conserved, {nt});
                  thermo["clipped"] = to_array(rec.thermo_clipped, {nt});
+                 const py::ssize_t S = s.model().n_species();
+                 thermo["closest"] = to_array(rec.thermo_closest, {nt, S * (S + 1) / 2});
                  return py::make_tuple(frames, thermo, error.empty() ? py::object(py::none()) : py::str(error));
              },
              py::arg("n_steps"), py::arg("frame_every") = 0, py::arg("thermo_every") = 0,

@@ -22,6 +22,7 @@ struct SpeciesTerms {
     AgentEnvironment::Neighbours near;               // filtered copy when the environment reaches farther
     const double *ux = nullptr, *uy = nullptr, *uz = nullptr, *inv_r = nullptr;  // the neighbours in use
     std::vector<double> w, dw, Y, dY;
+    std::vector<double> acc;  // force pass: A, V (3), T, T' per neighbour
     void reserve(std::size_t n, std::size_t M, std::size_t K) {
         if (n <= stride && !w.empty()) return;
         stride = std::max<std::size_t>(32, simd::padded(2 * n));
@@ -258,28 +259,43 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
     }
     // F_agent = sum_j [A_j u_j + (V_j - (V_j . u_j) u_j) / r_j] with, over the harmonics k,
     // A_j = sum_k (sum_m G[a m, k] w'_m(r_j)) Y_k(u_j) and V_j = sum_k (sum_m G[a m, k] w_m(r_j)) dY_k(u_j).
+    // Loops run over the neighbours j (contiguous, SIMD); k and m outside.
     double fx = 0.0, fy = 0.0, fz = 0.0;
     for (std::size_t a = 0; a < n_species_; ++a) {
-        const SpeciesTerms& t = s.species[a];
+        SpeciesTerms& t = s.species[a];
         const std::size_t n = t.count, st = t.stride;
-        for (std::size_t b = 0; b < n; ++b) {
-            double A = 0.0, Vx = 0.0, Vy = 0.0, Vz = 0.0;
-            for (std::size_t k = 1; k < K; ++k) {
-                double T = 0.0, Tp = 0.0;
-                for (std::size_t m = 0; m < M; ++m) {
-                    const double Gk = s.G[(a * M + m) * K + k];
-                    T += Gk * t.w[m * st + b];
-                    Tp += Gk * t.dw[m * st + b];
+        if (!n) continue;
+        t.acc.assign(6 * st, 0.0);
+        double *A = t.acc.data(), *Vx = A + st, *Vy = Vx + st, *Vz = Vy + st, *T = Vz + st, *Tp = T + st;
+        for (std::size_t k = 1; k < K; ++k) {
+            for (std::size_t b = 0; b < n; ++b) T[b] = Tp[b] = 0.0;
+            for (std::size_t m = 0; m < M; ++m) {
+                const double Gk = s.G[(a * M + m) * K + k];
+                if (Gk == 0.0) continue;
+                const double *w = t.w.data() + m * st, *dw = t.dw.data() + m * st;
+#pragma omp simd
+                for (std::size_t b = 0; b < n; ++b) {
+                    T[b] += Gk * w[b];
+                    Tp[b] += Gk * dw[b];
                 }
-                A += Tp * t.Y[k * st + b];
-                Vx += T * t.dY[(3 * k) * st + b];
-                Vy += T * t.dY[(3 * k + 1) * st + b];
-                Vz += T * t.dY[(3 * k + 2) * st + b];
             }
-            const double along = Vx * t.ux[b] + Vy * t.uy[b] + Vz * t.uz[b];
-            fx += A * t.ux[b] + (Vx - along * t.ux[b]) * t.inv_r[b];
-            fy += A * t.uy[b] + (Vy - along * t.uy[b]) * t.inv_r[b];
-            fz += A * t.uz[b] + (Vz - along * t.uz[b]) * t.inv_r[b];
+            const double* Y = t.Y.data() + k * st;
+            const double *gx = t.dY.data() + 3 * k * st, *gy = gx + st, *gz = gy + st;
+#pragma omp simd
+            for (std::size_t b = 0; b < n; ++b) {
+                A[b] += Tp[b] * Y[b];
+                Vx[b] += T[b] * gx[b];
+                Vy[b] += T[b] * gy[b];
+                Vz[b] += T[b] * gz[b];
+            }
+        }
+        const double *ux = t.ux, *uy = t.uy, *uz = t.uz, *ir = t.inv_r;
+#pragma omp simd reduction(+ : fx, fy, fz)
+        for (std::size_t b = 0; b < n; ++b) {
+            const double along = Vx[b] * ux[b] + Vy[b] * uy[b] + Vz[b] * uz[b];
+            fx += A[b] * ux[b] + (Vx[b] - along * ux[b]) * ir[b];
+            fy += A[b] * uy[b] + (Vy[b] - along * uy[b]) * ir[b];
+            fz += A[b] * uz[b] + (Vz[b] - along * uz[b]) * ir[b];
         }
     }
     force[0] += fx;

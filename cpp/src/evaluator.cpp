@@ -1,5 +1,6 @@
 #include "mldyn/evaluator.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -44,10 +45,22 @@ struct Evaluator::ThreadScratch {
         : env(static_cast<std::size_t>(e.descriptors_->n_species())),
           parts(e.descriptors_->make_scratch()),
           model(e.model_ ? e.model_->make_scratch() : AgentLossModel::Scratch{}) {}
+    /// Lowers this thread's closest contacts with agent i (species s) and its environment.
+    void note_contacts(std::size_t i, std::size_t s) {
+        const std::size_t S = env.n_species();
+        for (std::size_t a = 0; a < S; ++a) {
+            const AgentEnvironment::Neighbours& nb = env.species(a);
+            double r = std::numeric_limits<double>::infinity();
+            for (std::size_t b = 0; b < nb.count; ++b) r = std::min(r, nb.r[b]);
+            Contact& c = closest[s * S + a];
+            if (r < c.r || (r == c.r && i < c.agent)) c = Contact{r, i};
+        }
+    }
     std::vector<double> dx, dy, dz, r2;
     AgentEnvironment env;
     std::vector<std::unique_ptr<DescriptorScratch>> parts;  // invariants path
     std::vector<double> dphi;                               // d phi of one agent when the caller wants phi only
+    std::vector<Contact> closest;                           // S x S, this thread's rows
     AgentLossModel::Scratch model;                         // force path
     void reserve(std::size_t n) {
         if (n <= r2.size()) return;
@@ -93,13 +106,14 @@ Evaluator::~Evaluator() = default;
 
 // Copies share the immutable model but nothing mutable: lists and working sets are rebuilt on demand.
 Evaluator::Evaluator(const Evaluator& other)
-    : descriptors_(other.descriptors_), model_(other.model_), pairs_(other.pairs_) {}
+    : descriptors_(other.descriptors_), model_(other.model_), pairs_(other.pairs_), closest_(other.closest_) {}
 
 Evaluator& Evaluator::operator=(const Evaluator& other) {
     if (this != &other) {
         descriptors_ = other.descriptors_;
         model_ = other.model_;
         pairs_ = other.pairs_;
+        closest_ = other.closest_;
         threads_.clear();
     }
     return *this;
@@ -122,6 +136,7 @@ void Evaluator::sweep(const Cell& cell, const double* positions_nc, const int* s
     const std::size_t S = static_cast<std::size_t>(descriptors_->n_species());
     constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
     std::size_t bad_i = none, bad_j = 0;
+    for (std::size_t t = 0; t < static_cast<std::size_t>(n_threads); ++t) threads_[t]->closest.assign(S * S, Contact{});
 
 #if defined(MLDYN_HAVE_OPENMP)
 #pragma omp parallel num_threads(n_threads)
@@ -131,6 +146,7 @@ void Evaluator::sweep(const Cell& cell, const double* positions_nc, const int* s
         std::size_t my_bad_i = none, my_bad_j = 0;
         pairs_.for_each_row([&](std::size_t i, const std::uint32_t* js, const std::size_t* seg) {
             build_environment(cell, cutoff, positions_nc, i, js, seg, S, ts, my_bad_i, my_bad_j);
+            ts.note_contacts(i, static_cast<std::size_t>(species_n[i]));
             finish_row(i, ts);
         });
         if (my_bad_i != none) {
@@ -143,6 +159,13 @@ void Evaluator::sweep(const Cell& cell, const double* positions_nc, const int* s
             }
         }
     }
+    // The closest contacts over the threads (a minimum: the same whatever the split of the rows).
+    closest_.assign(S * S, Contact{});
+    for (std::size_t t = 0; t < static_cast<std::size_t>(n_threads); ++t)
+        for (std::size_t k = 0; k < S * S; ++k) {
+            const Contact& c = threads_[t]->closest[k];
+            if (c.r < closest_[k].r || (c.r == closest_[k].r && c.agent < closest_[k].agent)) closest_[k] = c;
+        }
     if (bad_i != none) {
         std::ostringstream msg;
         msg << "invariants: atoms " << bad_i << " and " << bad_j

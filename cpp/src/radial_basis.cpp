@@ -41,7 +41,7 @@ std::string WeightFunction::describe() const {
         case WeightKind::Exponential: s << "exp(-" << param << " r)"; break;
         case WeightKind::Gaussian: s << "exp(-r^2/(2*" << param << "^2))"; break;
         case WeightKind::Power: s << "r^-" << param; break;
-        case WeightKind::Core: s << "(1-r/" << param << ")^3"; break;
+        case WeightKind::Core: s << "((" << param << "/r)^4-1)^3/64"; break;
     }
     return s.str();
 }
@@ -112,7 +112,7 @@ double RadialBasis::derivative_factor(std::size_t m) const {
         case WeightKind::Exponential: return -f.param;
         case WeightKind::Gaussian: return -1.0 / (f.param * f.param);
         case WeightKind::Power: return -f.param;
-        case WeightKind::Core: return -3.0 / f.param;
+        case WeightKind::Core: return -3.0 / 16.0;
     }
     return 0.0;
 }
@@ -201,11 +201,12 @@ MLDYN_MULTIVERSION void RadialBasis::evaluate_values(const double* r, const doub
                 break;
             }
             case WeightKind::Core: {
-                const double inv = 1.0 / f.param;
+                const double rw = f.param;
 #pragma omp simd
                 for (std::size_t b = 0; b < count; ++b) {
-                    const double t = std::max(0.0, 1.0 - r[b] * inv);
-                    wi[b] = t * t * t;
+                    const double x = rw * inv_r[b], x2 = x * x;
+                    const double t = std::max(0.0, x2 * x2 - 1.0);
+                    wi[b] = t * t * t * (1.0 / 64.0);
                 }
                 break;
             }
@@ -261,11 +262,12 @@ MLDYN_MULTIVERSION void RadialBasis::evaluate_batch(const double* r, const doubl
                     for (std::size_t b = 0; b < count; ++b) dwi[b] = c * wi[b] * inv_r[b];
                     break;
                 case WeightKind::Core: {
-                    const double inv = 1.0 / functions_[i].param;
+                    const double rw = functions_[i].param;
 #pragma omp simd
                     for (std::size_t b = 0; b < count; ++b) {
-                        const double t = std::max(0.0, 1.0 - r[b] * inv);
-                        dwi[b] = c * t * t;
+                        const double x = rw * inv_r[b], x4 = x * x * x * x;
+                        const double t = std::max(0.0, x4 - 1.0);
+                        dwi[b] = c * t * t * x4 * inv_r[b];
                     }
                     break;
                 }

@@ -48,7 +48,7 @@ RadialDescriptor::RadialDescriptor(RadialBasis basis, int n_species)
     }
     for (std::size_t m = 0; m < M; ++m) {
         factor_.push_back(basis_.derivative_factor(m));
-        inv_param_.push_back(1.0 / basis_.functions()[m].param);
+        param_.push_back(basis_.functions()[m].param);
     }
 }
 
@@ -110,9 +110,9 @@ MLDYN_MULTIVERSION void RadialDescriptor::contract(const AgentEnvironment& env, 
     const bool switched = basis_.switched();
     using simd::v8;
     // F_k = -g . dphi/dq_k = sum_j a_j u_kj with a_j = sum_m g[s_j, m] d/dr [w_m S](r_kj), where
-    // w_m' = factor_m w_m times 1, r or 1/r (exponential, Gaussian, power), or factor_m (1 - r/r_w)^2
-    // (core): one sum per family, kept in registers over a SIMD block of neighbours. Padding lanes
-    // have u = 0.
+    // w_m' = factor_m w_m times 1, r or 1/r (exponential, Gaussian, power), or factor_m (x^4 - 1)^2 x^4 / r
+    // with x = r_w / r (core): one sum per family, kept in registers over a SIMD block of neighbours.
+    // Padding lanes have u = 0.
     const std::size_t* by_family = by_family_.data();
     const std::size_t n_exp = family_start_[1], n_exp_gauss = family_start_[2], n_plain = family_start_[3];
     double* coef = scratch.coef.data();
@@ -133,12 +133,13 @@ MLDYN_MULTIVERSION void RadialDescriptor::contract(const AgentEnvironment& env, 
             for (std::size_t q = 0; q < n_exp; ++q) ae += coef[q] * simd::load(w + by_family[q] * C + b0);
             for (std::size_t q = n_exp; q < n_exp_gauss; ++q) ag += coef[q] * simd::load(w + by_family[q] * C + b0);
             for (std::size_t q = n_exp_gauss; q < n_plain; ++q) ap += coef[q] * simd::load(w + by_family[q] * C + b0);
-            const v8 rr = simd::load(nb.r.data() + b0);
-            v8 d = ae + rr * ag + simd::load(nb.inv_r.data() + b0) * ap;
+            const v8 rr = simd::load(nb.r.data() + b0), ir = simd::load(nb.inv_r.data() + b0);
+            v8 d = ae + rr * ag + ir * ap;
             for (std::size_t q = n_plain; q < M; ++q) {
-                v8 t = 1.0 - rr * inv_param_[by_family[q]];
+                const v8 x = param_[by_family[q]] * ir, x2 = x * x, x4 = x2 * x2;
+                v8 t = x4 - 1.0;
                 t = t > 0.0 ? t : 0.0;
-                d += coef[q] * t * t;
+                d += coef[q] * t * t * x4 * ir;
             }
             if (switched) {
                 v8 a0{};

@@ -152,6 +152,44 @@ void Simulation::set_force_cap(double cap) {
     compute_forces();  // the current forces (used by the next half kick) obey the new cap
 }
 
+void Simulation::set_contact_limits(const std::vector<double>& limits_ss) {
+    const std::size_t S = static_cast<std::size_t>(model().n_species());
+    if (!limits_ss.empty() && limits_ss.size() != S * S)
+        throw std::invalid_argument("simulation: contact limits must be n_species x n_species (Å)");
+    for (double x : limits_ss)
+        if (std::isnan(x)) throw std::invalid_argument("simulation: contact limits must be numbers (Å)");
+    contact_limit_ = limits_ss;
+}
+
+double Simulation::closest(int s, int a, std::size_t* i, std::size_t* j) const {
+    const std::size_t S = static_cast<std::size_t>(model().n_species());
+    if (s < 0 || a < 0 || static_cast<std::size_t>(s) >= S || static_cast<std::size_t>(a) >= S)
+        throw std::invalid_argument("simulation: species out of range");
+    // (s, a) and (a, s) are the same pairs seen from either side; take the closer.
+    const auto& c = evaluator_.closest();
+    const Evaluator::Contact& x = c[static_cast<std::size_t>(s) * S + static_cast<std::size_t>(a)];
+    const Evaluator::Contact& y = c[static_cast<std::size_t>(a) * S + static_cast<std::size_t>(s)];
+    const bool first = x.r <= y.r;
+    const Evaluator::Contact& best = first ? x : y;
+    if (i && j && std::isfinite(best.r)) {
+        // The agent was recorded; its partner is its nearest atom of the other species.
+        const std::size_t agent = best.agent;
+        const int other = first ? a : s;
+        double r2min = std::numeric_limits<double>::infinity();
+        std::size_t partner = agent;
+        for (std::size_t k = 0; k < species_.size(); ++k) {
+            if (k == agent || species_[k] != other) continue;
+            Vec3 d{q_[3 * k] - q_[3 * agent], q_[3 * k + 1] - q_[3 * agent + 1], q_[3 * k + 2] - q_[3 * agent + 2]};
+            d = cell_.minimum_image(d, 2.0 * best.r + 1.0);
+            const double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+            if (r2 < r2min) { r2min = r2; partner = k; }
+        }
+        *i = first ? agent : partner;
+        *j = first ? partner : agent;
+    }
+    return best.r;
+}
+
 void Simulation::set_chain_state(const std::vector<double>& eta, const std::vector<double>& veta) {
     if (!nvt_ || eta.size() != eta_.size() || veta.size() != veta_.size())
         throw std::invalid_argument("simulation: chain state must match the Nosé–Hoover chain length");
@@ -247,6 +285,9 @@ void Simulation::record(long frame_every, long thermo_every, Recording& rec) con
         rec.thermo_mean_loss.push_back(loss_.empty() ? 0.0 : 2.0 * half_loss / static_cast<double>(loss_.size()));
         rec.thermo_conserved.push_back(conserved_energy());
         rec.thermo_clipped.push_back(clipped_total_);
+        const int S = model().n_species();
+        for (int s = 0; s < S; ++s)
+            for (int a = s; a < S; ++a) rec.thermo_closest.push_back(closest(s, a));
     }
 }
 
@@ -292,6 +333,7 @@ void Simulation::run(long n_steps, long frame_every, long thermo_every, Recordin
             try {
                 compute_forces();
                 if (!all_finite(f_)) problem = "forces became NaN or inf";
+                else problem = contact_problem();
             } catch (const std::invalid_argument& e) {
                 problem = e.what();  // e.g. two atoms on top of each other
             }
@@ -313,6 +355,27 @@ void Simulation::run(long n_steps, long frame_every, long thermo_every, Recordin
         time_ += dt_;
         if (rec) record(frame_every, thermo_every, *rec);
     }
+}
+
+std::string Simulation::contact_problem() const {
+    if (contact_limit_.empty()) return {};
+    const int S = model().n_species();
+    for (int s = 0; s < S; ++s)
+        for (int a = s; a < S; ++a) {
+            const double limit = std::min(contact_limit_[static_cast<std::size_t>(s * S + a)],
+                                          contact_limit_[static_cast<std::size_t>(a * S + s)]);
+            if (!(limit > 0.0)) continue;
+            std::size_t i = 0, j = 0;
+            const double r = closest(s, a, &i, &j);
+            if (r < limit) {
+                std::ostringstream why;
+                why.precision(4);
+                why << "atoms " << i << " and " << j << " (species " << s << " and " << a << ") came " << r
+                    << " Å apart, closer than the contact limit " << limit << " Å";
+                return why.str();
+            }
+        }
+    return {};
 }
 
 double Simulation::kinetic_energy() const { return kinetic(m_, v_); }

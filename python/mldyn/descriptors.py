@@ -10,7 +10,8 @@ C++ core turns into the descriptor (``spec()``); the model file stores the same 
 * ``("exp", alpha)``   w(r) = exp(-alpha r), alpha in 1/Å;
 * ``("gauss", sigma)`` w(r) = exp(-r² / (2 sigma²)), sigma in Å;
 * ``("power", n)``     w(r) = r^-n;
-* ``("core", r_w)``    w(r) = (1 - r / r_w)^3 below r_w, 0 beyond (a short-range wall), r_w in Å;
+* ``("core", r_w)``    w(r) = ((r_w / r)^4 - 1)^3 / 64 below r_w, 0 beyond (a short-range wall: ~(1 - r/r_w)^3
+  just below r_w, ~(r_w / r)^12 / 64 at short range), r_w in Å;
 
 a cutoff ``r_cut`` (Å; ``None`` means half the smallest perpendicular cell width, the paper's
 minimum-image convention) and an optional smooth switching start ``r_on`` (Å): between

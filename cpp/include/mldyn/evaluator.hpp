@@ -1,6 +1,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -31,6 +32,14 @@ void validate_configuration(const Cell& cell, double cutoff, const double* posit
 /// working set per thread; concurrent calls on one object are serialised by a mutex.
 class Evaluator {
 public:
+    /// The closest pair of atoms of two species seen by the last call: distance r (Å; +inf if none
+    /// within the cutoff) and the agent i it was seen from (its partner: the nearest atom of the
+    /// other species to i).
+    struct Contact {
+        double r = std::numeric_limits<double>::infinity();
+        std::size_t agent = static_cast<std::size_t>(-1);
+    };
+
     /// Invariants only (no loss).
     explicit Evaluator(std::shared_ptr<const DescriptorSet> descriptors);
     /// Invariants, forces and losses of a model.
@@ -53,6 +62,10 @@ public:
     void forces(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
                 NeighbourMethod method, double* forces_nc, double* loss_n);
 
+    /// Closest contacts of the last call, S x S row-major: entry (s, a) for agents of species s and
+    /// partners of species a (the same pairs as (a, s), seen from the other side).
+    const std::vector<Contact>& closest() const { return closest_; }
+
     /// The neighbour method used by the last call.
     NeighbourMethod last_method() const { return pairs_.method(); }
     /// Verlet skin (Å) of the cell-list method (default 1 Å).
@@ -72,6 +85,7 @@ private:
     PairFinder pairs_;
     std::vector<std::unique_ptr<ThreadScratch>> threads_;  // one working set per thread
     std::vector<double> phi_;                              // n x F of the force path
+    std::vector<Contact> closest_;                         // S x S, see closest()
     ScratchMutex scratch_;
 };
 

@@ -16,8 +16,10 @@ WeightKind parse_weight_kind(const std::string& name);
 ///  - Exponential: w(r) = exp(-alpha r), `param` = alpha in 1/Å (> 0);
 ///  - Gaussian:    w(r) = exp(-r² / (2 sigma²)), `param` = sigma in Å (> 0);
 ///  - Power:       w(r) = r^-n, `param` = n (> 0, dimensionless);
-///  - Core:        w(r) = (1 - r / r_w)^3 for r < r_w, 0 beyond, `param` = r_w in Å (> 0): a short-range
-///                 wall that is exactly zero (with its first two derivatives) from r_w on.
+///  - Core:        w(r) = ((r_w / r)^4 - 1)^3 / 64 for r < r_w, 0 beyond, `param` = r_w in Å (> 0): a
+///                 short-range wall, ~(1 - r/r_w)^3 just below r_w and exactly zero (with its first two
+///                 derivatives) from r_w on, growing as (r_w/r)^12 / 64 at short range, faster than any
+///                 product of the other families' terms, so a positive coefficient always wins there.
 struct WeightFunction {
     WeightKind kind;
     double param;
@@ -78,9 +80,9 @@ public:
     /// Switching S(r) and dS/dr (1/Å) for a batch (S = 1, dS = 0 without switching).
     void switching_batch(const double* r, std::size_t count, double* s, double* ds) const;
     bool switched() const { return switching_.active(); }
-    /// -alpha (1/Å), -1/sigma² (1/Å²), -n, or -3 / r_w (1/Å) for function m: for the first three
-    /// dw_m/dr = factor * w_m * {1, r, 1/r} (see `evaluate_values`); for a core,
-    /// dw/dr = factor * (1 - r / r_w)^2.
+    /// -alpha (1/Å), -1/sigma² (1/Å²), -n, or -3/16 for function m: for the first three
+    /// dw_m/dr = factor * w_m * {1, r, 1/r} (see `evaluate_values`); for a core, with x = r_w / r,
+    /// dw/dr = factor * (x^4 - 1)^2 x^4 / r.
     double derivative_factor(std::size_t m) const;
 
 private:

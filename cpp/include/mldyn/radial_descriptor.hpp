@@ -42,7 +42,7 @@ private:
     std::vector<std::size_t> by_family_;     // function ids: exponentials, then Gaussians, then powers
     std::vector<std::size_t> family_start_;  // 5 offsets into by_family_ (exp, gauss, power, core)
     std::vector<double> factor_;             // RadialBasis::derivative_factor of each function
-    std::vector<double> inv_param_;          // 1 / parameter of each function (1 / r_w of a core)
+    std::vector<double> param_;              // parameter of each function (r_w of a core)
 };
 
 }  // namespace mldyn

@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "mldyn/evaluator.hpp"
@@ -19,14 +20,16 @@ std::vector<double> maxwell_boltzmann(const std::vector<double>& masses_n, doubl
 /// Frames (every `frame_every` steps): step, time (fs), positions and velocities and forces
 /// (each n x 3, Å, Å/fs, eV/Å, appended frame after frame), 1/2 sum_k H_k (eV), kinetic
 /// energy (eV), temperature (K), thermostat energy (eV). Thermo rows (every `thermo_every`
-/// steps): step, time, kinetic, temperature, 1/2 sum H, mean H, conserved (NaN if none), clipped so far.
+/// steps): step, time, kinetic, temperature, 1/2 sum H, mean H, conserved (NaN if none), clipped so far,
+/// and the closest distance (Å) of every species pair a <= b (S (S + 1) / 2 per row, pairs in
+/// row-major upper-triangle order; +inf when no such pair is within the cutoff).
 struct Recording {
     std::vector<long> frame_step;
     std::vector<double> frame_time, positions, velocities, forces, frame_half_loss, frame_kinetic,
         frame_temperature, frame_thermostat;
     std::vector<long> thermo_step, thermo_clipped;
     std::vector<double> thermo_time, thermo_kinetic, thermo_temperature, thermo_half_loss, thermo_mean_loss,
-        thermo_conserved;
+        thermo_conserved, thermo_closest;
     void clear();
 };
 
@@ -72,6 +75,13 @@ public:
     void set_max_displacement(double limit);
     /// Cap on |F| per atom (eV/Å); <= 0 disables clipping.
     void set_force_cap(double cap);
+    /// Contact limits (Å), S x S row-major (symmetric in use: the smaller of (s, a) and (a, s)
+    /// counts): a step that brings two atoms of species s and a closer than the limit fails like a
+    /// NaN, naming the atoms. <= 0 (or an empty vector) disables the check.
+    void set_contact_limits(const std::vector<double>& limits_ss);
+    /// Closest distance (Å) between atoms of species s and a at the current positions (+inf if
+    /// none within the cutoff), and one such pair of atoms (i of species s, j of species a).
+    double closest(int s, int a, std::size_t* i = nullptr, std::size_t* j = nullptr) const;
 
     /// Advances `n_steps` steps of `dt` fs. Throws std::runtime_error (the state
     /// is left at the last completed step) if positions become NaN or inf, a step
@@ -129,6 +139,8 @@ public:
 
 private:
     void compute_forces();
+    /// Why the current positions break a contact limit, or "" (see set_contact_limits).
+    std::string contact_problem() const;
     void record(long frame_every, long thermo_every, Recording& rec) const;
     void chain_half_step(double h);
     std::vector<double> chain_masses() const;
@@ -149,6 +161,7 @@ private:
     double tau_ = std::numeric_limits<double>::infinity();
     double max_displacement_ = 0.0;
     long clipped_total_ = 0;
+    std::vector<double> contact_limit_;  // S x S, Å; empty: no check
 };
 
 }  // namespace mldyn

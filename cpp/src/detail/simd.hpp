@@ -7,8 +7,9 @@
 
 // The one platform check. Hot loops are compiled for AVX-512, AVX2 and baseline x86-64 and the
 // best one is picked at load time (GCC function multiversioning), so no -march=native is needed;
-// MLDYN_X86_DISPATCH also enables the AVX-512 intrinsics versions in pair_filter.cpp.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+// MLDYN_X86_DISPATCH also enables the AVX-512 intrinsics versions in pair_filter.cpp. Define
+// MLDYN_NO_DISPATCH for one plain version per function (profiling; with your own -march).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(MLDYN_NO_DISPATCH)
 #define MLDYN_X86_DISPATCH 1
 #define MLDYN_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
 #else

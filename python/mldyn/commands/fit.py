@@ -1,4 +1,5 @@
-"""mldyn fit DATA -o model.json: least-squares agent-loss model with optional feature selection."""
+"""mldyn fit DATA -o model.json: least-squares agent-loss model (the recommended, stability-checked recipe
+by default; the paper's radial model with --recipe paper), optional feature selection."""
 from __future__ import annotations
 
 import argparse
@@ -55,7 +56,47 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="contiguous time blocks EQUIL,TRAIN,VALIDATION,TEST as fractions (default 0.2,0.6,0.1,0.1)")
     p.add_argument("--cutoff", type=float, default=None, help="cutoff in Å (default: half the smallest cell width)")
     p.add_argument("--r-on", type=float, default=None, help="start of the smooth switching to zero at the cutoff, Å")
+    p.add_argument("--recipe", choices=("recommended", "paper"), default="recommended",
+                   help="recommended (default): 10 radial functions of the paper's families (quadratic) plus angular "
+                        "invariants (linear), short-range walls below the closest training distances and the "
+                        "stability checks; paper: the paper's 18 radial functions alone, no walls, no checks")
+    p.add_argument("--walls", type=_walls, default=None,
+                   help="strength of the short-range walls at the training floors, eV, or 'none' "
+                        "(default: 1000 for the recommended recipe, none for the paper's)")
+    p.add_argument("--no-checks", action="store_true",
+                   help="skip the stability checks (scan of compressed pairs, short MD probes)")
+    p.add_argument("--probe-steps", type=int, default=None, help="steps of each MD probe run (default 2000)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _walls(value: str):
+    if value == "none":
+        return "none"
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--walls takes a strength in eV or 'none', got {value!r}") from None
+    if not x > 0:
+        raise argparse.ArgumentTypeError("--walls must be > 0 eV (or 'none')")
+    return x
+
+
+def recipe_options(recipe: str, walls=None, no_checks: bool = False, cutoff=None, r_on=None) -> dict:
+    """fit_model keyword arguments of a recipe ("recommended" or "paper") with the CLI's overrides."""
+    from ..descriptors import Radial
+    from ..fit import RECOMMENDED
+
+    if recipe == "paper":
+        opts = {"descriptors": (Radial.paper(r_cut=cutoff, r_on=r_on),), "walls": None, "checks": False}
+    else:
+        radial = RECOMMENDED["descriptors"][0]
+        radial = Radial(radial.functions, cutoff if cutoff is not None else radial.r_cut, r_on)
+        opts = {**RECOMMENDED, "descriptors": (radial,) + tuple(RECOMMENDED["descriptors"][1:])}
+    if walls is not None:
+        opts["walls"] = None if walls == "none" else float(walls)
+    if no_checks:
+        opts["checks"] = False
+    return opts
 
 
 def format_table(table: dict, species: list, frames: int) -> str:
@@ -72,24 +113,29 @@ def format_table(table: dict, species: list, frames: int) -> str:
     return "\n".join(lines)
 
 
-def fit_and_report(dataset, source: str, output, *, loss="quadratic", select=None, ridge="auto",
-                   split=(0.2, 0.6, 0.1, 0.1), cutoff=None, r_on=None, progress=True, command="mldyn fit"):
+def fit_and_report(dataset, source: str, output, *, recipe: str = "recommended", loss="quadratic", select=None,
+                   ridge="auto", split=(0.2, 0.6, 0.1, 0.1), cutoff=None, r_on=None, walls=None,
+                   no_checks: bool = False, probe_steps=None, progress=True, command="mldyn fit"):
     """Fit, save the model to ``output`` (with the selection curve next to it when selecting) and
-    print Table 1 and the kept functions: what ``mldyn fit`` and ``mldyn demo`` do. Returns the FitReport."""
-    from ..descriptors import Radial
+    print Table 1, the kept functions and the stability checks: what ``mldyn fit`` and ``mldyn demo``
+    do. A model that fails the stability checks is not written to ``output`` but to
+    ``<output stem>.unstable.json`` (for inspection) and ValueError says so. Returns the FitReport."""
     from ..fit import fit_model
     from ..report.plots import plot_selection_curves
 
-    report = fit_model(dataset, Radial.paper(r_cut=cutoff, r_on=r_on), loss=loss, select=select, ridge=ridge,
-                       split=split, progress=progress)
+    opts = recipe_options(recipe, walls, no_checks, cutoff, r_on)
+    report = fit_model(dataset, loss=loss, select=select, ridge=ridge, split=split, progress=progress,
+                       probe_steps=probe_steps, **opts)
     model = report.model
     model.metadata["data"] = {"source": str(source), "provenance": getattr(dataset, "provenance", {})}
     model.metadata["command"] = command
+    model.metadata["recipe"] = recipe
     out = Path(output)
-    model.save(out)
     names = model.species
     print(format_table(report.table, names, report.split_frames["test"]))
     print("  ridge: " + ", ".join(f"{sp} {report.species_fits[sp].ridge:g}" for sp in names))
+    families = " + ".join(f"{d.family} ({len(d)} functions)" for d in model.descriptors)
+    print(f"  model: {families}; {model.n_features} invariants, {model.n_quadratic} in the quadratic block")
     if select is not None:
         labels = [report.parametrization.unit_label(u) for u in range(len(report.parametrization.units))]
         for sp in names:
@@ -99,6 +145,16 @@ def fit_and_report(dataset, source: str, output, *, loss="quadratic", select=Non
         curves = {sp: report.species_fits[sp].selection_curve for sp in names}
         plot_selection_curves(curves, fig, labels, {sp: len(report.species_fits[sp].kept_units) for sp in names})
         print(f"selection curve (Figure 2): {fig}")
+    if report.stability is not None:
+        print(f"stability checks: {report.stability.summary()}")
+        if not report.stability.passed:
+            bad = out.with_name(out.stem + ".unstable.json")
+            model.save(bad)
+            raise ValueError(f"no candidate model passed the stability checks (ridges tried: "
+                             f"{', '.join(str(c['ridge_floor']) for c in report.candidates)}); the last one is in "
+                             f"{bad} for inspection, not in {out}. Check the data (enough frames, forces in eV/Å), "
+                             f"or skip the checks with --no-checks at your own risk")
+    model.save(out)
     return report
 
 
@@ -106,9 +162,12 @@ def run(args) -> int:
     from ..io import load_dataset
 
     t0 = time.perf_counter()
+    out = Path(args.output)
+    if out.is_dir():
+        raise ValueError(f"-o {out}: is a directory; give the model file to write, e.g. {out / 'model.json'}")
     dataset = load_dataset(args.data, require_forces=True)
-    fit_and_report(dataset, args.data, args.output, loss=args.loss, select=args.select, ridge=args.ridge,
-                   split=args.split, cutoff=args.cutoff, r_on=args.r_on, progress=not args.quiet,
-                   command=shlex.join(["mldyn"] + args.argv))
+    fit_and_report(dataset, args.data, out, recipe=args.recipe, loss=args.loss, select=args.select, ridge=args.ridge,
+                   split=args.split, cutoff=args.cutoff, r_on=args.r_on, walls=args.walls, no_checks=args.no_checks,
+                   probe_steps=args.probe_steps, progress=not args.quiet, command=shlex.join(["mldyn"] + args.argv))
     print(f"model: {args.output}  ({time.perf_counter() - t0:.1f} s)")
     return 0

@@ -27,7 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "tau q'' = -q' + (tau/M) F (default nvt with --temperature, else nve)")
     p.add_argument("--temperature", type=_positive_float, help="NVT target and initial-velocity temperature, K")
     p.add_argument("--tdamp", type=_positive_float, default=50.0, help="thermostat damping time, fs (default 50)")
-    p.add_argument("--chain", type=int, default=3, help="Nosé–Hoover chain length (default 3)")
+    p.add_argument("--chain", type=int, default=None,
+                   help="Nosé–Hoover chain length (default: 1 for agent-loss models, whose forces pump energy in and "
+                        "make a chain settle above the target; 3 for conservative pair potentials)")
     p.add_argument("--tau", type=_positive_float, help="memory time of --ensemble learn, fs")
     p.add_argument("--clip", type=_positive_float, help="cap on |F| per atom, eV/Å (the paper clips forces)")
     p.add_argument("--seed", type=int, default=0, help="seed for drawn velocities (default 0)")
@@ -37,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-every", type=int, default=1000, help="checkpoint every K steps (default 1000)")
     p.add_argument("--max-displacement", type=_positive_float, default=1.0,
                    help="stop if an atom moves farther than this in one step, Å (default 1.0)")
+    p.add_argument("--contact-limit", type=float, default=0.75,
+                   help="stop (exit status 1) when two atoms come closer than this fraction of the closest distance "
+                        "of their species pair in the model's training data (default 0.75; 0 disables)")
     p.add_argument("--cell", type=float, nargs="+", help="cell for an .xyz structure without one: L, or a b c, "
                                                          "or 9 numbers (rows a, b, c), Å")
     p.add_argument("--neighbours", choices=("auto", "all_pairs", "cell_list"), default="auto")
@@ -66,7 +71,8 @@ def run(args) -> int:
                             temperature=args.temperature, tdamp=args.tdamp, chain=args.chain, tau=args.tau,
                             clip=args.clip, seed=args.seed, threads=args.threads, traj_every=args.traj_every,
                             thermo_every=args.thermo_every, checkpoint_every=args.checkpoint_every,
-                            max_displacement=args.max_displacement, neighbours=args.neighbours, cell=cell,
+                            max_displacement=args.max_displacement, contact_limit=args.contact_limit,
+                            neighbours=args.neighbours, cell=cell,
                             command=shlex.join(["mldyn"] + args.argv))
             summary = run_md(cfg, args.output, progress=not args.quiet)
     except RunFailed as exc:

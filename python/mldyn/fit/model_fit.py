@@ -3,23 +3,47 @@
 Contiguous time blocks (equilibration dropped, train, validation, test), normal equations per
 species on train and validation, the requested loss with ridge and selection chosen on
 validation, Table 1 (linear and quadratic) measured directly on the test block, and a model that
-stores and evaluates only the functions some species kept.
+stores and evaluates only the functions some species kept. Optionally (the recommended recipe,
+:data:`RECOMMENDED`): short-range walls below the training floors and stability checks that
+choose, among ridges in order of validation error, the first model that passes them
+(:mod:`mldyn.fit.stability`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..cell import default_cutoff
-from ..descriptors import Radial, as_descriptors
+from ..descriptors import Angular, Radial, as_descriptors
 from ..model import AgentLossModel
 from .design import Parametrization, accumulate, feature_keys
-from .metrics import block_metrics, direct_metrics
+from .metrics import block_metrics, direct_metrics, evaluate_forces
 from .normal_equations import NormalEquations
-from .species_fit import fit_kept, fit_species
+from .species_fit import RIDGE_GRID, fit_kept, fit_species
+from .stability import StabilityChecks, md_probe, scan_repulsion, training_floors, wall_descriptor, WALL_STRENGTH_EV
 
-__all__ = ["fit_model", "FitReport", "resolve_cutoffs", "pruned_model"]
+__all__ = ["fit_model", "fit_recommended", "FitReport", "resolve_cutoffs", "pruned_model", "RECOMMENDED",
+           "RECOMMENDED_RADIAL", "RECOMMENDED_ANGULAR"]
+
+#: Candidates of the stability checks, in order: the ridge is chosen on validation among the grid's
+#: values at or above each of these floors in turn, until a candidate passes.
+RIDGE_FLOORS = (0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2)
+
+#: The radial descriptor of the recommended recipe: the paper's three families at a coarser spacing
+#: (10 of its 18 functions; on the bundled water the other 8 add nothing the angular invariants do not).
+RECOMMENDED_RADIAL = Radial((("exp", 1.0), ("exp", 0.5), ("exp", 1 / 3), ("exp", 0.25), ("exp", 1 / 6),
+                             ("gauss", 1.0), ("gauss", 2.0), ("gauss", 3.0), ("gauss", 5.0), ("power", 1.0)))
+
+#: The angular descriptor of the recommended recipe: 4 Gaussian channels (0.7-2 Å), l = 1..4,
+#: 3.5 Å cutoff (the first hydration shell; short, so cheap).
+RECOMMENDED_ANGULAR = Angular((("gauss", 0.7), ("gauss", 1.0), ("gauss", 1.5), ("gauss", 2.0)), l_max=4, r_cut=3.5)
+
+#: The recommended recipe (``mldyn fit DATA`` without options): radial invariants in the quadratic
+#: block, angular invariants entering linearly, walls below the training floors and the stability
+#: checks (see benchmarks/FIDELITY.md for why).
+RECOMMENDED = {"descriptors": (RECOMMENDED_RADIAL, RECOMMENDED_ANGULAR), "quadratic_descriptors": 1,
+               "walls": WALL_STRENGTH_EV, "checks": True}
 
 
 def resolve_cutoffs(descriptors, dataset) -> tuple:
@@ -48,6 +72,8 @@ class FitReport:
     species_fits: dict    # {species: SpeciesFit} for the requested loss (thetas in `parametrization`)
     split_frames: dict    # {"train": n, "validation": n, "test": n, "dropped": n}
     parametrization: Parametrization  # of the full (unpruned) descriptors
+    stability: StabilityChecks | None = None   # of the returned model, when checked
+    candidates: list = field(default_factory=list)  # every candidate checked, in order
 
     def kept_labels(self, species: str) -> list[str]:
         """Readable names of the units (functions) one species kept."""
@@ -78,7 +104,8 @@ def pruned_model(par: Parametrization, names, masses, thetas, kept_units, quadra
 
 
 def fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, ridge="auto",
-              split=(0.2, 0.6, 0.1, 0.1), progress: bool = True, quadratic_descriptors: int | None = None) -> FitReport:
+              split=(0.2, 0.6, 0.1, 0.1), progress: bool = True, quadratic_descriptors: int | None = None,
+              walls: float | None = None, checks: bool = False, probe_steps: int | None = None) -> FitReport:
     """Fit an agent-loss model to ``dataset`` (a :class:`mldyn.dataset.Dataset` with forces).
 
     descriptors : one descriptor or a sequence (default: the paper's 18 radial functions).
@@ -87,6 +114,11 @@ def fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, r
     select : None, K units or "auto" (backward elimination, see :func:`fit_species`).
     ridge : "auto" (chosen on validation) or a relative strength >= 0.
     split : fractions (equilibration dropped, train, validation, test) of contiguous time blocks.
+    walls : strength (eV) of short-range walls at the training floors (None: no walls).
+    checks : run the stability checks; the returned model is the first of the candidates (the
+        ridge chosen on validation among those >= a floor of 0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2)
+        that passes them; ``report.stability.passed`` is False when none did (the last is returned).
+    probe_steps : steps of each MD probe run (default :data:`mldyn.fit.stability.PROBE_STEPS`).
     Table 1 (linear and quadratic relative RMSE per species on the test block) is always
     computed: the linear parameters are a subset of the quadratic ones.
     """
@@ -94,6 +126,8 @@ def fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, r
         raise ValueError(f"loss must be 'linear' or 'quadratic', got {loss!r}")
     if ridge != "auto" and not (float(ridge) >= 0):
         raise ValueError(f"ridge must be 'auto' or a number >= 0, got {ridge!r}")
+    if walls is not None and not (float(walls) > 0):
+        raise ValueError(f"walls must be a positive strength in eV (or None), got {walls!r}")
     descriptors = resolve_cutoffs(descriptors if descriptors is not None else Radial.paper(), dataset)
     blocks = dataset.split(*split)
     names = list(dataset.species_names)
@@ -111,7 +145,37 @@ def fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, r
 
     # The requested loss, with feature selection if asked.
     fits = {sp: fit_species(*blocks_for(s), par, ridge, select, allowed[loss]) for s, sp in enumerate(names)}
-    # Table 1: both losses on the kept units, measured directly on the test block.
+    masses = [float(dataset.masses_n[np.flatnonzero(dataset.species_n == s)[0]]) for s in range(S)]
+    floors = training_floors(blocks.train)
+
+    def candidate(fits_now):
+        model = pruned_model(par, names, masses, [fits_now[sp].theta for sp in names],
+                             [fits_now[sp].kept_units for sp in names], loss == "quadratic")
+        return with_walls(model, floors, walls) if walls is not None else model
+
+    model = candidate(fits)
+    stability, tried = None, []
+    if checks:
+        probe_t = data_temperature(blocks.validation or blocks.train)
+        check_data = blocks.validation or blocks.train
+        for floor in RIDGE_FLOORS if ridge == "auto" else [None]:
+            if floor is not None:
+                grid = tuple(g for g in RIDGE_GRID if g >= floor) or (floor,)
+                fits = {sp: fit_kept(*blocks_for(s), par, fits[sp].kept_units, "auto", fits[sp].selection_curve,
+                                     allowed[loss], grid) for s, sp in enumerate(names)}
+                model = candidate(fits)
+            scan = scan_repulsion(model, check_data, floors)
+            probe = md_probe(model, check_data, floors, probe_t, **({"steps": probe_steps} if probe_steps else {}))
+            stability = StabilityChecks(scan["passed"] and probe["passed"], floor or 0.0, scan, probe)
+            tried.append({"ridge_floor": floor, "ridge": {sp: fits[sp].ridge for sp in names},
+                          "validation_relative_rmse": {sp: fits[sp].validation_relative_rmse for sp in names},
+                          "passed": stability.passed, "scan_passed": scan["passed"], "probe_passed": probe["passed"]})
+            if progress:
+                print(f"  candidate ridge >= {floor or 0:g}: {stability.summary()}", flush=True)
+            if stability.passed:
+                break
+
+    # Table 1: both losses on the kept units, measured directly on the test block (without walls).
     thetas = {}
     for kind in ("linear", "quadratic"):
         for s, sp in enumerate(names):
@@ -122,22 +186,53 @@ def fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, r
     else:
         measured = {key: block_metrics(NormalEquations.zeros(P), theta) for key, theta in thetas.items()}
     table = {kind: {sp: measured[(kind, s)] for s, sp in enumerate(names)} for kind in ("linear", "quadratic")}
+    test_metrics = table[loss]
+    if blocks.test is not None and walls is not None:  # the model's own forces, walls included
+        own = evaluate_forces(model, blocks.test, progress=False)["species"]
+        test_metrics = {sp: {k: own[sp][k] for k in ("rmse", "rms_reference", "relative_rmse")} for sp in names}
 
-    masses = [float(dataset.masses_n[np.flatnonzero(dataset.species_n == s)[0]]) for s in range(S)]
-    model = pruned_model(par, names, masses, [fits[sp].theta for sp in names], [fits[sp].kept_units for sp in names],
-                         loss == "quadratic")
     split_frames = {"dropped": blocks.dropped_frames, "frame_ranges": blocks.frame_ranges}
     split_frames.update({b: (getattr(blocks, b).n_frames if getattr(blocks, b) is not None else 0)
                          for b in ("train", "validation", "test")})
-    report = FitReport(model, table, fits, split_frames, par)
+    report = FitReport(model, table, fits, split_frames, par, stability, tried)
     model.metadata = {
         "loss": loss,
         "selected_functions": {sp: report.kept_labels(sp) for sp in names},
         "ridge": {sp: fits[sp].ridge for sp in names},
         "validation_relative_rmse": {sp: fits[sp].validation_relative_rmse for sp in names},
-        "test_metrics": table[loss],
+        "test_metrics": test_metrics,
         "table1_test_relative_rmse": {k: {sp: v[sp]["relative_rmse"] for sp in names} for k, v in table.items()},
         "split": {"fractions": list(split), "frames": split_frames},
         "selection_curve": {sp: [[n, e] for n, e, _ in fits[sp].selection_curve] for sp in names},
+        "closest_pairs_A": floors,
+        "walls": None if walls is None else {"strength_eV": float(walls), "at": "closest training distance"},
     }
+    if stability is not None:
+        model.metadata["stability"] = {**stability.as_dict(), "candidates": tried}
     return report
+
+
+def fit_recommended(dataset, **overrides) -> FitReport:
+    """:func:`fit_model` with the recommended recipe (:data:`RECOMMENDED`), any of it overridden."""
+    return fit_model(dataset, **{**RECOMMENDED, **overrides})
+
+
+def with_walls(model: AgentLossModel, floors: dict, strength: float) -> AgentLossModel:
+    """``model`` with short-range walls at ``floors`` appended as a last, linear radial descriptor."""
+    wall, A_wall = wall_descriptor(model.species, floors, strength)
+    if wall is None:
+        return model
+    out = AgentLossModel(model.species, list(model.descriptors) + [wall], np.concatenate([model.A, A_wall], axis=1),
+                         model.B if model.quadratic else None, model.masses)
+    out.metadata = dict(model.metadata)
+    return out
+
+
+def data_temperature(dataset) -> float:
+    """Mean temperature of ``dataset`` (K) from its velocities or its temperatures; 300 K if it has neither."""
+    from ..analysis.thermo import temperature
+
+    try:
+        return float(np.mean(temperature(dataset)))
+    except ValueError:
+        return 300.0

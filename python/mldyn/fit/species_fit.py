@@ -27,14 +27,15 @@ class SpeciesFit:
     selection_curve: list = field(default_factory=list)  # [(n_units, validation rel. RMSE, kept list)]
 
 
-def choose_ridge(train: NormalEquations, validation: NormalEquations | None, ridge) -> tuple[np.ndarray, float]:
-    """Solve with the given ridge, or with the one from RIDGE_GRID that scores best on validation."""
+def choose_ridge(train: NormalEquations, validation: NormalEquations | None, ridge,
+                 grid=RIDGE_GRID) -> tuple[np.ndarray, float]:
+    """Solve with the given ridge, or with the one from ``grid`` that scores best on validation."""
     if ridge != "auto":
         return solve_normal_equations(train, float(ridge)), float(ridge)
     if validation is None or validation.n_rows == 0:
-        return solve_normal_equations(train, 0.0), 0.0
+        return solve_normal_equations(train, grid[0]), float(grid[0])
     best = None
-    for lam in RIDGE_GRID:
+    for lam in grid:
         theta = solve_normal_equations(train, lam)
         err = validation.sse(theta)
         if best is None or err < best[0] * (1 - 1e-9):
@@ -64,12 +65,12 @@ def pick_from_curve(curve: list, select, n_units: int) -> list:
 
 
 def fit_kept(train: NormalEquations, validation: NormalEquations | None, par: Parametrization, kept, ridge,
-             curve=(), allowed=None) -> SpeciesFit:
+             curve=(), allowed=None, grid=RIDGE_GRID) -> SpeciesFit:
     """Solve for the parameters that involve only ``kept`` units and are ``allowed`` ((P,) mask;
-    None: all); the others are 0."""
+    None: all); the others are 0. ``ridge="auto"`` picks from ``grid`` on validation."""
     mask = par.mask_for(kept) if allowed is None else par.mask_for(kept) & allowed
     theta_sub, lam = choose_ridge(train.restrict(mask), None if validation is None else validation.restrict(mask),
-                                  ridge)
+                                  ridge, grid)
     theta = np.zeros(len(mask))
     theta[mask] = theta_sub
     val = validation.relative_rmse(theta) if validation is not None and validation.n_rows else math.nan

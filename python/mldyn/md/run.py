@@ -39,11 +39,32 @@ from .simulation import Simulation, SimulationError
 __all__ = ["run_md", "restart_md", "summary_line"]
 
 
+def default_chain(model) -> int:
+    """Nosé–Hoover chain length when none is given: 1 for agent-loss models (their forces pump energy
+    in; a chain then settles above the target temperature, a single thermostat holds it), 3 for
+    conservative models (pair potentials), as LAMMPS' fix nvt."""
+    return 3 if model.conservative else 1
+
+
+def contact_limits(model, fraction: float):
+    """(S, S) contact limits in Å: ``fraction`` x the closest training distance of each species pair
+    (the model file's training record), 0 where unknown or when ``fraction`` is 0."""
+    from ..fit.stability import floor_matrix
+
+    floors = (model.metadata or {}).get("closest_pairs_A") or {}
+    limits = floor_matrix(floors, model.species) * fraction
+    limits[~np.isfinite(limits)] = 0.0
+    return limits
+
+
 def _build_simulation(cfg: RunConfig, model, symbols, pos, vel, cell33) -> Simulation:
-    return Simulation(model, pos, symbols, cell33, velocities_nc=vel, dt=cfg.dt,
-                      temperature=cfg.temperature, tdamp=cfg.tdamp, chain=cfg.chain, force_cap=cfg.clip,
-                      seed=cfg.seed, neighbours=cfg.neighbours, ensemble=cfg.ensemble, tau=cfg.tau,
-                      max_displacement=cfg.max_displacement)
+    chain = cfg.chain if cfg.chain is not None else default_chain(model)
+    sim = Simulation(model, pos, symbols, cell33, velocities_nc=vel, dt=cfg.dt,
+                     temperature=cfg.temperature, tdamp=cfg.tdamp, chain=chain, force_cap=cfg.clip,
+                     seed=cfg.seed, neighbours=cfg.neighbours, ensemble=cfg.ensemble, tau=cfg.tau,
+                     max_displacement=cfg.max_displacement)
+    sim.core.set_contact_limits(contact_limits(model, cfg.contact_limit))
+    return sim
 
 
 def run_md(cfg: RunConfig, rundir, progress: bool = True, _stop_at: int | None = None) -> dict:
@@ -72,7 +93,7 @@ def run_md(cfg: RunConfig, rundir, progress: bool = True, _stop_at: int | None =
     np.savez(rundir / "initial.npz", positions=pos, velocities=vel, symbols=np.array(symbols),
              cell=np.zeros((0, 3)) if cell33 is None else cell33)
     sim = _build_simulation(cfg, model, symbols, pos, vel, cell33)
-    files = RunFiles(rundir, symbols, sim.masses, cell33)
+    files = RunFiles(rundir, symbols, sim.masses, cell33, model.species)
     files.start()
     files.add_frame(sim)
     files.add_thermo(sim)
@@ -105,7 +126,7 @@ def restart_md(rundir, steps: int | None = None, progress: bool = True, _stop_at
     if sim.core.thermostatted:
         sim.core.set_chain_state(list(ck["chain_positions"]), list(ck["chain_velocities"]))
     sim.core.set_clipped_count(int(ck["clipped"]))
-    files = RunFiles(rundir, symbols, sim.masses, cell33)
+    files = RunFiles(rundir, symbols, sim.masses, cell33, model.species)
     files.truncate(ck["file_sizes"])
     return _advance(cfg, rundir, sim, files, progress, _stop_at)
 
@@ -116,6 +137,7 @@ def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, pro
         _core.set_num_threads(cfg.threads)
     start_step, t0 = sim.step, time.perf_counter()
     temps = []
+    closest = np.full(len(files.pairs), np.inf)
     bar = progress_bar(total=cfg.steps, initial=start_step, desc="MD", enabled=progress, unit="step")
     chunk = max(1, min(cfg.checkpoint_every, 500))  # steps per C++ call: output buffers stay small
     try:
@@ -132,10 +154,16 @@ def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, pro
                 files.add_recorded(exc.frames, exc.thermo)
                 files.flush()
                 last = load_checkpoint(rundir)["step"]
-                raise RunFailed(f"{exc}. Output up to step {sim.step} is in {rundir}; the last good checkpoint is at "
-                                f"step {int(last)} (continue with: mldyn run --restart {rundir})") from None
+                why = ""
+                if "contact limit" in str(exc):
+                    why = (f" The model was fitted on pairs no closer than {_floors_text(sim.model)}: it is outside the "
+                           f"region it was fitted on (--contact-limit {cfg.contact_limit:g} x those; 0 disables the stop).")
+                raise RunFailed(f"{exc}.{why} Output up to step {sim.step} is in {rundir}; the last good checkpoint is "
+                                f"at step {int(last)} (continue with: mldyn run --restart {rundir})") from None
             files.add_recorded(frames, thermo)
             temps.extend(thermo["temperature"].tolist())
+            if len(thermo["closest"]):
+                closest = np.minimum(closest, thermo["closest"].min(axis=0))
             if sim.step == cfg.steps:  # the last step is always written
                 if sim.step % cfg.traj_every:
                     files.add_frame(sim)
@@ -161,11 +189,18 @@ def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, pro
     return {"steps": done, "total_steps": sim.step, "simulated_ps": done * cfg.dt / 1000, "wall_s": wall,
             "steps_per_s": rate, "ns_per_day": rate * cfg.dt * 86400 / 1e6,
             "mean_temperature_K": float(np.mean(temps)) if temps else float("nan"),
-            "clipped_forces": sim.clipped_count, "rundir": str(rundir)}
+            "clipped_forces": sim.clipped_count, "rundir": str(rundir),
+            "closest_A": {p: float(x) for p, x in zip(files.pairs, closest)}}
+
+
+def _floors_text(model) -> str:
+    floors = (model.metadata or {}).get("closest_pairs_A") or {}
+    return ", ".join(f"{k} {v:.2f} Å" for k, v in floors.items()) or "(no record in the model file)"
 
 
 def summary_line(s: dict) -> str:
     """One line for the end of a run."""
+    closest = ", ".join(f"{k} {v:.2f}" for k, v in s.get("closest_A", {}).items() if np.isfinite(v))
     return (f"{s['steps']} steps ({s['simulated_ps']:.2f} ps) in {s['wall_s']:.1f} s: {s['steps_per_s']:.0f} steps/s, "
             f"{s['ns_per_day']:.2f} ns/day; mean T {s['mean_temperature_K']:.1f} K; clipped forces "
-            f"{s['clipped_forces']}; output in {s['rundir']}")
+            f"{s['clipped_forces']}; closest {closest or '-'} Å; output in {s['rundir']}")

@@ -25,7 +25,7 @@ class RunConfig:
     ensemble: str | None = None  # None: md.simulation.default_ensemble
     temperature: float | None = None
     tdamp: float = 50.0
-    chain: int = 3
+    chain: int | None = None     # None: 1 for agent-loss (non-conservative) models, 3 for pair potentials
     tau: float | None = None
     clip: float | None = None
     seed: int = 0
@@ -34,6 +34,7 @@ class RunConfig:
     thermo_every: int = 10
     checkpoint_every: int = 1000
     max_displacement: float = 1.0
+    contact_limit: float = 0.75  # stop when a pair comes closer than this x its closest training distance
     neighbours: str = "auto"
     cell: list | None = None
     command: str = ""
@@ -51,6 +52,11 @@ class RunConfig:
             raise ValueError("--ensemble nvt needs --temperature K")
         if self.ensemble == "learn" and self.tau is None:
             raise ValueError("--ensemble learn needs --tau FS (the memory time of eq. 3.4)")
+        if self.chain is not None and self.chain < 1:
+            raise ValueError(f"--chain must be >= 1, got {self.chain}")
+        if not (0.0 <= self.contact_limit < 1.0):
+            raise ValueError(f"--contact-limit must be in [0, 1) (a fraction of the training floor), got "
+                             f"{self.contact_limit}")
         for name in ("traj_every", "thermo_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

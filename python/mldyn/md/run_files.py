@@ -18,9 +18,12 @@ PROJECT = "mldyn"
 class RunFiles:
     """Buffered writers for every output of a run directory."""
 
-    def __init__(self, rundir: Path, symbols, masses_n, cell33):
+    def __init__(self, rundir: Path, symbols, masses_n, cell33, species_names):
         self.dir = rundir
         self.symbols = list(symbols)
+        names = list(species_names)
+        #: species pairs a <= b in the order of the core's closest-contact columns
+        self.pairs = [f"{names[a]}-{names[b]}" for a in range(len(names)) for b in range(a, len(names))]
         self.masses_n = np.asarray(masses_n, dtype=float)
         self.cell33 = cell33
         self.frames: list[tuple] = []  # (step, time, pos, vel, frc, pot_eV)
@@ -44,7 +47,8 @@ class RunFiles:
         if self.cell33 is not None:
             write_cp2k_cell(self.paths["cell"], [], [], np.zeros((0, 3, 3)))
         self.paths["thermo"].write_text(
-            "# step time_fs kinetic_eV temperature_K half_loss_sum_eV mean_loss_eV conserved_eV clipped_total\n")
+            "# step time_fs kinetic_eV temperature_K half_loss_sum_eV mean_loss_eV conserved_eV clipped_total "
+            + " ".join(f"closest_{p}_A" for p in self.pairs) + "\n")
 
     def add_frame(self, sim: Simulation) -> None:
         """A trajectory frame, and its line of the CP2K .ener file (CP2K's reader keeps only
@@ -56,9 +60,10 @@ class RunFiles:
 
     def add_thermo(self, sim: Simulation) -> None:
         half_loss = 0.5 * float(np.sum(sim.losses))
-        self.thermo.append(f"{sim.step} {sim.time:.3f} {sim.kinetic_energy:.10e} {sim.temperature:.6f} "
-                           f"{half_loss:.10e} {2.0 * half_loss / sim.n_atoms:.10e} {sim.conserved_energy:.10e} "
-                           f"{sim.clipped_count}\n")
+        S = len(sim.model.species)
+        closest = [sim.core.closest(a, b)[0] for a in range(S) for b in range(a, S)]
+        self.thermo.append(_thermo_line(sim.step, sim.time, sim.kinetic_energy, sim.temperature, half_loss,
+                                        2.0 * half_loss / sim.n_atoms, sim.conserved_energy, sim.clipped_count, closest))
 
     def add_recorded(self, frames: dict, thermo: dict) -> None:
         """Frames and thermo rows recorded by :meth:`Simulation.run_recording`."""
@@ -69,10 +74,9 @@ class RunFiles:
             self.ener.append((int(frames["step"][k]), float(frames["time"][k]), ke, float(frames["temperature"][k]),
                               half, ke + half + float(frames["thermostat"][k])))
         for k in range(len(thermo.get("step", ()))):
-            self.thermo.append(f"{int(thermo['step'][k])} {thermo['time'][k]:.3f} {thermo['kinetic'][k]:.10e} "
-                               f"{thermo['temperature'][k]:.6f} {thermo['half_loss'][k]:.10e} "
-                               f"{thermo['mean_loss'][k]:.10e} {thermo['conserved'][k]:.10e} "
-                               f"{int(thermo['clipped'][k])}\n")
+            self.thermo.append(_thermo_line(int(thermo["step"][k]), thermo["time"][k], thermo["kinetic"][k],
+                                            thermo["temperature"][k], thermo["half_loss"][k], thermo["mean_loss"][k],
+                                            thermo["conserved"][k], int(thermo["clipped"][k]), thermo["closest"][k]))
 
     def flush(self) -> None:
         from ..io.cp2k_writer import write_cp2k_cell, write_cp2k_ener, write_cp2k_xyz
@@ -114,6 +118,12 @@ class RunFiles:
                 raise ValueError(f"restart: output file {path} is shorter than at the checkpoint; cannot continue")
             with open(path, "r+b") as fh:
                 fh.truncate(size)
+
+
+def _thermo_line(step, time, kinetic, temperature, half_loss, mean_loss, conserved, clipped, closest) -> str:
+    """One line of thermo.log (columns as its header says; the closest distances in Å)."""
+    return (f"{step} {time:.3f} {kinetic:.10e} {temperature:.6f} {half_loss:.10e} {mean_loss:.10e} {conserved:.10e} "
+            f"{clipped} " + " ".join(f"{x:.6f}" for x in closest) + "\n")
 
 
 def save_checkpoint(rundir: Path, sim: Simulation, files: RunFiles) -> None:

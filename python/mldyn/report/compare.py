@@ -39,6 +39,10 @@ ROWS = (
     ("g_HH_peak_height", "g_HH first peak, height", "", 2),
     ("hydrogens_changed_oxygen", "Hydrogens that changed oxygen", "count", 0),
     ("oxygen_changes", "Owner changes (all hydrogens)", "count", 0),
+    ("oxygen_changes_per_h_per_ps", "Hydrogens changing oxygen (lasting >= 20 fs)", "per H per ps", 2),
+    ("closest_OO_A", "Closest O–O", "Å", 3),
+    ("closest_OH_A", "Closest O–H", "Å", 3),
+    ("closest_HH_A", "Closest H–H", "Å", 3),
 )
 
 #: Figure files: name -> (file name, title, caption).
@@ -69,11 +73,11 @@ FIGURES = {
 class Comparison:
     """Result of :func:`compare_runs`.
 
-    labels : (reference label, run label); analyses : the two :class:`TrajectoryAnalysis`;
-    summaries : the two :meth:`TrajectoryAnalysis.summary` dicts; rows : table rows
-    (key, label, unit, reference, run, difference = run − reference); forces : result of
-    :func:`force_errors` or None; figures : {name: path}; report : path of report.md;
-    notes : things left out and why.
+    labels : (reference label, run labels...); analyses : the :class:`TrajectoryAnalysis` of each;
+    summaries : their :meth:`TrajectoryAnalysis.summary` dicts; rows : table rows
+    (key, label, unit, decimals, reference, [run values], [differences run − reference]); forces :
+    result of :func:`force_errors` for the first run's model or None (``forces_all``: one per run);
+    figures : {name: path}; report : path of report.md; notes : things left out and why.
     """
 
     labels: tuple
@@ -84,6 +88,7 @@ class Comparison:
     figures: dict
     report: Path
     notes: list = field(default_factory=list)
+    forces_all: list = field(default_factory=list)
 
 
 def load_run(path) -> tuple[Dataset, list]:
@@ -125,12 +130,15 @@ def load_run(path) -> tuple[Dataset, list]:
     return dataset, notes
 
 
-def comparison_rows(ref: dict, run: dict) -> list:
-    """Rows ``(key, label, unit, decimals, reference, run, difference)`` for :data:`ROWS`; difference = run − reference."""
+def comparison_rows(ref: dict, runs) -> list:
+    """Rows ``(key, label, unit, decimals, reference, [run values], [differences])`` for :data:`ROWS`;
+    ``runs`` is one summary dict or a list of them; difference = run − reference."""
+    runs = [runs] if isinstance(runs, dict) else list(runs)
     rows = []
     for key, label, unit, dec in ROWS:
-        a, b = ref.get(key, math.nan), run.get(key, math.nan)
-        rows.append((key, label, unit, dec, a, b, b - a))
+        a = ref.get(key, math.nan)
+        values = [r.get(key, math.nan) for r in runs]
+        rows.append((key, label, unit, dec, a, values, [b - a for b in values]))
     return rows
 
 
@@ -143,12 +151,15 @@ def _fmt(x, dec: int, signed: bool = False) -> str:
 
 
 def format_table(rows, labels, markdown: bool = True) -> str:
-    """The comparison table as Markdown (``markdown=True``) or aligned plain text."""
-    head = ["quantity", "unit", labels[0], labels[1], f"difference ({labels[1]} − {labels[0]})"]
-    body = [[label, unit, _fmt(a, dec), _fmt(b, dec), _fmt(d, dec + (1 if dec else 0), signed=True)]
-            for _, label, unit, dec, a, b, d in rows]
+    """The comparison table (reference, each run, each run's difference) as Markdown or aligned plain text."""
+    runs = labels[1:]
+    head = (["quantity", "unit", labels[0]] + list(runs) +
+            [f"{lab} − {labels[0]}" if len(runs) > 1 else f"difference ({lab} − {labels[0]})" for lab in runs])
+    body = [[label, unit, _fmt(a, dec)] + [_fmt(b, dec) for b in bs] +
+            [_fmt(d, dec + (1 if dec else 0), signed=True) for d in ds]
+            for _, label, unit, dec, a, bs, ds in rows]
     if markdown:
-        lines = ["| " + " | ".join(head) + " |", "|---|---|---:|---:|---:|"]
+        lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
         lines += ["| " + " | ".join(r) + " |" for r in body]
         return "\n".join(lines)
     widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
@@ -195,65 +206,79 @@ def _force_table(forces: dict) -> str:
     return "\n".join(lines)
 
 
-def compare_runs(reference: Dataset, run: Dataset, outdir, labels=("reference", "learned"), model=None,
+def compare_runs(reference: Dataset, run, outdir, labels=("reference", "learned"), model=None,
                  names=("reference", "run"), seed: int = 0, absolute_time: bool = False, force_stride: int = 1,
-                 progress: bool = False, model_source: str | None = None, notes=None) -> Comparison:
+                 progress: bool = False, model_source=None, notes=None) -> Comparison:
     """Analyse ``reference`` and ``run``, write the figures, ``report.md`` and ``summary.json`` into ``outdir``.
 
-    labels : legend/table names of the two runs; names : how the inputs are described in the report
-    (e.g. their paths); model : an AgentLossModel, a model file path, or None (no force error);
-    model_source : how the model is described in the report; seed : choice of the four random
-    hydrogens (the same atoms in both runs); absolute_time : plot times as recorded instead of
-    from each run's start; force_stride : evaluate the model on every k-th reference frame;
-    notes : extra lines for the report's Notes (e.g. from :func:`load_run`).
-    Both runs' RDFs use the same r_max (the smaller of the two half cell widths).
+    run : one Dataset, or a list of them (several learned runs side by side, e.g. two models).
+    labels : legend/table names, the reference's first (one per run after it); names : how the inputs
+    are described in the report (e.g. their paths); model : an AgentLossModel, a model file path, or
+    None (no force error), or a list with one per run; model_source : how the model(s) are described;
+    seed : choice of the four random hydrogens (the same atoms in every run); absolute_time : plot
+    times as recorded instead of from each run's start; force_stride : evaluate the models on every
+    k-th reference frame; notes : extra lines for the report's Notes (e.g. from :func:`load_run`).
+    Every run's RDFs use the same r_max (the smallest half cell width).
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    labels = tuple(labels)
+    runs = [run] if isinstance(run, Dataset) else list(run)
+    labels, names = tuple(labels), tuple(names)
+    if len(labels) != 1 + len(runs) or len(names) != 1 + len(runs):
+        raise ValueError(f"compare: {1 + len(runs)} labels and names are needed (the reference and each run), got "
+                         f"{len(labels)} labels and {len(names)} names")
+    models = model if isinstance(model, (list, tuple)) else [model] + [None] * (len(runs) - 1)
+    sources = model_source if isinstance(model_source, (list, tuple)) else [model_source] * len(runs)
     notes: list[str] = list(notes or [])
+    everything = [reference] + runs
     r_max = None
-    if reference.periodic and run.periodic:
-        r_max = min(half_min_width(reference), half_min_width(run))
-    try:  # the same sliding window for both runs' spectrum peak
-        window = min(default_peak_window(reference.times_f), default_peak_window(run.times_f))
+    if all(d.periodic for d in everything):
+        r_max = min(half_min_width(d) for d in everything)
+    try:  # the same sliding window for every run's spectrum peak
+        window = min(default_peak_window(d.times_f) for d in everything)
     except ValueError:
         window = None
-    ana_ref = analyze(reference, seed=seed, r_max=r_max if reference.periodic else None, peak_window_fs=window)
-    ana_run = analyze(run, seed=seed, r_max=r_max if run.periodic else None, peak_window_fs=window)
-    for lab, an in zip(labels, (ana_ref, ana_run)):
+    analyses = [analyze(d, seed=seed, r_max=r_max if d.periodic else None, peak_window_fs=window) for d in everything]
+    for lab, an in zip(labels, analyses):
         notes += [f"{lab}: {n}" for n in an.notes]
-    if ana_ref.geometry.hydrogen_atoms.size != ana_run.geometry.hydrogen_atoms.size:
+    if len({an.geometry.hydrogen_atoms.size for an in analyses}) > 1:
         notes.append("the runs have different numbers of hydrogens, so Fig. 5 shows different atoms")
-    s_ref, s_run = ana_ref.summary(), ana_run.summary()
-    rows = comparison_rows(s_ref, s_run)
+    summaries = [an.summary() for an in analyses]
+    rows = comparison_rows(summaries[0], summaries[1:])
 
-    forces = None
-    if model is not None:
-        if reference.forces_fnc is None:
+    forces_all = []
+    for m in models:
+        if m is None:
+            forces_all.append(None)
+        elif reference.forces_fnc is None:
             notes.append("force-model error not evaluated: the reference run has no forces")
+            forces_all.append(None)
         else:
-            forces = force_errors(model, reference, stride=force_stride, progress=progress)
+            forces_all.append(force_errors(m, reference, stride=force_stride, progress=progress))
 
-    runs = [(labels[0], ana_ref), (labels[1], ana_run)]
+    pairs = list(zip(labels, analyses))
     figures = {
-        "kinetic_energy": plots.plot_kinetic_energy(runs, outdir / FIGURES["kinetic_energy"][0], absolute_time),
-        "oh_bond": plots.plot_oh_bond(runs, outdir / FIGURES["oh_bond"][0], absolute_time),
-        "oh_bond_hydrogens": plots.plot_oh_bond_hydrogens(runs, outdir / FIGURES["oh_bond_hydrogens"][0],
+        "kinetic_energy": plots.plot_kinetic_energy(pairs, outdir / FIGURES["kinetic_energy"][0], absolute_time),
+        "oh_bond": plots.plot_oh_bond(pairs, outdir / FIGURES["oh_bond"][0], absolute_time),
+        "oh_bond_hydrogens": plots.plot_oh_bond_hydrogens(pairs, outdir / FIGURES["oh_bond_hydrogens"][0],
                                                           absolute_time),
-        "oh_spectrum": plots.plot_oh_spectrum(runs, outdir / FIGURES["oh_spectrum"][0], absolute_time),
-        "hoh_angle": plots.plot_hoh_angle(runs, outdir / FIGURES["hoh_angle"][0], absolute_time),
-        "rdf": plots.plot_rdfs(runs, outdir / FIGURES["rdf"][0]),
-        "vdos": plots.plot_vdos(runs, outdir / FIGURES["vdos"][0]),
+        "oh_spectrum": plots.plot_oh_spectrum(pairs, outdir / FIGURES["oh_spectrum"][0], absolute_time),
+        "hoh_angle": plots.plot_hoh_angle(pairs, outdir / FIGURES["hoh_angle"][0], absolute_time),
+        "rdf": plots.plot_rdfs(pairs, outdir / FIGURES["rdf"][0]),
+        "vdos": plots.plot_vdos(pairs, outdir / FIGURES["vdos"][0]),
     }
 
     report = outdir / "report.md"
-    report.write_text(_report_text(reference, run, labels, names, ana_ref, ana_run, rows, forces, model_source,
-                                   force_stride, notes, seed, absolute_time))
-    summary = {"labels": list(labels), "inputs": list(names), "reference": s_ref, "run": s_run,
-               "difference": {k: s_run[k] - s_ref[k] for k, *_ in ROWS}, "forces": forces, "notes": notes}
+    report.write_text(_report_text(everything, labels, names, analyses, rows, forces_all, sources, force_stride,
+                                   notes, seed, absolute_time))
+    keys = [k for k, *_ in ROWS]
+    differences = [{k: s[k] - summaries[0][k] for k in keys} for s in summaries[1:]]
+    summary = {"labels": list(labels), "inputs": list(names), "reference": summaries[0], "run": summaries[1],
+               "runs": summaries[1:], "difference": differences[0], "differences": differences,
+               "forces": forces_all[0], "forces_all": forces_all, "notes": notes}
     (outdir / "summary.json").write_text(json.dumps(_json_safe(summary), indent=1) + "\n")
-    return Comparison(labels, (ana_ref, ana_run), (s_ref, s_run), rows, forces, figures, report, notes)
+    return Comparison(labels, tuple(analyses), tuple(summaries), rows, forces_all[0], figures, report, notes,
+                      forces_all)
 
 
 def _json_safe(obj):
@@ -268,12 +293,12 @@ def _json_safe(obj):
     return obj
 
 
-def _report_text(reference, run, labels, names, ana_ref, ana_run, rows, forces, model_source, force_stride, notes,
-                 seed, absolute_time) -> str:
-    L0, L1 = labels
-    out = [f"# {L1} vs {L0}: trajectory comparison", ""]
-    out += ["Inputs:", "", f"- {L0}: {_describe(reference, names[0])}", f"- {L1}: {_describe(run, names[1])}", ""]
-    out += ["## Observables", "", f"Differences are {L1} − {L0}.", "", format_table(rows, labels), ""]
+def _report_text(everything, labels, names, analyses, rows, forces_all, sources, force_stride, notes, seed,
+                 absolute_time) -> str:
+    L0, runs = labels[0], labels[1:]
+    out = [f"# {', '.join(runs)} vs {L0}: trajectory comparison", ""]
+    out += ["Inputs:", ""] + [f"- {lab}: {_describe(d, name)}" for lab, d, name in zip(labels, everything, names)]
+    out += ["", "## Observables", "", f"Differences are run − {L0}.", "", format_table(rows, labels), ""]
     out += [
         "Definitions (mldyn units: Å, fs, eV, K; angles in degrees; wavenumbers in cm⁻¹):",
         "",
@@ -281,27 +306,33 @@ def _report_text(reference, run, labels, names, ana_ref, ana_run, rows, forces, 
         "- each hydrogen belongs, in every frame, to its nearest oxygen (minimum image); the O–H bond is that "
         "distance; mean and std are over all hydrogens and frames;",
         "- H–O–H angles: oxygens owning exactly two hydrogens in a frame; mean and std over all of them and frames;",
-        "- O–H stretch peak: maximum in 2000–4500 cm⁻¹ of the mean over hydrogens of the (Hann-windowed) power "
-        "spectrum of the mean-removed bond length; resolution 1/(T c) = "
-        + ", ".join(f"{an.oh_spectrum.resolution_cm1:.0f} cm⁻¹ ({lab})" for lab, an in zip(labels, (ana_ref, ana_run))
+        "- O–H stretch peak: maximum in 2000–4500 cm⁻¹, after smoothing by a 100 cm⁻¹ Gaussian, of the mean over "
+        "hydrogens of the (Hann-windowed; averaged over 1 ps segments for runs longer than 2 ps) power spectrum of "
+        "the mean-removed bond length; resolution 1/(T c) = "
+        + ", ".join(f"{an.oh_spectrum.resolution_cm1:.0f} cm⁻¹ ({lab})" for lab, an in zip(labels, analyses)
                     if an.oh_spectrum is not None) + ";",
         "- RDF first peak: parabola through the top quarter of the first maximum above g = 1 (bin 0.02 Å); "
         "the g_OH first peak is the covalent bond, the g_HH one the intramolecular H–H distance;",
-        "- owner changes: frames in which a hydrogen's nearest oxygen differs from the previous frame's.",
+        "- owner changes: frames in which a hydrogen's nearest oxygen differs from the previous frame's; hydrogens "
+        "changing oxygen (lasting >= 20 fs): changes after which the new oxygen keeps the hydrogen at least 20 fs, "
+        "per hydrogen per ps;",
+        "- closest O–O, O–H, H–H: the shortest such distance in any frame.",
         "",
     ]
     out += ["## Force model", ""]
-    if forces is None:
+    if all(f is None for f in forces_all):
         out += ["No force model given (`--model`, or `model.json` in the run directory), or the reference has "
                 "no forces: not evaluated.", ""]
-    else:
+    for lab, forces, source in zip(runs, forces_all, sources):
+        if forces is None:
+            continue
         every = "" if force_stride <= 1 else f" (every {force_stride}th frame)"
-        out += [f"Model `{model_source or 'model'}` evaluated on {forces['frames']} {L0} frames{every}; "
+        out += [f"{lab}: model `{source or 'model'}` evaluated on {forces['frames']} {L0} frames{every}; "
                 "relative RMSE = sqrt(<|F_pred − F_ref|²> / <|F_ref|²>) (paper eq. 5.2).", "",
                 _force_table(forces), ""]
     when = ("as recorded in the files" if absolute_time else "from the start of each run")
-    out += ["## Figures", "", f"{L0}: blue, dashed; {L1}: green, solid. Times {when}. "
-            f"Four random hydrogens: seed {seed}.", ""]
+    styles = ", ".join(f"{lab}: {plots.style_name(i)}" for i, lab in enumerate(labels))
+    out += ["## Figures", "", f"{styles}. Times {when}. Four random hydrogens: seed {seed}.", ""]
     for name, (fname, title, caption) in FIGURES.items():
         out += [f"### {title}", "", f"![{title}]({fname})", "", f"{caption} File: [{fname}]({fname}).", ""]
     if notes:

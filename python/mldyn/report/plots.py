@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 __all__ = ["plot_selection_curves", "plot_kinetic_energy", "plot_oh_bond", "plot_oh_bond_hydrogens", "plot_oh_spectrum",
-           "plot_hoh_angle", "plot_rdfs", "plot_vdos", "RUN_STYLES"]
+           "plot_hoh_angle", "plot_rdfs", "plot_vdos", "RUN_STYLES", "style_name"]
 
 #: Line styles of the runs in comparison figures, in order: the reference (first run) blue and dashed,
 #: as in the paper (CP2K blue, dashed in Fig. 5), the learned run green and solid, then any others.
@@ -59,6 +59,13 @@ def plot_selection_curves(curves: dict, path, labels=None, chosen: dict | None =
 # Every function takes ``runs``: a sequence of (label, mldyn.analysis.TrajectoryAnalysis), the
 # reference first, and writes one PNG. Times are shown from the start of each run unless
 # ``absolute_time`` (then as recorded in the files).
+
+
+def style_name(i: int) -> str:
+    """How run ``i``'s lines look in the figures, in words (for captions)."""
+    st = RUN_STYLES[i % len(RUN_STYLES)]
+    ls = {"--": "dashed", "-": "solid", "-.": "dash-dotted", ":": "dotted"}[st["ls"]]
+    return f"{st['color'].replace('tab:', '')}, {ls}"
 
 
 def _style(i: int) -> dict:
