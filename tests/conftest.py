@@ -22,8 +22,8 @@ pytest_plugins = ["cpp_build", "lammps_support"]
 
 @pytest.fixture(scope="session")
 def fitted_h2o32(tmp_path_factory):
-    """`mldyn fit @h2o32 --select 7` run once for the whole session (the paper's recipe on the bundled
-    CP2K water): (model path, what the command printed). Tests must not modify the files."""
+    """`mldyn fit @h2o32 --select 7` run once for the whole session (the default, recommended recipe
+    on the bundled CP2K water): (model path, what the command printed). Tests must not modify the files."""
     import contextlib
     import io
 

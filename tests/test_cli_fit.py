@@ -18,7 +18,11 @@ def fitted(fitted_h2o32):
 def test_fit_writes_model_table_and_selection_plot(fitted, capsys):
     model = load_model(fitted)
     assert model.species == ["O", "H"] and model.quadratic
+    # the recommended recipe: radial + angular invariants, walls below the training floors, checks passed
+    assert [type(d).__name__ for d in model.descriptors] == ["Radial", "Angular", "Radial"]
     meta = model.metadata
+    assert meta["walls"]["at"] == "closest training distance" and meta["stability"]["passed"]
+    assert set(meta["closest_pairs_A"]) == {"O-O", "O-H", "H-H"} and meta["recipe"] == "recommended"
     assert {len(v) for v in meta["selected_functions"].values()} == {7}
     assert meta["split"]["frames"]["train"] == 360 and meta["split"]["frames"]["test"] == 60
     assert meta["data"]["provenance"]  # source files and hashes travel with the model

@@ -22,7 +22,6 @@ struct SpeciesTerms {
     AgentEnvironment::Neighbours near;               // filtered copy when the environment reaches farther
     const double *ux = nullptr, *uy = nullptr, *uz = nullptr, *inv_r = nullptr;  // the neighbours in use
     std::vector<double> w, dw, Y, dY;
-    std::vector<double> acc;  // force pass: A, V (3), T, T' per neighbour
     void reserve(std::size_t n, std::size_t M, std::size_t K) {
         if (n <= stride && !w.empty()) return;
         stride = std::max<std::size_t>(32, simd::padded(2 * n));
@@ -35,12 +34,11 @@ struct SpeciesTerms {
 
 struct AngularScratch final : DescriptorScratch {
     AngularScratch(std::size_t n_species, std::size_t C, std::size_t K)
-        : species(n_species), c(C * K), dc(3 * C * K), G(C * K), T(K), Tp(K) {}
+        : species(n_species), c(C * K), dc(3 * C * K), G(C * K) {}
     std::vector<SpeciesTerms> species;
     std::vector<double> c;   // moments c[alpha * K + k]
     std::vector<double> dc;  // d c / d q_agent: dc[(alpha * K + k) * 3 + coordinate]
     std::vector<double> G;   // dH / dc
-    std::vector<double> T, Tp;
 };
 
 /// Real spherical harmonics Y_l^mu (Racah's normalisation) of the unit vectors (x, y, z)[b] for
@@ -148,36 +146,41 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
         t.inv_r = nb.inv_r.data();
         const std::size_t n = t.count = nb.count;
         if (!n) continue;
-        const std::size_t st = t.stride;
+        // Whole blocks of kLanes neighbours (the environment pads its arrays with r = 1, u = 0): the
+        // weights of the padding are set to zero, so it adds nothing, and no loop has a remainder.
+        const std::size_t st = t.stride, np = simd::padded(n);
         basis_.evaluate_batch(nb.r.data(), nb.inv_r.data(), n, t.w.data(), t.dw.data(), st, true);
-        harmonics(l_max_, t.ux, t.uy, t.uz, n, st, t.Y.data(), t.dY.data());
+        for (std::size_t m = 0; m < M; ++m)
+            for (std::size_t b = n; b < np; ++b) t.w[m * st + b] = t.dw[m * st + b] = 0.0;
+        harmonics(l_max_, t.ux, t.uy, t.uz, np, st, t.Y.data(), t.dY.data());
         for (std::size_t m = 0; m < M; ++m) {
             const double* w = t.w.data() + m * st;
             const double* dw = t.dw.data() + m * st;
             double* c = s.c.data() + (a * M + m) * K;
             for (std::size_t k = 1; k < K; ++k) {
                 const double* Y = t.Y.data() + k * st;
-                double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
-                for (std::size_t b = 0; b < n; ++b) sum += w[b] * Y[b];
-                c[k] = sum;
+                simd::v4 sum = simd::broadcast4(0.0);
+                for (std::size_t b = 0; b < n; b += 4) sum += simd::load4(w + b) * simd::load4(Y + b);
+                c[k] = simd::sum(sum);
                 if (!keep_gradients) continue;
                 // d(w Y)/dq_agent = -w' Y u - (w / r) (dY - (dY . u) u)
                 const double *gx = t.dY.data() + 3 * k * st, *gy = gx + st, *gz = gy + st;
-                double sx = 0.0, sy = 0.0, sz = 0.0;
-#pragma omp simd reduction(+ : sx, sy, sz)
-                for (std::size_t b = 0; b < n; ++b) {
-                    const double radial = dw[b] * Y[b];
-                    const double tang = w[b] * t.inv_r[b];
-                    const double along = gx[b] * t.ux[b] + gy[b] * t.uy[b] + gz[b] * t.uz[b];
-                    sx += radial * t.ux[b] + tang * (gx[b] - along * t.ux[b]);
-                    sy += radial * t.uy[b] + tang * (gy[b] - along * t.uy[b]);
-                    sz += radial * t.uz[b] + tang * (gz[b] - along * t.uz[b]);
+                simd::v8 sx = simd::broadcast(0.0), sy = sx, sz = sx;
+                for (std::size_t b = 0; b < np; b += simd::kLanes) {
+                    using simd::load;
+                    const simd::v8 ux = load(t.ux + b), uy = load(t.uy + b), uz = load(t.uz + b);
+                    const simd::v8 Gx = load(gx + b), Gy = load(gy + b), Gz = load(gz + b);
+                    const simd::v8 radial = load(dw + b) * load(Y + b);
+                    const simd::v8 tang = load(w + b) * load(t.inv_r + b);
+                    const simd::v8 along = Gx * ux + Gy * uy + Gz * uz;
+                    sx += radial * ux + tang * (Gx - along * ux);
+                    sy += radial * uy + tang * (Gy - along * uy);
+                    sz += radial * uz + tang * (Gz - along * uz);
                 }
                 double* d = s.dc.data() + ((a * M + m) * K + k) * 3;
-                d[0] = -sx;
-                d[1] = -sy;
-                d[2] = -sz;
+                d[0] = -simd::sum(sx);
+                d[1] = -simd::sum(sy);
+                d[2] = -simd::sum(sz);
             }
         }
     }
@@ -259,48 +262,41 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
     }
     // F_agent = sum_j [A_j u_j + (V_j - (V_j . u_j) u_j) / r_j] with, over the harmonics k,
     // A_j = sum_k (sum_m G[a m, k] w'_m(r_j)) Y_k(u_j) and V_j = sum_k (sum_m G[a m, k] w_m(r_j)) dY_k(u_j).
-    // Loops run over the neighbours j (contiguous, SIMD); k and m outside.
-    double fx = 0.0, fy = 0.0, fz = 0.0;
+    // One block of kLanes neighbours at a time, its A and V kept in registers over k and m; the
+    // padding has zero weights, so it adds nothing.
+    using simd::v4;
+    v4 fx = simd::broadcast4(0.0), fy = fx, fz = fx;
     for (std::size_t a = 0; a < n_species_; ++a) {
-        SpeciesTerms& t = s.species[a];
+        const SpeciesTerms& t = s.species[a];
         const std::size_t n = t.count, st = t.stride;
         if (!n) continue;
-        t.acc.assign(6 * st, 0.0);
-        double *A = t.acc.data(), *Vx = A + st, *Vy = Vx + st, *Vz = Vy + st, *T = Vz + st, *Tp = T + st;
-        for (std::size_t k = 1; k < K; ++k) {
-            for (std::size_t b = 0; b < n; ++b) T[b] = Tp[b] = 0.0;
-            for (std::size_t m = 0; m < M; ++m) {
-                const double Gk = s.G[(a * M + m) * K + k];
-                if (Gk == 0.0) continue;
-                const double *w = t.w.data() + m * st, *dw = t.dw.data() + m * st;
-#pragma omp simd
-                for (std::size_t b = 0; b < n; ++b) {
-                    T[b] += Gk * w[b];
-                    Tp[b] += Gk * dw[b];
+        const double* Ga = s.G.data() + a * M * K;
+        for (std::size_t b = 0; b < n; b += 4) {
+            using simd::load4;
+            v4 A = simd::broadcast4(0.0), Vx = A, Vy = A, Vz = A;
+            for (std::size_t k = 1; k < K; ++k) {
+                v4 T = simd::broadcast4(0.0), Tp = T;
+                for (std::size_t m = 0; m < M; ++m) {
+                    const v4 Gk = simd::broadcast4(Ga[m * K + k]);
+                    T += Gk * load4(t.w.data() + m * st + b);
+                    Tp += Gk * load4(t.dw.data() + m * st + b);
                 }
+                const double* gx = t.dY.data() + 3 * k * st + b;
+                A += Tp * load4(t.Y.data() + k * st + b);
+                Vx += T * load4(gx);
+                Vy += T * load4(gx + st);
+                Vz += T * load4(gx + 2 * st);
             }
-            const double* Y = t.Y.data() + k * st;
-            const double *gx = t.dY.data() + 3 * k * st, *gy = gx + st, *gz = gy + st;
-#pragma omp simd
-            for (std::size_t b = 0; b < n; ++b) {
-                A[b] += Tp[b] * Y[b];
-                Vx[b] += T[b] * gx[b];
-                Vy[b] += T[b] * gy[b];
-                Vz[b] += T[b] * gz[b];
-            }
-        }
-        const double *ux = t.ux, *uy = t.uy, *uz = t.uz, *ir = t.inv_r;
-#pragma omp simd reduction(+ : fx, fy, fz)
-        for (std::size_t b = 0; b < n; ++b) {
-            const double along = Vx[b] * ux[b] + Vy[b] * uy[b] + Vz[b] * uz[b];
-            fx += A[b] * ux[b] + (Vx[b] - along * ux[b]) * ir[b];
-            fy += A[b] * uy[b] + (Vy[b] - along * uy[b]) * ir[b];
-            fz += A[b] * uz[b] + (Vz[b] - along * uz[b]) * ir[b];
+            const v4 ux = load4(t.ux + b), uy = load4(t.uy + b), uz = load4(t.uz + b), ir = load4(t.inv_r + b);
+            const v4 along = Vx * ux + Vy * uy + Vz * uz;
+            fx += A * ux + (Vx - along * ux) * ir;
+            fy += A * uy + (Vy - along * uy) * ir;
+            fz += A * uz + (Vz - along * uz) * ir;
         }
     }
-    force[0] += fx;
-    force[1] += fy;
-    force[2] += fz;
+    force[0] += simd::sum(fx);
+    force[1] += simd::sum(fy);
+    force[2] += simd::sum(fz);
 }
 
 }  // namespace mldyn

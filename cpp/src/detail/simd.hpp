@@ -75,6 +75,13 @@ MLDYN_INLINE v8 load(const double* p) { return *reinterpret_cast<const v8_unalig
 MLDYN_INLINE v8 broadcast(double x) { return v8{x, x, x, x, x, x, x, x}; }
 /// Sum of the lanes in a fixed order (deterministic).
 MLDYN_INLINE double sum(v8 x) { return ((x[0] + x[1]) + (x[2] + x[3])) + ((x[4] + x[5]) + (x[6] + x[7])); }
+/// Half a block: one AVX2 register (kernels with many live accumulators would spill v8 on AVX2).
+typedef double v4 __attribute__((vector_size(32)));
+typedef double v4_unaligned __attribute__((vector_size(32), aligned(8), may_alias));
+MLDYN_INLINE v4 load4(const double* p) { return *reinterpret_cast<const v4_unaligned*>(p); }
+MLDYN_INLINE v4 broadcast4(double x) { return v4{x, x, x, x}; }
+MLDYN_INLINE double sum(v4 x) { return (x[0] + x[1]) + (x[2] + x[3]); }
+
 /// Rounds n up to a multiple of kLanes.
 constexpr std::size_t padded(std::size_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
 

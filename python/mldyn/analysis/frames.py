@@ -83,9 +83,9 @@ def minimum_image(vectors, cells_f33) -> np.ndarray:
     F = d.shape[0]
     flat = d.reshape(F, -1, 3)
     inv = np.linalg.inv(cells)
-    frac = np.einsum("fkc,fcd->fkd", flat, inv)
+    frac = flat @ inv  # batched matmul: BLAS, several times faster than the equivalent einsum
     frac -= np.round(frac)
-    out = np.einsum("fkd,fdc->fkc", frac, cells)
+    out = frac @ cells
     if not _is_orthorhombic(cells):
         # A vector no longer than half the smallest cell width is already minimal (every other image is at
         # least a lattice vector, >= twice that, away); search the 27 neighbouring images for the rest.

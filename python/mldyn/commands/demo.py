@@ -89,7 +89,8 @@ def run(args) -> int:
     for lab, forces in zip(result.labels[1:], result.forces_all):
         if forces is not None:
             errs = ", ".join(f"{sp} {v['relative_rmse']:.3f}" for sp, v in forces["species"].items())
-            print(f"force model ({lab}) relative RMSE on all CP2K frames: {errs}")
+            print(f"force model ({lab}) relative RMSE on the {forces['frames']} reference CP2K frames "
+                  f"(training and test blocks): {errs}")
     print(f"\nreport: {result.report}")
     print(f"demo finished in {time.perf_counter() - t0:.0f} s")
     return 0
