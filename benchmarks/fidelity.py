@@ -167,8 +167,7 @@ def report(results: dict, args) -> str:
         lines += ["", f"Long run of the recommended model ({r['steps']} steps = {r['steps'] / 2000:.0f} ps, seed 7): "
                   f"{'stable' if r['error'] is None else 'FAILED: ' + r['error']}; H-O-H {r['hoh_angle_mean_deg']:.1f} ± "
                   f"{r['hoh_angle_std_deg']:.1f} deg, closest H-H {r['closest_HH_A']:.2f} Å, O-O "
-                  f"{r['closest_OO_A']:.2f} Å, mean T {r['mean_temperature_K']:.1f} K, "
-                  f"{r['ms_per_step']:.2f} ms per step."]
+                  f"{r['closest_OO_A']:.2f} Å, mean T {r['mean_temperature_K']:.1f} K."]
     lines += ["", "Definitions: `mldyn.analysis.summarize` (the O-H stretch peak is that of the spectrum averaged "
               "over 1 ps segments and smoothed by 100 cm⁻¹: the band is ~1000 cm⁻¹ wide and flat-topped at this "
               "temperature, and the raw maximum of the CP2K reference moves by ±70 cm⁻¹ between thirds of its own "
