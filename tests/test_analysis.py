@@ -258,11 +258,39 @@ def test_temperature_falls_back_to_the_dataset_columns(h2o32):
         A.temperature(d)
 
 
+def test_stretch_peak_of_frames_too_coarse_for_the_band_is_nan_with_a_note_not_an_alias():
+    """A 3600 cm⁻¹ bond sampled every 5 fs (Nyquist 3336 cm⁻¹) would show up at 3072 cm⁻¹."""
+    F, dt, nu = 400, 5.0, 3600.0
+    t = np.arange(F) * dt
+    r = 1.0 + 0.05 * np.sin(2 * np.pi * nu * SPEED_OF_LIGHT_CM_PER_FS * t)
+    pos = np.zeros((F, 2, 3))
+    pos[:, 0] = [4.0, 4.0, 4.0]
+    pos[:, 1, 0], pos[:, 1, 1:] = 4.0 + r[:], 4.0
+    d = water_dataset(pos, ["O", "H"], None, times=t)  # isolated: no RDFs
+    aliased = A.spectrum_peak(A.oh_stretch_spectrum(d))
+    assert abs(aliased - (2 * 1 / (2 * dt * SPEED_OF_LIGHT_CM_PER_FS) - nu)) < 40  # the alias the raw spectrum shows
+    an = A.analyze(d)
+    assert math.isnan(an.summary()["oh_stretch_peak_cm1"]) and an.peak_w.size == 0
+    assert any("no O–H stretch peak: frames 5 fs apart resolve wavenumbers only up to 3336 cm⁻¹ (Nyquist)" in n
+               and "at most 4.2 fs apart" in n for n in an.notes), an.notes
+
+
 def test_summarize_bundled_water(h2o32):
     s = A.summarize(h2o32)
     assert set(A.SUMMARY_KEYS) <= set(s)
     assert s["n_frames"] == 600 and s["duration_fs"] == pytest.approx(299.5)
     assert s["mean_temperature_K"] == pytest.approx(np.mean(h2o32.temperature_f), rel=1e-5)
+    # species temperatures: their atom-weighted mean is the temperature; in this (short, NVE) CP2K run
+    # the oxygens are hotter than the hydrogens
+    n_o, n_h = 32, 64
+    assert (n_o * s["temperature_O_K"] + n_h * s["temperature_H_K"]) / 96 == pytest.approx(s["mean_temperature_K"],
+                                                                                          rel=1e-5)
+    assert s["temperature_O_K"] > s["temperature_H_K"]
+    # by hand in SI: 1 Å/fs = 1e5 m/s; the oxygens' share of the 3n - 3 degrees of freedom
+    o = np.asarray(h2o32.species_n) == h2o32.species_names.index("O")
+    ke_j = 0.5 * h2o32.masses_n[o][None, :, None] * 1.66053906660e-27 * (h2o32.velocities_fnc[:, o] * 1e5) ** 2
+    t_o = 2 * ke_j.sum(axis=(1, 2)) / ((3 * 96 - 3) * 32 / 96 * 1.380649e-23)
+    assert s["temperature_O_K"] == pytest.approx(t_o.mean(), rel=1e-6)
     assert 0.98 < s["oh_bond_mean_A"] < 1.06 and 0.02 < s["oh_bond_std_A"] < 0.08
     assert 100 < s["hoh_angle_mean_deg"] < 110 and 3 < s["hoh_angle_std_deg"] < 12
     assert 2800 < s["oh_stretch_peak_cm1"] < 3600

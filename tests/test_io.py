@@ -362,3 +362,9 @@ def test_read_structure_frames_lattice_and_columns(tmp_path):
         read_structure(tmp_path / "bad.xyz", frame=3)
     with pytest.raises(FileNotFoundError, match="structure file not found"):
         read_structure(tmp_path / "missing.xyz")
+    # velocities: none in a plain file; from ASE momenta divided by the masses column, which must be > 0
+    assert read_structure(tmp_path / "labels.xyz", velocities=True)[3] is None
+    props = 'Properties=species:S:1:pos:R:3:masses:R:1:momenta:R:3'
+    (tmp_path / "m.xyz").write_text(f"2\n{props}\nO 0 0 0 16.0 0.16 0 0\nH 1 0 0 0.0 0 0 0\n")
+    with raises_at(tmp_path / "m.xyz", 4, "mass 0 amu; masses must be > 0"):
+        read_structure(tmp_path / "m.xyz", velocities=True)

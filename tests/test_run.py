@@ -86,11 +86,16 @@ def test_extxyz_trajectory_reads_in_ase_with_cell_velocities_and_forces(model_pa
         np.testing.assert_allclose(atoms.get_velocities() / mldyn.io.xyz.ASE_TIME_FS, run.velocities_fnc[k],
                                    rtol=0, atol=3e-9)
         assert np.abs(atoms.get_velocities()).max() > 1e-3  # velocities really arrived
+        # an agent-loss model has no potential energy: ½ Σ H_k is there under its own name, not as ASE's energy
+        assert "energy" not in atoms.calc.results
+        assert atoms.info["half_loss_sum"] == pytest.approx(run.potential_energy_f[k], abs=1e-6)  # .ener: Hartree
 
 
-@pytest.mark.parametrize("ensemble", ["nvt", "nve", "learn"])
+@pytest.mark.parametrize("ensemble", ["nvt", "nvt-per-species", "nve", "learn"])
 def test_restart_after_interruption_is_bitwise_identical(model_path, tmp_path, ensemble):
-    extra = {"nve": dict(temperature=None), "learn": dict(temperature=None, tau=200.0)}.get(ensemble, {})
+    extra = {"nve": dict(temperature=None), "learn": dict(temperature=None, tau=200.0),
+             "nvt-per-species": dict(thermostat="per-species")}.get(ensemble, {})
+    ensemble = ensemble.split("-")[0]
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     run_md(config(model_path, ensemble=ensemble, **extra), whole, progress=False)
     with pytest.raises(KeyboardInterrupt):
@@ -124,7 +129,8 @@ def test_blow_up_stops_with_step_and_keeps_checkpoint_and_output(model_path, tmp
     # NVE with 2 fs steps and unclipped forces: this model pumps energy in until atoms collide
     cfg = config(model_path, steps=400, dt=2.0, clip=None, checkpoint_every=7, thermo_every=1, traj_every=1,
                  temperature=None, ensemble="nve", contact_limit=contact_limit)
-    with pytest.raises(RunFailed, match=message + r".*last good checkpoint is at step \d+") as failure:
+    with pytest.raises(RunFailed, match=message + r".*last good checkpoint is at step \d+, but a restart from it "
+                                              r"repeats the same steps") as failure:
         run_md(cfg, out, progress=False)
     thermo = np.loadtxt(out / "thermo.log")
     last = int(thermo[-1, 0])
@@ -133,6 +139,11 @@ def test_blow_up_stops_with_step_and_keeps_checkpoint_and_output(model_path, tmp
         assert last - 7 < int(z["step"]) <= last and int(z["step"]) % 7 == 0
         assert np.all(np.isfinite(z["positions"]))
     assert read_cp2k(out).n_frames == last + 1
+    # why it stopped stays with the run, and `mldyn compare` says so
+    assert str(failure.value) in (out / "stopped.txt").read_text()
+    from mldyn.report.compare import load_run
+    assert any(f"the run ended at step {last} of the 400 in its run.json (stopped: simulation: step" in n
+               for n in load_run(out)[1])
     if contact_limit:
         # thermo.log has the closest distance per species pair; in the last good step every one is
         # still above its limit, 0.75 x the training floor the message names
@@ -155,6 +166,8 @@ def test_cli_reports_a_blow_up_with_exit_code_1(model_path, tmp_path, capsys):
     (["--init", "@h2o32", "--steps", "10", "--ensemble", "learn"], "needs --tau"),
     (["--init", "@h2o32@5000", "--steps", "10"], "frame 5000 does not exist"),
     (["--init", "@h2o32", "--steps", "10", "--cell", "1", "2"], "--cell takes 1, 3 or 9 numbers"),
+    (["--init", "@h2o32", "--steps", "10", "--ensemble", "nve", "--thermostat", "global"],
+     "--thermostat is for --ensemble nvt, not 'nve'"),
 ])
 def test_cli_run_bad_options(model_path, tmp_path, capsys, args, message):
     argv = ["run", str(model_path), "-o", str(tmp_path / "r"), "--quiet"] + args
@@ -180,16 +193,86 @@ def test_xyz_structure_start_draws_velocities_at_the_temperature(model_path, tmp
     assert thermo[0, 3] == pytest.approx(300.0, rel=1e-9)
 
 
-def test_default_chain_is_one_thermostat_for_agent_loss_models_and_three_for_pair_potentials(model_path, tmp_path):
+def test_extxyz_start_takes_the_velocities_of_the_frame_and_says_so(model_path, tmp_path, capsys):
+    first = tmp_path / "first"
+    run_md(config(model_path, steps=10), first, progress=False)
+    last = read_cp2k(first)
+    with np.load(first / "checkpoint.npz") as z:
+        v_end = z["velocities"]
+    second = tmp_path / "second"
+    run_md(config(model_path, init=f"{first / 'trajectory.extxyz'}@-1", steps=2, temperature=300.0), second)
+    assert "start: " in capsys.readouterr().err
+    meta = json.loads((second / "run.json").read_text())
+    assert "trajectory.extxyz frame -1 (positions and velocities); start temperature " in meta["initial_state"]
+    with np.load(second / "initial.npz") as z:
+        np.testing.assert_allclose(z["velocities"], v_end, rtol=0, atol=1e-9)  # taken, not drawn at 300 K
+        np.testing.assert_allclose(z["positions"], last.positions_fnc[-1], rtol=0, atol=1e-7)
+    # a file with ASE momenta instead of a vel column gives the same velocities
+    ase_io = pytest.importorskip("ase.io")
+    atoms = ase_io.read(first / "trajectory.extxyz", index=-1)
+    del atoms.arrays["vel"], atoms.arrays["masses"]  # momenta only (masses from the elements)
+    ase_io.write(tmp_path / "ase.extxyz", atoms)
+    from mldyn.io.xyz import read_structure
+    _, _, _, v = read_structure(tmp_path / "ase.extxyz", -1, velocities=True)
+    np.testing.assert_allclose(v, v_end, rtol=1e-4, atol=1e-7)  # ASE writes 8 decimals
+    # and a structure without velocities says that they were drawn
+    del atoms.arrays["momenta"]
+    ase_io.write(tmp_path / "still.extxyz", atoms)
+    run_md(config(model_path, init=str(tmp_path / "still.extxyz"), steps=2), tmp_path / "third", progress=False)
+    assert "velocities drawn at 450 K (seed 0)" in json.loads((tmp_path / "third" / "run.json").read_text())[
+        "initial_state"]
+
+
+def test_default_thermostat_is_one_on_all_atoms_and_the_summary_reports_each_species(model_path, tmp_path):
     from mldyn.fit.stability import wall_descriptor
-    from mldyn.md.run import default_chain
+    from mldyn.md.run import default_chain, default_thermostat, summary_line
 
     out = tmp_path / "r"
-    run_md(config(model_path, steps=10, chain=None), out, progress=False)
+    summary = run_md(config(model_path, steps=10, chain=None), out, progress=False)
+    assert json.loads((out / "run.json").read_text())["config"]["thermostat"] == "global"  # stored resolved
     with np.load(out / "checkpoint.npz") as z:
         assert len(z["chain_positions"]) == 1  # a chain would settle above the target with these forces
     wall, A = wall_descriptor(["O", "H"], {"O-O": 2.3, "O-H": 0.9, "H-H": 1.35}, 1.0)
-    assert default_chain(mldyn.AgentLossModel(["O", "H"], wall, A)) == 3
+    pair = mldyn.AgentLossModel(["O", "H"], wall, A)
+    assert default_chain(pair) == 3 and default_thermostat(pair) == "global"
+    # the species temperatures of the written frames, weighted by atoms, give the mean temperature
+    t = summary["species_temperature_K"]
+    run = read_cp2k(out)
+    assert (32 * t["O"] + 64 * t["H"]) / 96 == pytest.approx(np.mean(run.temperature_f[1:]), rel=1e-3)
+    line = summary_line(summary)
+    assert f"(O {t['O']:.0f}, H {t['H']:.0f} K" in line
+    split = dict(summary, species_temperature_K={"O": 820.0, "H": 410.0})
+    assert ("(O 820, H 410 K: one thermostat holds only the total; --thermostat per-species holds each species)"
+            in summary_line(split))
+    # the hint names an option only where it applies: NVT with one thermostat
+    for other in ({"thermostat": "per-species"}, {"ensemble": "nve", "thermostat": None}):
+        assert "(O 820, H 410 K); clipped" in summary_line(dict(split, **other))
+
+
+def test_per_species_thermostat_from_the_command_line_holds_both_species(model_path, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["run", str(model_path), "--init", "@h2o32@-1", "--steps", "400", "--temperature", "450",
+                 "--tdamp", "20", "--thermostat", "per-species", "-o", str(out), "--quiet"]) == 0
+    assert json.loads((out / "run.json").read_text())["config"]["thermostat"] == "per-species"
+    with np.load(out / "checkpoint.npz") as z:
+        assert len(z["chain_positions"]) == 2  # one thermostat per species (O, H)
+    from mldyn.analysis import species_temperatures
+    temps = species_temperatures(read_cp2k(out).subset(range(200, 401)))
+    for name in ("O", "H"):
+        assert abs(np.mean(temps[name]) - 450.0) < 0.1 * 450.0, (name, np.mean(temps[name]))
+
+
+def test_run_written_before_per_species_thermostats_restarts_with_its_single_chain(model_path, tmp_path):
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    run_md(config(model_path, thermostat="global"), whole, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        run_md(config(model_path, thermostat="global"), cut, progress=False, _stop_at=40)
+    meta = json.loads((cut / "run.json").read_text())
+    del meta["config"]["thermostat"]  # as an older mldyn wrote it
+    (cut / "run.json").write_text(json.dumps(meta))
+    restart_md(cut, progress=False)
+    for name in OUTPUTS:
+        assert (cut / name).read_bytes() == (whole / name).read_bytes(), name
 
 
 def test_contact_limits_come_from_the_training_record_and_vanish_without_one(model_path):
@@ -202,3 +285,24 @@ def test_contact_limits_come_from_the_training_record_and_vanish_without_one(mod
     assert np.all(contact_limits(model, 0.0) == 0)
     bare = mldyn.AgentLossModel(model.species, model.descriptors, model.A, model.B)  # metadata empty
     assert np.all(contact_limits(bare, 0.75) == 0)  # older model files: no stop, nothing to compare with
+
+
+def test_compare_notes_a_run_that_ended_before_its_steps(model_path, tmp_path):
+    from mldyn.report.compare import load_run
+
+    done, cut = tmp_path / "done", tmp_path / "cut"
+    run_md(config(model_path, steps=30), done, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        run_md(config(model_path), cut, progress=False, _stop_at=40)
+    assert load_run(done)[1] == []
+    _, notes = load_run(cut)
+    assert any("the run ended at step 40 of the 60 in its run.json" in n for n in notes), notes
+
+
+def test_restart_refuses_a_run_file_from_a_newer_mldyn(model_path, tmp_path):
+    run_md(config(model_path, steps=5), tmp_path / "r", progress=False)
+    meta = json.loads((tmp_path / "r" / "run.json").read_text())
+    meta["version"] = 99
+    (tmp_path / "r" / "run.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"written by a newer mldyn \(run file version 99, this one reads up to 2\)"):
+        restart_md(tmp_path / "r", steps=10, progress=False)

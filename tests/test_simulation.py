@@ -191,6 +191,58 @@ def test_single_nose_hoover_thermostat_conserves_extended_energy():
     assert np.ptp(kin) > 0.05 * np.mean(kin)
 
 
+def two_species_argon(cross_ba: float):
+    """argon_like with every other atom of a second species of the same mass; the wall coefficient of
+    species B's loss for A neighbours is ``cross_ba`` (1000 as A's for B: a pair potential; else the
+    forces are not reciprocal)."""
+    _, pos, _, L = argon_like(3)
+    sp = (np.arange(len(pos)) % 2).astype(np.int32)
+    A = np.array([[1000.0, -0.05, 1000.0, -0.05], [cross_ba, -0.05, 1000.0, -0.05]])
+    model = AgentLossModel(["Ar", "Kr"], Basis(LJ_FUNCS, r_cut=7.0, r_on=5.5), A, masses=[AR_MASS, AR_MASS])
+    return model, pos, sp, L
+
+
+def species_temperatures(sim, sp, steps):
+    """Mean kinetic temperature (K) of each species over the last 3/4 of ``steps``."""
+    t = []
+
+    def record(s):
+        ke = 0.5 * s.masses[:, None] * s.velocities ** 2 / ACCEL_SI  # eV per component (amu Å²/fs² -> eV)
+        t.append([2 * ke[sp == g].sum() / (3 * np.count_nonzero(sp == g) * KB_EV) for g in (0, 1)])
+
+    sim.run(steps, record, every=10)
+    return np.array(t[len(t) // 4:]).mean(axis=0)
+
+
+def test_per_species_thermostat_holds_each_species_where_one_chain_lets_them_drift_apart():
+    """Non-reciprocal agent forces (B's loss pushes weakly on A, A's strongly on B) move kinetic
+    energy from B to A: one thermostat holds only the total; one chain per species holds both."""
+    model, pos, sp, L = two_species_argon(200.0)
+    assert not model.conservative
+    kw = dict(dt=4.0, temperature=100.0, tdamp=100.0, chain=1, seed=5)
+    t_global = species_temperatures(Simulation(model, pos, sp, L, **kw), sp, 4000)
+    t_split = species_temperatures(Simulation(model, pos, sp, L, per_species_thermostat=True, **kw), sp, 4000)
+    assert t_global[0] > 130.0 and t_global[1] < 70.0  # measured 159 / 37 K
+    np.testing.assert_allclose(t_split, 100.0, rtol=0.05)
+
+
+def test_per_species_chains_conserve_extended_energy_and_checkpoint_one_chain_per_species():
+    model, pos, sp, L = two_species_argon(1000.0)
+    assert model.conservative
+    sim = Simulation(model, pos, sp, L, dt=4.0, temperature=100.0, tdamp=100.0, chain=3, seed=5,
+                     per_species_thermostat=True)
+    assert len(sim.core.chain_positions) == 2 * 3 and len(sim.core.chain_velocities) == 2 * 3
+    ext, kin = [sim.conserved_energy], [sim.kinetic_energy]
+    sim.run(3000, lambda s: (ext.append(s.conserved_energy), kin.append(s.kinetic_energy)), every=10)
+    assert np.max(np.abs(np.array(ext) - ext[0])) / np.mean(kin) < 1e-3
+    assert np.all(np.array(sim.core.chain_positions) != 0.0)  # every chain moved
+    with pytest.raises(ValueError, match=r"chain state of 3 positions and 3 velocities, expected 6 each \(chain "
+                                         r"length 3 x one chain per species\)"):
+        sim.core.set_chain_state([0.0] * 3, [0.0] * 3)  # a single chain's state
+    with pytest.raises(ValueError, match="per_species_thermostat is for the 'nvt' ensemble"):
+        Simulation(model, pos, sp, L, dt=4.0, per_species_thermostat=True)
+
+
 def test_checkpoint_restart_continues_nvt_trajectory_bitwise():
     """100 steps in one go equal 50 steps, then a new simulation restored from the
     positions, velocities, chain state, step and time, then 50 more steps."""

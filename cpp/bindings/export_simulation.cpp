@@ -16,11 +16,14 @@ void export_simulation(py::module_& m) {
           py::arg("masses"), py::arg("temperature"), py::arg("seed"), py::arg("rescale") = true);
 
     py::class_<NoseHooverParams>(m, "NoseHooverParams")
-        .def(py::init([](double t, double tdamp, int chain) { return NoseHooverParams{t, tdamp, chain}; }),
-             py::arg("temperature"), py::arg("tdamp"), py::arg("chain") = 3)
+        .def(py::init([](double t, double tdamp, int chain, bool per_species) {
+                 return NoseHooverParams{t, tdamp, chain, per_species};
+             }),
+             py::arg("temperature"), py::arg("tdamp"), py::arg("chain") = 3, py::arg("per_species") = false)
         .def_readonly("temperature", &NoseHooverParams::temperature)
         .def_readonly("tdamp", &NoseHooverParams::tdamp)
-        .def_readonly("chain", &NoseHooverParams::chain);
+        .def_readonly("chain", &NoseHooverParams::chain)
+        .def_readonly("per_species", &NoseHooverParams::per_species);
 
     auto vec_nc = [](const std::vector<double>& v) { return to_array(v, {static_cast<py::ssize_t>(v.size() / 3), 3}); };
     py::class_<Simulation>(m, "Simulation")

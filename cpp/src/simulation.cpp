@@ -123,8 +123,13 @@ void Simulation::set_nose_hoover(const NoseHooverParams& p) {
     nh_ = p;
     nvt_ = true;
     tau_ = std::numeric_limits<double>::infinity();
-    eta_.assign(static_cast<std::size_t>(p.chain), 0.0);
-    veta_.assign(static_cast<std::size_t>(p.chain), 0.0);
+    const std::size_t groups = p.per_species ? static_cast<std::size_t>(model().n_species()) : 1;
+    std::vector<double> count(groups, 0.0);
+    for (std::size_t i = 0; i < species_.size(); ++i) count[thermostat_group(i)] += 1.0;
+    group_ndof_.resize(groups);
+    for (std::size_t g = 0; g < groups; ++g) group_ndof_[g] = ndof_ * count[g] / static_cast<double>(species_.size());
+    eta_.assign(groups * static_cast<std::size_t>(p.chain), 0.0);
+    veta_.assign(groups * static_cast<std::size_t>(p.chain), 0.0);
 }
 
 void Simulation::set_nve() {
@@ -191,8 +196,13 @@ double Simulation::closest(int s, int a, std::size_t* i, std::size_t* j) const {
 }
 
 void Simulation::set_chain_state(const std::vector<double>& eta, const std::vector<double>& veta) {
-    if (!nvt_ || eta.size() != eta_.size() || veta.size() != veta_.size())
-        throw std::invalid_argument("simulation: chain state must match the Nosé–Hoover chain length");
+    if (!nvt_)
+        throw std::invalid_argument("simulation: chain state given, but the simulation has no Nosé–Hoover thermostat");
+    if (eta.size() != eta_.size() || veta.size() != veta_.size())
+        throw std::invalid_argument("simulation: chain state of " + std::to_string(eta.size()) + " positions and " +
+                                    std::to_string(veta.size()) + " velocities, expected " +
+                                    std::to_string(eta_.size()) + " each (chain length " + std::to_string(nh_.chain) +
+                                    (nh_.per_species ? " x one chain per species)" : ", one chain)"));
     eta_ = eta;
     veta_ = veta;
 }
@@ -224,36 +234,51 @@ void Simulation::compute_forces() {
     }
 }
 
-std::vector<double> Simulation::chain_masses() const {
+std::vector<double> Simulation::chain_masses(std::size_t group) const {
     const double kT = units::kB_eV_per_K * nh_.temperature;
-    std::vector<double> Q(eta_.size(), kT * nh_.tdamp * nh_.tdamp);
-    Q[0] *= ndof_;
+    std::vector<double> Q(static_cast<std::size_t>(nh_.chain), kT * nh_.tdamp * nh_.tdamp);
+    Q[0] *= group_ndof_[group];
     return Q;
 }
 
 void Simulation::chain_half_step(double h) {
-    const std::size_t M = eta_.size();
+    const std::size_t M = static_cast<std::size_t>(nh_.chain), G = group_ndof_.size();
     const double kT = units::kB_eV_per_K * nh_.temperature;
-    const std::vector<double> Q = chain_masses();
-    double ke2 = 2.0 * kinetic_energy();
-    auto force = [&](std::size_t j) {
-        return j == 0 ? (ke2 - ndof_ * kT) / Q[0] : (Q[j - 1] * veta_[j - 1] * veta_[j - 1] - kT) / Q[j];
-    };
-    // Trotter factorisation (Martyna, Tuckerman, Klein): chain end inwards, scale, outwards.
-    veta_[M - 1] += 0.5 * h * force(M - 1);
-    for (std::size_t j = M - 1; j-- > 0;) {
-        const double e = std::exp(-0.25 * h * veta_[j + 1]);
-        veta_[j] = (veta_[j] * e + 0.5 * h * force(j)) * e;
+    std::vector<double> ke2(G, 0.0), scale(G, 1.0);
+    for (std::size_t i = 0; i < species_.size(); ++i)
+        ke2[thermostat_group(i)] += m_[i] * (v_[3 * i] * v_[3 * i] + v_[3 * i + 1] * v_[3 * i + 1] +
+                                             v_[3 * i + 2] * v_[3 * i + 2]);
+    for (double& x : ke2) x *= units::kinetic_eV_per_amu_A2_fs2;  // 2 x kinetic energy (eV)
+    for (std::size_t g = 0; g < G; ++g) {
+        if (!(group_ndof_[g] > 0.0)) continue;  // a species without atoms
+        const std::vector<double> Q = chain_masses(g);
+        double* eta = eta_.data() + g * M;
+        double* veta = veta_.data() + g * M;
+        const double nf = group_ndof_[g];
+        auto force = [&](std::size_t j) {
+            return j == 0 ? (ke2[g] - nf * kT) / Q[0] : (Q[j - 1] * veta[j - 1] * veta[j - 1] - kT) / Q[j];
+        };
+        // Trotter factorisation (Martyna, Tuckerman, Klein): chain end inwards, scale, outwards.
+        veta[M - 1] += 0.5 * h * force(M - 1);
+        for (std::size_t j = M - 1; j-- > 0;) {
+            const double e = std::exp(-0.25 * h * veta[j + 1]);
+            veta[j] = (veta[j] * e + 0.5 * h * force(j)) * e;
+        }
+        scale[g] = std::exp(-h * veta[0]);
+        ke2[g] *= scale[g] * scale[g];
+        for (std::size_t j = 0; j < M; ++j) eta[j] += h * veta[j];
+        for (std::size_t j = 0; j + 1 < M; ++j) {
+            const double e = std::exp(-0.25 * h * veta[j + 1]);
+            veta[j] = (veta[j] * e + 0.5 * h * force(j)) * e;
+        }
+        veta[M - 1] += 0.5 * h * force(M - 1);
     }
-    const double scale = std::exp(-h * veta_[0]);
-    for (double& x : v_) x *= scale;
-    ke2 *= scale * scale;
-    for (std::size_t j = 0; j < M; ++j) eta_[j] += h * veta_[j];
-    for (std::size_t j = 0; j + 1 < M; ++j) {
-        const double e = std::exp(-0.25 * h * veta_[j + 1]);
-        veta_[j] = (veta_[j] * e + 0.5 * h * force(j)) * e;
+    for (std::size_t i = 0; i < species_.size(); ++i) {
+        const double s = scale[thermostat_group(i)];
+        v_[3 * i] *= s;
+        v_[3 * i + 1] *= s;
+        v_[3 * i + 2] *= s;
     }
-    veta_[M - 1] += 0.5 * h * force(M - 1);
 }
 
 void Recording::clear() { *this = Recording(); }
@@ -392,11 +417,15 @@ double Simulation::potential_energy() const {
 double Simulation::thermostat_energy() const {
     if (!nvt_) return 0.0;
     const double kT = units::kB_eV_per_K * nh_.temperature;
-    const std::vector<double> Q = chain_masses();
-    double e = ndof_ * kT * eta_[0];
-    for (std::size_t j = 0; j < eta_.size(); ++j) {
-        e += 0.5 * Q[j] * veta_[j] * veta_[j];
-        if (j > 0) e += kT * eta_[j];
+    const std::size_t M = static_cast<std::size_t>(nh_.chain);
+    double e = 0.0;
+    for (std::size_t g = 0; g < group_ndof_.size(); ++g) {
+        const std::vector<double> Q = chain_masses(g);
+        e += group_ndof_[g] * kT * eta_[g * M];
+        for (std::size_t j = 0; j < M; ++j) {
+            e += 0.5 * Q[j] * veta_[g * M + j] * veta_[g * M + j];
+            if (j > 0) e += kT * eta_[g * M + j];
+        }
     }
     return e;
 }

@@ -29,12 +29,12 @@ from .rdf import RDF, rdf, rdf_first_peak
 from .spectra import (OH_STRETCH_BAND_CM1, Spectrum, default_peak_window, oh_stretch_spectrum, peak_vs_time,
                       power_spectrum, spectrum_peak)
 from .summary import SUMMARY_KEYS, TrajectoryAnalysis, analyze, summarize
-from .thermo import degrees_of_freedom, kinetic_energy, temperature
+from .thermo import degrees_of_freedom, kinetic_energy, species_temperatures, temperature
 from .water import (HydrogenOwnership, WaterGeometry, hoh_angles, hydrogen_owners, lasting_owner_changes, mean_std,
                     oh_bond_lengths, random_hydrogens, water_geometry)
 
 __all__ = [
-    "kinetic_energy", "temperature", "degrees_of_freedom", "atoms_of", "minimum_image", "half_min_width",
+    "kinetic_energy", "temperature", "species_temperatures", "degrees_of_freedom", "atoms_of", "minimum_image", "half_min_width",
     "WaterGeometry", "water_geometry", "HydrogenOwnership", "hydrogen_owners", "oh_bond_lengths", "mean_std",
     "random_hydrogens", "hoh_angles", "Spectrum", "power_spectrum", "spectrum_peak", "oh_stretch_spectrum",
     "peak_vs_time", "RDF", "rdf", "rdf_first_peak", "velocity_autocorrelation", "vibrational_dos",

@@ -15,12 +15,16 @@ from ..units import SPEED_OF_LIGHT_CM_PER_FS
 from .frames import uniform_dt
 from .water import WaterGeometry, as_geometry
 
-__all__ = ["OH_STRETCH_BAND_CM1", "OH_SEGMENT_FS", "OH_PEAK_SMOOTH_CM1", "smoothed", "Spectrum", "power_spectrum", "spectrum_peak", "oh_stretch_spectrum",
+__all__ = ["OH_STRETCH_BAND_CM1", "OH_STRETCH_TOP_CM1", "OH_SEGMENT_FS", "OH_PEAK_SMOOTH_CM1", "smoothed", "Spectrum", "power_spectrum", "spectrum_peak", "oh_stretch_spectrum",
            "default_peak_window", "peak_vs_time"]
 
 
 #: Wavenumber band (cm⁻¹) searched for the O–H stretch peak.
 OH_STRETCH_BAND_CM1 = (2000.0, 4500.0)
+
+#: Highest wavenumber (cm⁻¹) of the O–H stretch band of water (free O–H ~3700 cm⁻¹): frames must resolve
+#: up to here (Nyquist), else the band folds back to lower wavenumbers and its "peak" is an alias.
+OH_STRETCH_TOP_CM1 = 4000.0
 
 #: Segment length (fs) of the averaged O–H stretch spectrum of a long run (Welch's method): long
 #: enough to resolve ~33 cm⁻¹, short enough that a 10 ps run averages ~20 segments, so the peak of a

@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..dataset import Dataset
+from ..units import SPEED_OF_LIGHT_CM_PER_FS
 from .contacts import closest_pairs
 from .dynamics import velocity_autocorrelation, vibrational_dos
+from .frames import atoms_of, uniform_dt
 from .rdf import rdf, rdf_first_peak
-from .spectra import (OH_PEAK_SMOOTH_CM1, OH_STRETCH_BAND_CM1, Spectrum, default_peak_window, oh_stretch_spectrum,
+from .spectra import (OH_PEAK_SMOOTH_CM1, OH_STRETCH_BAND_CM1, OH_STRETCH_TOP_CM1, Spectrum, default_peak_window, oh_stretch_spectrum,
                       peak_vs_time, spectrum_peak)
-from .thermo import kinetic_energy, temperature
+from .thermo import group_temperature, kinetic_energy, temperature
 from .water import (HydrogenOwnership, WaterGeometry, hoh_angles, hydrogen_owners, lasting_owner_changes, mean_std,
                     random_hydrogens, water_geometry)
 
@@ -24,6 +26,8 @@ __all__ = ["SUMMARY_KEYS", "TrajectoryAnalysis", "analyze", "summarize"]
 #: Keys of :func:`summarize` with their units, in report order.
 SUMMARY_KEYS = {
     "mean_temperature_K": "K",
+    "temperature_O_K": "K",
+    "temperature_H_K": "K",
     "oh_bond_mean_A": "Å",
     "oh_bond_std_A": "Å",
     "hoh_angle_mean_deg": "deg",
@@ -84,11 +88,15 @@ class TrajectoryAnalysis:
     band: tuple = OH_STRETCH_BAND_CM1
     peak_window_fs: float = math.nan
     notes: list = field(default_factory=list)
+    species_temperature_f: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         """The scalar observables (see :func:`summarize`)."""
         out = {"n_frames": self.n_frames, "duration_fs": float(self.times_f[-1] - self.times_f[0])}
         out["mean_temperature_K"] = float(np.mean(self.temperature_f)) if self.temperature_f is not None else math.nan
+        for name in ("O", "H"):
+            t = self.species_temperature_f.get(name)
+            out[f"temperature_{name}_K"] = float(np.mean(t)) if t is not None else math.nan
         bonds = self.geometry.bond_fh
         out["oh_bond_mean_A"] = float(np.mean(bonds))
         out["oh_bond_std_A"] = float(np.std(bonds))
@@ -123,6 +131,13 @@ def analyze(dataset: Dataset, seed: int = 0, n_sample_hydrogens: int = 4, r_max:
     except ValueError as exc:
         kin = temp = None
         notes.append(f"no kinetic energy: {exc}")
+    species_temp = {}  # by element, so that CP2K kinds (O1, H_w, ...) count with their element
+    if dataset.velocities_fnc is not None:
+        for element in ("O", "H"):
+            mask = np.zeros(dataset.n_atoms, dtype=bool)
+            mask[atoms_of(dataset, element)] = True
+            if mask.any():
+                species_temp[element] = group_temperature(dataset.velocities_fnc, dataset.masses_n, mask)
     geo = water_geometry(dataset)
     own = hydrogen_owners(geo)
     bmean, bstd = mean_std(geo.bond_fh)
@@ -133,10 +148,20 @@ def analyze(dataset: Dataset, seed: int = 0, n_sample_hydrogens: int = 4, r_max:
     vlag = vacf = vdos = None
     try:
         spec = oh_stretch_spectrum(geo)
-        peak = spectrum_peak(spec, band, smooth_cm1=OH_PEAK_SMOOTH_CM1)
-        if peak_window_fs is None:
-            peak_window_fs = default_peak_window(geo.times_f)
-        pt, pw = peak_vs_time(geo.bond_fh, geo.times_f, window_fs=peak_window_fs, band=band)
+        nyquist = float(spec.wavenumber_k[-1])
+        if nyquist < OH_STRETCH_TOP_CM1:
+            # the band above the Nyquist wavenumber folds back below it: its "peak" would be an alias
+            dt = uniform_dt(geo.times_f)
+            notes.append(f"no O–H stretch peak: frames {dt:g} fs apart resolve wavenumbers only up to {nyquist:.0f} "
+                         f"cm⁻¹ (Nyquist), below the top of the O–H stretch band ({OH_STRETCH_TOP_CM1:.0f} cm⁻¹), so "
+                         f"the band would fold back (alias) to lower wavenumbers; write frames at most "
+                         f"{1.0 / (2.0 * OH_STRETCH_TOP_CM1 * SPEED_OF_LIGHT_CM_PER_FS):.1f} fs apart")
+        else:
+            band = (band[0], min(band[1], nyquist))
+            peak = spectrum_peak(spec, band, smooth_cm1=OH_PEAK_SMOOTH_CM1)
+            if peak_window_fs is None:
+                peak_window_fs = default_peak_window(geo.times_f)
+            pt, pw = peak_vs_time(geo.bond_fh, geo.times_f, window_fs=peak_window_fs, band=band)
         if dataset.n_frames >= 3:
             vlag, vacf = velocity_autocorrelation(dataset)
             vdos = vibrational_dos(dataset)
@@ -152,13 +177,15 @@ def analyze(dataset: Dataset, seed: int = 0, n_sample_hydrogens: int = 4, r_max:
     return TrajectoryAnalysis(dataset.n_frames, dataset.n_atoms, dataset.times_f.copy(), kin, temp, geo, own, bmean,
                               bstd, sample, geo.bond_fh[:, sample], angles, amean, astd, spec, peak, pt, pw, rdfs,
                               closest, vlag, vacf, vdos, tuple(band),
-                              math.nan if peak_window_fs is None else float(peak_window_fs), notes)
+                              math.nan if peak_window_fs is None else float(peak_window_fs), notes, species_temp)
 
 
 def summarize(dataset: Dataset, **kwargs) -> dict:
     """Scalar observables of a water run, as a dict (keys and units in :data:`SUMMARY_KEYS`):
 
     * ``mean_temperature_K`` — mean instantaneous temperature, K (3n − 3 degrees of freedom);
+    * ``temperature_O_K``, ``temperature_H_K`` — mean kinetic temperature of the oxygens and of the
+      hydrogens (all kinds of each element; :func:`group_temperature`; NaN without velocities), K;
     * ``oh_bond_mean_A``, ``oh_bond_std_A`` — mean and standard deviation of all O–H bond lengths
       (every hydrogen to its nearest oxygen, every frame), Å;
     * ``hoh_angle_mean_deg``, ``hoh_angle_std_deg`` — same for the H–O–H angles of oxygens owning

@@ -134,7 +134,8 @@ def fit_and_report(dataset, source: str, output, *, recipe: str = "recommended",
     names = model.species
     print(format_table(report.table, names, report.split_frames["test"]))
     print("  ridge: " + ", ".join(f"{sp} {report.species_fits[sp].ridge:g}" for sp in names))
-    families = " + ".join(f"{d.family} ({len(d)} functions)" for d in model.descriptors)
+    union = " kept by any species" if select is not None else ""
+    families = " + ".join(f"{d.family} ({len(d)} functions{union})" for d in model.descriptors)
     print(f"  model: {families}; {model.n_features} invariants, {model.n_quadratic} in the quadratic block")
     if select is not None:
         labels = [report.parametrization.unit_label(u) for u in range(len(report.parametrization.units))]

@@ -17,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", help="model file (JSON) from mldyn fit")
     p.add_argument("--init", help="start: a CP2K run directory with optional frame (DIR@-1 = last frame; positions "
                                   "and velocities both taken), @h2o32 (bundled run), a dataset .npz, or an "
-                                  ".xyz/.extxyz structure (velocities drawn at --temperature)")
+                                  ".xyz/.extxyz structure with optional @K (velocities from its vel or ASE momenta column, else drawn at "
+                                  "--temperature)")
     p.add_argument("--steps", type=int, help="number of MD steps (with --restart: new total)")
     p.add_argument("-o", "--output", help="run directory to create")
     p.add_argument("--restart", metavar="RUNDIR", help="continue the run in RUNDIR from its last checkpoint")
@@ -30,6 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chain", type=int, default=None,
                    help="Nosé–Hoover chain length (default: 1 for agent-loss models, whose forces pump energy in and "
                         "make a chain settle above the target; 3 for conservative pair potentials)")
+    p.add_argument("--thermostat", choices=("per-species", "global"), default=None,
+                   help="nvt: one Nosé–Hoover chain on all atoms (default), or one per species, each holding its "
+                        "species' kinetic temperature at the target (agent forces move energy between species: with "
+                        "one chain water's oxygens run hot and its hydrogens cold; the run summary shows both)")
     p.add_argument("--tau", type=_positive_float, help="memory time of --ensemble learn, fs")
     p.add_argument("--clip", type=_positive_float, help="cap on |F| per atom, eV/Å (the paper clips forces)")
     p.add_argument("--seed", type=int, default=0, help="seed for drawn velocities (default 0)")
@@ -68,7 +73,8 @@ def run(args) -> int:
                 cell = args.cell[0] if len(args.cell) == 1 else args.cell if len(args.cell) == 3 else \
                     [args.cell[0:3], args.cell[3:6], args.cell[6:9]]
             cfg = RunConfig(model=args.model, init=args.init, steps=args.steps, dt=args.dt, ensemble=args.ensemble,
-                            temperature=args.temperature, tdamp=args.tdamp, chain=args.chain, tau=args.tau,
+                            temperature=args.temperature, tdamp=args.tdamp, chain=args.chain,
+                            thermostat=args.thermostat, tau=args.tau,
                             clip=args.clip, seed=args.seed, threads=args.threads, traj_every=args.traj_every,
                             thermo_every=args.thermo_every, checkpoint_every=args.checkpoint_every,
                             max_displacement=args.max_displacement, contact_limit=args.contact_limit,

@@ -134,6 +134,11 @@ def fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, r
     S = len(names)
     par = Parametrization(descriptors, S, True, quadratic_descriptors)
     P = par.n_parameters
+    if progress:
+        ranges = blocks.frame_ranges
+        print(f"data: {dataset.n_frames} frames; " + ", ".join(
+            (f"{a}-{b - 1} dropped as equilibration" if name == "equilibration" else f"{name} {a}-{b - 1}")
+            for name, (a, b) in ranges.items() if b > a) + " (frame indices; --split sets the fractions)", flush=True)
     eqs = {name: (accumulate(blk, par, desc=f"invariants ({name})", progress=progress) if blk is not None
                   else [NormalEquations.zeros(P) for _ in names])
            for name, blk in (("train", blocks.train), ("validation", blocks.validation))}
@@ -164,6 +169,8 @@ def fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, r
                 fits = {sp: fit_kept(*blocks_for(s), par, fits[sp].kept_units, "auto", fits[sp].selection_curve,
                                      allowed[loss], grid) for s, sp in enumerate(names)}
                 model = candidate(fits)
+            if progress:
+                print(f"  stability checks, candidate {len(tried) + 1} (ridge >= {floor or 0:g}): ", end="", flush=True)
             scan = scan_repulsion(model, check_data, floors)
             probe = md_probe(model, check_data, floors, probe_t, **({"steps": probe_steps} if probe_steps else {}))
             stability = StabilityChecks(scan["passed"] and probe["passed"], floor or 0.0, scan, probe)
@@ -171,7 +178,7 @@ def fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, r
                           "validation_relative_rmse": {sp: fits[sp].validation_relative_rmse for sp in names},
                           "passed": stability.passed, "scan_passed": scan["passed"], "probe_passed": probe["passed"]})
             if progress:
-                print(f"  candidate ridge >= {floor or 0:g}: {stability.summary()}", flush=True)
+                print("passed" if stability.passed else f"failed ({stability.summary()})", flush=True)
             if stability.passed:
                 break
 

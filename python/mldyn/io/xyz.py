@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..elements import element_symbol
+from ..elements import default_masses, element_symbol
 from ..units import KINETIC_EV_PER_AMU_A2_FS2
 from .text import LineIndex, is_float, is_int, open_text_for_writing, read_bytes, where
 
@@ -362,7 +362,7 @@ SPECIES_COLUMNS = ("species", "element", "symbols", "symbol")
 
 
 # ============================================================================ one structure
-def read_structure(path, frame: int = 0):
+def read_structure(path, frame: int = 0, velocities: bool = False):
     """Read one frame of a plain or extended XYZ file (plain or ``.gz``) as a structure.
 
     Parameters
@@ -374,6 +374,10 @@ def read_structure(path, frame: int = 0):
         ``symbol x y z``.
     frame : int
         Which frame (0 first, -1 last).
+    velocities : bool
+        Also return the frame's velocities (Å/fs) as a fourth item: from a ``vel``/``velocities``/
+        ``velo`` column (Å/fs, as mldyn writes them) or from ASE ``momenta`` (divided by the
+        ``masses`` column or the elements' masses); None when the file has neither.
 
     Returns
     -------
@@ -416,11 +420,29 @@ def read_structure(path, frame: int = 0):
         except ValueError as exc:
             raise ValueError(f"{where(frames.path, frames.atom_line(j, [k]))}: {exc}") from None
     positions = number_columns(frames, toks, ncol, props["pos"][0], 3, "pos", frame_ids=[k])
-    return symbols, positions, lattice
+    if not velocities:
+        return symbols, positions, lattice
+    vel = None
+    vkey = next((v for v in ("vel", "velocities", "velo") if v in props and props[v][1] == 3), None)
+    if vkey is not None:
+        vel = number_columns(frames, toks, ncol, props[vkey][0], 3, vkey, frame_ids=[k])
+    elif "momenta" in props and props["momenta"][1] == 3:
+        if "masses" in props:
+            masses = number_columns(frames, toks, ncol, props["masses"][0], 1, "masses", frame_ids=[k]).ravel()
+            if not np.all(masses > 0):
+                j = int(np.flatnonzero(~(masses > 0))[0])
+                raise ValueError(f"{where(frames.path, frames.atom_line(j, [k]))}: mass {masses[j]:g} amu; masses must "
+                                 f"be > 0 to turn momenta into velocities")
+        else:
+            table = default_masses(symbols, source=str(frames.path))
+            masses = np.array([table[s] for s in symbols])
+        momenta = number_columns(frames, toks, ncol, props["momenta"][0], 3, "momenta", frame_ids=[k])
+        vel = momenta / masses[:, None] / ASE_TIME_FS
+    return symbols, positions, lattice, vel
 
 
 # ============================================================================ writer
-def write_extxyz(path, dataset, append: bool = False, ase_momenta: bool = False) -> None:
+def write_extxyz(path, dataset, append: bool = False, ase_momenta: bool = False, energy_key: str = "energy") -> None:
     """Write ``dataset`` (a :class:`mldyn.dataset.Dataset`) as extended XYZ in ASE's layout.
 
     Columns: species, pos (Å), forces (eV/Å) and velocities (Å/fs, as ``vel``) when present.
@@ -428,7 +450,8 @@ def write_extxyz(path, dataset, append: bool = False, ase_momenta: bool = False)
     (eV) when known, ``step`` and ``time`` (fs). A path ending in ``.gz`` is gzip-compressed.
     ``append`` adds the frames to an existing file. ``ase_momenta`` also writes ``masses`` (amu)
     and ``momenta`` in ASE's units (amu Å / (Å sqrt(amu/eV))), so that ``ase.io.read`` gives
-    ``atoms.get_velocities()`` (ASE reads no velocity column by itself).
+    ``atoms.get_velocities()`` (ASE reads no velocity column by itself). ``energy_key`` names the
+    per-frame value of ``potential_energy_f`` (another name keeps ASE from taking it for an energy).
     """
     d = dataset
     props = "species:S:1:pos:R:3"
@@ -453,7 +476,7 @@ def write_extxyz(path, dataset, append: bool = False, ase_momenta: bool = False)
                 head.append('Lattice="' + " ".join(f"{x:.10f}" for x in d.cells_f33[k].ravel()) + '"')
             head.append(f"Properties={props}")
             if d.potential_energy_f is not None:
-                head.append(f"energy={d.potential_energy_f[k]:.10f}")
+                head.append(f"{energy_key}={d.potential_energy_f[k]:.10f}")
             head.append(f"step={int(d.steps_f[k])} time={d.times_f[k]:.6f}")
             head.append('pbc="T T T"' if d.cells_f33 is not None else 'pbc="F F F"')
             fh.write(f"{d.n_atoms}\n{' '.join(head)}\n")

@@ -26,16 +26,17 @@ def load_initial_state(source: str, cell=None):
 
     ``source`` is a run (CP2K directory, ``@h2o32``, dataset ``.npz``...) with an optional frame
     ``@K`` (default the last; positions and velocities both taken), or an ``.xyz``/``.extxyz``
-    structure (no velocities). ``cell`` (as :func:`make_cell` takes it) overrides or supplies the cell.
+    structure with an optional frame ``@K`` (velocities taken when it has a ``vel`` column, Å/fs, or
+    ASE ``momenta``). ``cell`` (as :func:`make_cell` takes it) overrides or supplies the cell.
     """
     path, frame = _split_frame(str(source))
     p = Path(path)
     if p.suffix in (".xyz", ".extxyz") and not p.name.endswith("-pos-1.xyz"):
         from ..io.xyz import read_structure
 
-        symbols, pos, lattice = read_structure(p, frame)
-        velocities = None
-        description = f"{p} frame {frame}"
+        symbols, pos, lattice, velocities = read_structure(p, frame, velocities=True)
+        description = f"{p} frame {frame}" + (" (positions and velocities)" if velocities is not None else
+                                              " (positions; the file has no velocities)")
     else:
         from ..io import load_dataset
 
@@ -46,7 +47,8 @@ def load_initial_state(source: str, cell=None):
         pos = data.positions_fnc[frame]
         velocities = None if data.velocities_fnc is None else data.velocities_fnc[frame]
         lattice = None if data.cells_f33 is None else data.cells_f33[frame]
-        description = f"{path} frame {frame} (step {int(data.steps_f[frame])})"
+        description = f"{path} frame {frame} (step {int(data.steps_f[frame])}; " + (
+            "positions and velocities)" if velocities is not None else "positions; the run has no velocities)")
     if cell is not None:
         lattice = cell_matrix(cell, "--cell")
     return list(symbols), np.array(pos, dtype=float), velocities, lattice, description

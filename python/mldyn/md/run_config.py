@@ -5,9 +5,11 @@ from dataclasses import dataclass
 
 from .simulation import ENSEMBLES, default_ensemble
 
-__all__ = ["RunConfig", "RunFailed", "RUN_FILE_VERSION"]
+__all__ = ["RunConfig", "RunFailed", "RUN_FILE_VERSION", "THERMOSTATS"]
 
-RUN_FILE_VERSION = 1
+THERMOSTATS = ("per-species", "global")
+
+RUN_FILE_VERSION = 2  # 2: config has 'thermostat' (version-1 files restart with one thermostat)
 
 
 class RunFailed(RuntimeError):
@@ -26,6 +28,7 @@ class RunConfig:
     temperature: float | None = None
     tdamp: float = 50.0
     chain: int | None = None     # None: 1 for agent-loss (non-conservative) models, 3 for pair potentials
+    thermostat: str | None = None  # "per-species" | "global"; None: md.run.default_thermostat
     tau: float | None = None
     clip: float | None = None
     seed: int = 0
@@ -54,6 +57,10 @@ class RunConfig:
             raise ValueError("--ensemble learn needs --tau FS (the memory time of eq. 3.4)")
         if self.chain is not None and self.chain < 1:
             raise ValueError(f"--chain must be >= 1, got {self.chain}")
+        if self.thermostat is not None and self.thermostat not in THERMOSTATS:
+            raise ValueError(f"--thermostat must be one of {THERMOSTATS}, got {self.thermostat!r}")
+        if self.thermostat is not None and self.ensemble != "nvt":
+            raise ValueError(f"--thermostat is for --ensemble nvt, not {self.ensemble!r}")
         if not (0.0 <= self.contact_limit < 1.0):
             raise ValueError(f"--contact-limit must be in [0, 1) (a fraction of the training floor), got "
                              f"{self.contact_limit}")

@@ -18,8 +18,10 @@ PROJECT = "mldyn"
 class RunFiles:
     """Buffered writers for every output of a run directory."""
 
-    def __init__(self, rundir: Path, symbols, masses_n, cell33, species_names):
+    def __init__(self, rundir: Path, symbols, masses_n, cell33, species_names, conservative: bool = True):
         self.dir = rundir
+        # ½ Σ H_k is the potential energy of a conservative model only; otherwise ASE must not read it as one
+        self.energy_key = "energy" if conservative else "half_loss_sum"
         self.symbols = list(symbols)
         names = list(species_names)
         #: species pairs a <= b in the order of the core's closest-contact columns
@@ -95,7 +97,7 @@ class RunFiles:
             names = list(dict.fromkeys(self.symbols))
             data = Dataset(names, np.array([names.index(s) for s in self.symbols], dtype=np.int32), self.masses_n,
                            pos, self.cell33, vel, frc, steps, times, pot)
-            write_extxyz(self.paths["extxyz"], data, append=True, ase_momenta=True)
+            write_extxyz(self.paths["extxyz"], data, append=True, ase_momenta=True, energy_key=self.energy_key)
             self.frames.clear()
         if self.ener:
             cols = np.array(self.ener)

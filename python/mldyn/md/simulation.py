@@ -47,7 +47,9 @@ class Simulation:
     Ensembles
     ---------
     * ``"nve"``: velocity Verlet.
-    * ``"nvt"``: Nosé–Hoover chain (``temperature`` K, damping ``tdamp`` fs, ``chain`` length).
+    * ``"nvt"``: Nosé–Hoover chain (``temperature`` K, damping ``tdamp`` fs, ``chain`` length); with
+      ``per_species_thermostat`` one chain per species, each holding its species' kinetic
+      temperature (agent forces move energy between species; one chain holds only the total).
     * ``"learn"``: the paper's learning dynamics, eq. (3.4), tau q'' = -q' + (tau/M) F with
       memory time ``tau`` (fs); Newtonian (NVE) in the limit tau -> infinity.
     The default is :func:`default_ensemble` ("learn" with ``tau``, else "nvt" with ``temperature``, else "nve").
@@ -69,7 +71,8 @@ class Simulation:
     def __init__(self, model: AgentLossModel, positions_nc, species_n, cell=None, velocities_nc=None,
                  dt: float = 0.5, temperature: float | None = None, tdamp: float = 50.0, chain: int = 3,
                  force_cap: float | None = None, seed: int = 0, neighbours: str = "auto", masses_n=None,
-                 ensemble: str | None = None, tau: float | None = None, max_displacement: float | None = None):
+                 ensemble: str | None = None, tau: float | None = None, max_displacement: float | None = None,
+                 per_species_thermostat: bool = False):
         if neighbours not in NEIGHBOUR_METHODS:
             raise ValueError(f"neighbours must be one of {NEIGHBOUR_METHODS}, got {neighbours!r}")
         if ensemble is None:
@@ -80,6 +83,8 @@ class Simulation:
             raise ValueError("ensemble 'nvt' needs a target temperature (K)")
         if ensemble == "learn" and tau is None:
             raise ValueError("ensemble 'learn' needs a memory time tau (fs)")
+        if per_species_thermostat and ensemble != "nvt":
+            raise ValueError(f"per_species_thermostat is for the 'nvt' ensemble, not {ensemble!r}")
         if ensemble != "learn" and tau is not None:
             raise ValueError(f"tau is the memory time of the 'learn' ensemble; it means nothing for {ensemble!r}")
         self.ensemble = ensemble
@@ -95,7 +100,8 @@ class Simulation:
         self._sim = _core.Simulation(model.core_for(self.cell), self.cell, self.species_n, masses, pos, vel,
                                      float(dt), neighbours)
         if ensemble == "nvt":
-            self._sim.set_nose_hoover(_core.NoseHooverParams(float(temperature), float(tdamp), int(chain)))
+            self._sim.set_nose_hoover(_core.NoseHooverParams(float(temperature), float(tdamp), int(chain),
+                                                             bool(per_species_thermostat)))
         elif ensemble == "learn":
             self._sim.set_learning(float(tau))
         if force_cap is not None:

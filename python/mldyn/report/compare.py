@@ -26,6 +26,8 @@ __all__ = ["Comparison", "ROWS", "FIGURES", "compare_runs", "comparison_rows", "
 #: Table rows: (summary key, label, unit, decimals).
 ROWS = (
     ("mean_temperature_K", "Mean temperature", "K", 1),
+    ("temperature_O_K", "Temperature of the oxygens", "K", 1),
+    ("temperature_H_K", "Temperature of the hydrogens", "K", 1),
     ("oh_bond_mean_A", "O–H bond length, mean", "Å", 4),
     ("oh_bond_std_A", "O–H bond length, std", "Å", 4),
     ("hoh_angle_mean_deg", "H–O–H angle, mean", "deg", 2),
@@ -127,7 +129,30 @@ def load_run(path) -> tuple[Dataset, list]:
     for w in dropped:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         notes.append(f"{os.fspath(path)}: {str(w.message)[:300]}")
+    notes += _unfinished_run_note(path, dataset)
     return dataset, notes
+
+
+def _unfinished_run_note(path, dataset: Dataset) -> list:
+    """A note when ``path`` is an `mldyn run` directory whose run ended before its --steps (stopped by
+    a blow-up or contact, or interrupted): its observables describe a shorter, perhaps failing, run."""
+    import json
+
+    meta = os.path.join(os.fspath(path), "run.json")
+    if not os.path.isfile(meta) or dataset.steps_f is None or not len(dataset.steps_f):
+        return []
+    try:
+        planned = int(json.loads(Path(meta).read_text())["config"]["steps"])
+    except (ValueError, KeyError, TypeError):
+        return []
+    last = int(dataset.steps_f[-1])
+    if last >= planned:
+        return []
+    stopped = Path(path) / "stopped.txt"
+    why = (f"stopped: {stopped.read_text().strip()[:400]}" if stopped.is_file() else
+           "interrupted, or still running")
+    return [f"{os.fspath(path)}: the run ended at step {last} of the {planned} in its run.json ({why}); its "
+            f"observables describe that shorter run"]
 
 
 def comparison_rows(ref: dict, runs) -> list:
