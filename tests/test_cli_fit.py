@@ -61,7 +61,7 @@ def test_test_table_output_states_the_definition(fitted, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--select", "0"], "--select must be at least 1"),
     (["--select", "many"], "--select takes a number"),
-    (["--ridge", "-1"], "--ridge must be >= 0"),
+    (["--ridge", "-1"], "--ridge must be a finite number >= 0"),
     (["--split", "0.5,0.5,0.5,0.1"], "--split takes four fractions"),
     (["--loss", "cubic"], "invalid choice"),
 ])

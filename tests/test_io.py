@@ -368,3 +368,21 @@ def test_read_structure_frames_lattice_and_columns(tmp_path):
     (tmp_path / "m.xyz").write_text(f"2\n{props}\nO 0 0 0 16.0 0.16 0 0\nH 1 0 0 0.0 0 0 0\n")
     with raises_at(tmp_path / "m.xyz", 4, "mass 0 amu; masses must be > 0"):
         read_structure(tmp_path / "m.xyz", velocities=True)
+
+
+def test_core_fixed_rows_writes_the_digits_of_printf():
+    """The trajectory writers format numbers in the core; the text must be printf's to the byte."""
+    from mldyn import _core
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.normal(size=(40, 4)), rng.normal(scale=1e-11, size=(40, 2)),
+                             rng.normal(scale=1e7, size=(40, 2)), np.full((40, 1), -0.0), np.full((40, 1), 5e-11),
+                             np.full((40, 1), np.nan), np.full((40, 1), -np.inf)], axis=1)
+    labels = [f"X{i % 7}" for i in range(40)]
+    for width, sep in ((0, " "), (19, " "), (25, "\t")):
+        expected = "".join(f"{lab:<3s}" + "".join(f"{sep}{x:{width}.10f}" for x in row) + "\n"
+                           for lab, row in zip(labels, values))
+        got = _core.fixed_rows([f"{lab:<3s}" for lab in labels], values, sep, width, 10).decode()
+        assert got == expected
+    with pytest.raises(ValueError, match="3 prefixes for 40 rows"):
+        _core.fixed_rows(labels[:3], values, " ", 0, 10)

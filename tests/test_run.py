@@ -96,15 +96,22 @@ def test_restart_after_interruption_is_bitwise_identical(model_path, tmp_path, e
     extra = {"nve": dict(temperature=None), "learn": dict(temperature=None, tau=200.0),
              "nvt-per-species": dict(thermostat="per-species")}.get(ensemble, {})
     ensemble = ensemble.split("-")[0]
-    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    whole, cut, crashed = tmp_path / "whole", tmp_path / "cut", tmp_path / "crashed"
     run_md(config(model_path, ensemble=ensemble, **extra), whole, progress=False)
-    with pytest.raises(KeyboardInterrupt):
-        run_md(config(model_path, ensemble=ensemble, **extra), cut, progress=False, _stop_at=40)  # checkpoint at 25
-    assert np.loadtxt(cut / "thermo.log")[-1, 0] == 40  # output past the checkpoint was written...
-    summary = restart_md(cut, progress=False)  # ...and is replaced by the continuation from step 25
+    # Ctrl-C at step 40 (checkpoints every 25): output and a checkpoint at 40, the restart goes on from there
+    with pytest.raises(KeyboardInterrupt, match="at step 40: the output files end on whole frames at step 40"):
+        run_md(config(model_path, ensemble=ensemble, **extra), cut, progress=False, _test_stop=("interrupt", 40))
+    summary = restart_md(cut, progress=False)
+    assert summary["total_steps"] == 60 and summary["steps"] == 20
+    # a crash at 40 (no checkpoint written, as after kill -9): the output past the checkpoint at 25...
+    with pytest.raises(RuntimeError, match="test crash"):
+        run_md(config(model_path, ensemble=ensemble, **extra), crashed, progress=False, _test_stop=("crash", 40))
+    assert np.loadtxt(crashed / "thermo.log")[-1, 0] == 40
+    summary = restart_md(crashed, progress=False)  # ...is cut off and replaced by the continuation from 25
     assert summary["total_steps"] == 60 and summary["steps"] == 35
     for name in OUTPUTS:
         assert (cut / name).read_bytes() == (whole / name).read_bytes(), name
+        assert (crashed / name).read_bytes() == (whole / name).read_bytes(), name
 
 
 def test_restart_can_extend_a_finished_run(model_path, tmp_path):
@@ -266,7 +273,7 @@ def test_run_written_before_per_species_thermostats_restarts_with_its_single_cha
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     run_md(config(model_path, thermostat="global"), whole, progress=False)
     with pytest.raises(KeyboardInterrupt):
-        run_md(config(model_path, thermostat="global"), cut, progress=False, _stop_at=40)
+        run_md(config(model_path, thermostat="global"), cut, progress=False, _test_stop=("interrupt", 40))
     meta = json.loads((cut / "run.json").read_text())
     del meta["config"]["thermostat"]  # as an older mldyn wrote it
     (cut / "run.json").write_text(json.dumps(meta))
@@ -293,7 +300,7 @@ def test_compare_notes_a_run_that_ended_before_its_steps(model_path, tmp_path):
     done, cut = tmp_path / "done", tmp_path / "cut"
     run_md(config(model_path, steps=30), done, progress=False)
     with pytest.raises(KeyboardInterrupt):
-        run_md(config(model_path), cut, progress=False, _stop_at=40)
+        run_md(config(model_path), cut, progress=False, _test_stop=("interrupt", 40))
     assert load_run(done)[1] == []
     _, notes = load_run(cut)
     assert any("the run ended at step 40 of the 60 in its run.json" in n for n in notes), notes

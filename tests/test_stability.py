@@ -105,7 +105,7 @@ def test_mldyn_fit_refuses_a_model_that_fails_the_checks(tmp_path, capsys):
     data.save(path)
     out = tmp_path / "model.json"
     code = main(["fit", str(path), "-o", str(out), "--walls", "none", "--probe-steps", "800", "--split",
-                 "0,0.8,0.2,0", "--quiet"])
+                 "0,0.7,0.2,0.1", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and not out.exists()
     assert "no candidate model passed the stability checks" in err and "attractive.unstable.json" not in err

@@ -2,6 +2,7 @@
 
 #include "common.hpp"
 #include "mldyn/cell.hpp"
+#include "mldyn/text_rows.hpp"
 #include "mldyn/threads.hpp"
 #include "mldyn/units.hpp"
 
@@ -37,6 +38,25 @@ void export_cell(py::module_& m) {
     m.def("get_num_threads", &get_num_threads, "Threads used by the core.");
     m.def("set_num_threads", &set_num_threads, py::arg("n"), "Set the core's thread count (n <= 0: OpenMP default).");
     m.def("have_openmp", &have_openmp, "Whether the core was built with OpenMP.");
+    m.def(
+        "fixed_rows",
+        [](const std::vector<std::string>& prefixes, const DoubleArray& values, const std::string& separator,
+           int width, int precision) {
+            if (values.ndim() != 2)
+                throw std::invalid_argument("fixed_rows: values must have shape (rows, columns), got " +
+                                            shape_string(values));
+            const std::size_t rows = static_cast<std::size_t>(values.shape(0));
+            const std::size_t cols = static_cast<std::size_t>(values.shape(1));
+            std::string text;
+            {
+                py::gil_scoped_release release;
+                text = fixed_rows(prefixes, values.data(), rows, cols, separator, width, precision);
+            }
+            return py::bytes(text);
+        },
+        py::arg("prefixes"), py::arg("values"), py::arg("separator"), py::arg("width"), py::arg("precision"),
+        "Rows of numbers as fixed-point text (bytes): prefixes[r], then separator + each value of row r with "
+        "`precision` decimals right-aligned in `width` characters (printf's %*.*f), then a newline.");
 
     py::module_ u = m.def_submodule("units", "Pinned CODATA 2018 constants (see cpp/include/mldyn/units.hpp).");
     u.attr("eV_J") = units::eV_J;

@@ -253,6 +253,10 @@ MLDYN_MULTIVERSION void PairFinder::verlet_row(std::size_t row, const Cell& cell
                 for (std::size_t p = scratch.offset[k]; p < scratch.offset[k + 1]; ++p)
                     if (scratch.r2[p] == 0.0)
                         part.push_back(static_cast<std::uint32_t>(bin_atoms_[scratch.first[k] + (p - scratch.offset[k])]));
+        // Ascending ids, as the all-pairs search gives them: an agent's neighbours then come in the
+        // same order whenever the list was built, so its sums (and forces) depend on the positions
+        // alone, not on the history of calls, and both methods agree bit for bit.
+        std::sort(part.begin() + static_cast<long>(row_begin + seg[a]), part.end());
     }
     seg[S] = part.size() - row_begin;
 }

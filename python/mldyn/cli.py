@@ -41,9 +41,23 @@ def main(argv=None) -> int:
     module = importlib.import_module(f"mldyn.commands.{COMMANDS[args.command][0]}")
     try:
         return int(module.run(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
+    except ValueError as exc:
         print(f"mldyn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file that cannot be read or written: which one, and why
+        print(f"mldyn {args.command}: error: {os_error_text(exc)}", file=sys.stderr)
+        return 2 if isinstance(exc, FileNotFoundError) else 1
+    except KeyboardInterrupt:
+        print(f"\nmldyn {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def os_error_text(exc: OSError) -> str:
+    """'PATH: reason' for an error of the system, the message itself for one of mldyn's own."""
+    if exc.strerror is None:
+        return str(exc)
+    target = f"{exc.filename} -> {exc.filename2}" if exc.filename2 else exc.filename
+    return f"{target}: {exc.strerror}" if target is not None else exc.strerror
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
+from . import strict_json
 from .cell import cell_frames
 from .units import ACCEL_PER_FORCE_OVER_MASS
 
@@ -289,7 +290,7 @@ class Dataset:
             "format": np.array(_FORMAT_TAG),
             "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
             "species_names_json": np.array(json.dumps(self.species_names)),
-            "provenance_json": np.array(json.dumps(self.provenance)),
+            "provenance_json": np.array(strict_json.dumps(self.provenance)),
             "species_n": self.species_n, "masses_n": self.masses_n, "positions_fnc": self.positions_fnc,
             "steps_f": self.steps_f, "times_f": self.times_f,
         }
@@ -305,7 +306,11 @@ class Dataset:
     @classmethod
     def load(cls, path) -> "Dataset":
         """Read a Dataset written by :meth:`save`; ValueError (naming the file) if it is not one or is damaged."""
+        from .io.text import check_input_file
+
         path = os.fspath(path)
+        if os.path.exists(path):
+            check_input_file(path)
         try:
             npz = np.load(path, allow_pickle=False)
         except FileNotFoundError:

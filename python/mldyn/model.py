@@ -30,6 +30,8 @@ from .cell import default_cutoff, make_cell
 from .descriptors import Radial, as_descriptors, from_spec
 from .elements import ATOMIC_MASSES
 from .invariants import NEIGHBOUR_METHODS, as_positions, as_species_ids
+from .io.text import check_input_file, write_text_atomic
+from .strict_json import json_safe
 
 __all__ = ["AgentLossModel", "save_model", "load_model", "FORMAT", "SCHEMA_VERSION", "UNITS"]
 
@@ -197,14 +199,14 @@ class AgentLossModel:
             "loss": "quadratic" if self.quadratic else "linear",
             "quadratic_features": self.n_quadratic if self.quadratic else 0,
             "coefficients": {"A": self.A.tolist(), "B": (self.B if self.quadratic else self.B[:, :0, :0]).tolist()},
-            "training": _json_safe(self.metadata or {}),
+            "training": json_safe(self.metadata or {}),
         }
 
     def save(self, path) -> Path:
         """Write the model to ``path`` as JSON; returns the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n")
+        write_text_atomic(path, json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n")
         return path
 
     @classmethod
@@ -213,13 +215,15 @@ class AgentLossModel:
         definition = _core.parse_model_file(text, source)
         model = cls(definition.species, [from_spec(s) for s in definition.descriptors], definition.A,
                     definition.B, definition.masses)
-        model.metadata = json.loads(text).get("training") or {}
+        model.metadata = _training_record(json.loads(text).get("training"), source)
         return model
 
     @classmethod
     def load(cls, path) -> "AgentLossModel":
         """Read and validate a model file (schema versions 1 and 2)."""
         path = Path(path)
+        if path.exists():
+            check_input_file(path)  # not a FIFO or device (reading would never end), not a huge file
         try:
             text = path.read_text()
         except FileNotFoundError:
@@ -244,16 +248,17 @@ def load_model(path) -> AgentLossModel:
     return AgentLossModel.load(path)
 
 
-def _json_safe(obj):
-    """JSON-safe copy: numpy scalars/arrays to Python, NaN/inf to None."""
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _json_safe(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
+def _training_record(training, source: str) -> dict:
+    """The model file's ``training`` object (the fit's record), checked where the run reads it."""
+    if training is None:
+        return {}
+    if not isinstance(training, dict):
+        raise ValueError(f"{source}: 'training' must be an object (the record of the fit), got {type(training).__name__}")
+    floors = training.get("closest_pairs_A")
+    if floors is not None and not (isinstance(floors, dict) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+            for v in floors.values())):
+        raise ValueError(f"{source}: training.closest_pairs_A must map species pairs such as \"O-H\" to distances "
+                         f"in Å (numbers > 0)")
+    return training
+

@@ -19,7 +19,8 @@ namespace mldyn {
 ///    wide, bins up to two away tested): O(N) at fixed cutoff. The list is kept
 ///    while no atom has moved more than skin/2 since it was built (MD reuses it for
 ///    many steps); each use recomputes every minimum-image distance from the current
-///    positions, so results do not depend on when the list was built.
+///    positions, and a row's candidates are in ascending order as with AllPairs, so results
+///    do not depend on when the list was built and both methods agree bit for bit.
 ///  - Auto: CellList when it pays off (at least 1000 atoms and three times cutoff + skin
 ///    across every periodic axis), AllPairs otherwise.
 enum class NeighbourMethod { Auto, AllPairs, CellList };

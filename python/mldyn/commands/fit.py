@@ -3,7 +3,10 @@ by default; the paper's radial model with --recipe paper), optional feature sele
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import shlex
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,8 +30,8 @@ def _ridge(value: str):
         lam = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--ridge takes 'auto' or a number >= 0, got {value!r}") from None
-    if not lam >= 0:
-        raise argparse.ArgumentTypeError("--ridge must be >= 0")
+    if not 0 <= lam < math.inf:
+        raise argparse.ArgumentTypeError(f"--ridge must be a finite number >= 0 (or 'auto'), got {value!r}")
     return lam
 
 
@@ -40,6 +43,9 @@ def _split(value: str):
     if len(parts) != 4 or any(p < 0 for p in parts) or sum(parts) > 1 + 1e-9:
         raise argparse.ArgumentTypeError(
             "--split takes four fractions EQUIL,TRAIN,VALIDATION,TEST (>= 0, sum <= 1), e.g. 0.2,0.6,0.1,0.1")
+    if parts[3] == 0:
+        raise argparse.ArgumentTypeError("--split: the test fraction is 0, but Table 1 is measured on the test "
+                                         "block; give it a fraction > 0, e.g. 0.2,0.6,0.1,0.1")
     return parts
 
 
@@ -155,8 +161,34 @@ def fit_and_report(dataset, source: str, output, *, recipe: str = "recommended",
                              f"{', '.join(str(c['ridge_floor']) for c in report.candidates)}); the last one is in "
                              f"{bad} for inspection, not in {out}. Check the data (enough frames, forces in eV/Å), "
                              f"or skip the checks with --no-checks at your own risk")
-    model.save(out)
+    save_or_keep(model, out)
     return report
+
+
+def check_output_path(out: Path) -> None:
+    """Before any work: -o must be a file path whose directory exists (or can be made) and is writable."""
+    if out.is_dir():
+        raise ValueError(f"-o {out}: is a directory; give the model file to write, e.g. {out / 'model.json'}")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise ValueError(f"-o {out}: cannot write in {out.parent} (it is a file, not a directory); choose another path")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as exc:
+        raise ValueError(f"-o {out}: cannot write in {out.parent} ({exc.strerror or exc}); choose another path") from None
+
+
+def save_or_keep(model, out: Path) -> None:
+    """Save to ``out``; if that fails after all (disk full...), save to the temporary directory
+    instead and say where, so that the fit is never lost."""
+    try:
+        model.save(out)
+    except OSError as exc:
+        spare = Path(tempfile.gettempdir()) / f"mldyn-{os.getpid()}-{out.name}"
+        model.save(spare)
+        raise ValueError(f"could not write -o {out} ({exc.strerror or exc}); the fitted model was saved to {spare} "
+                         f"instead: move it where you want it") from None
 
 
 def run(args) -> int:
@@ -164,8 +196,10 @@ def run(args) -> int:
 
     t0 = time.perf_counter()
     out = Path(args.output)
-    if out.is_dir():
-        raise ValueError(f"-o {out}: is a directory; give the model file to write, e.g. {out / 'model.json'}")
+    check_output_path(out)
+    if args.ridge == "auto" and args.split[2] == 0:
+        raise ValueError("--split: the validation fraction is 0, but --ridge auto chooses the ridge on the "
+                         "validation block; give it a fraction > 0, or a fixed --ridge")
     dataset = load_dataset(args.data, require_forces=True)
     fit_and_report(dataset, args.data, out, recipe=args.recipe, loss=args.loss, select=args.select, ridge=args.ridge,
                    split=args.split, cutoff=args.cutoff, r_on=args.r_on, walls=args.walls, no_checks=args.no_checks,

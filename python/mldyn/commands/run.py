@@ -50,14 +50,40 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell", type=float, nargs="+", help="cell for an .xyz structure without one: L, or a b c, "
                                                          "or 9 numbers (rows a, b, c), Å")
     p.add_argument("--neighbours", choices=("auto", "all_pairs", "cell_list"), default="auto")
+    p.add_argument("--force", action="store_true",
+                   help="write into an -o directory that holds a run or files mldyn did not write (files named like "
+                        "mldyn's outputs are replaced, with a note; others are kept)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+# What --restart takes from the command line; everything else comes from RUNDIR/run.json.
+RESTART_OPTIONS = ("restart", "steps", "quiet")
+
+
+def given_options(argv) -> list[str]:
+    """Destinations of the options actually on the command line ``argv`` (after ``run``), however
+    spelled (abbreviated, ``--opt=value``): parsed again with every default suppressed."""
+    p = argparse.ArgumentParser(add_help=False)
+    add_arguments(p)
+    for action in p._actions:
+        action.default = argparse.SUPPRESS
+    return sorted(vars(p.parse_known_args(argv)[0]))
+
+
 def run(args) -> int:
-    from ..md.run import RunConfig, RunFailed, restart_md, run_md, summary_line
+    from ..md.run import Interrupted, RunConfig, RunFailed, restart_md, run_md, summary_line
 
     try:
         if args.restart:
+            extra = [name for name in given_options(args.argv[1:]) if name not in RESTART_OPTIONS]
+            if extra:
+                shown = ", ".join("model" if n == "model" else "-o" if n == "output" else "--" + n.replace("_", "-")
+                                  for n in extra)
+                print(f"mldyn run: error: --restart continues with the settings stored in {args.restart}/run.json "
+                      f"(and its own model.json, in that directory); it takes only --steps and --quiet, not {shown}. "
+                      f"To change them, start a new run from its last frame: mldyn run MODEL --init "
+                      f"{args.restart}@-1 ... -o NEWDIR", file=sys.stderr)
+                return 2
             summary = restart_md(args.restart, args.steps, progress=not args.quiet)
         else:
             missing = [name for name, v in (("model", args.model), ("--init", args.init), ("--steps", args.steps),
@@ -80,14 +106,15 @@ def run(args) -> int:
                             max_displacement=args.max_displacement, contact_limit=args.contact_limit,
                             neighbours=args.neighbours, cell=cell,
                             command=shlex.join(["mldyn"] + args.argv))
-            summary = run_md(cfg, args.output, progress=not args.quiet)
+            summary = run_md(cfg, args.output, progress=not args.quiet, force=args.force)
     except RunFailed as exc:
         print(f"mldyn run: stopped: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        where = args.restart or args.output
-        print(f"\nmldyn run: interrupted; output so far is in {where}; continue with: mldyn run --restart {where}",
-              file=sys.stderr)
+    except Interrupted as exc:
+        print(f"\nmldyn run: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # before the run directory was touched
+        print("\nmldyn run: interrupted before the run started; nothing was written", file=sys.stderr)
         return 130
     print(summary_line(summary))
     return 0

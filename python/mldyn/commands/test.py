@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file (JSON) written by mldyn fit")
     p.add_argument("data", help="CP2K run directory, extended XYZ with forces, deepmd/npy system, dataset .npz, "
                    "or @h2o32 for the bundled CP2K water run")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table (strict JSON: "
+                                                          "null where a figure is undefined)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args) -> int:
+    from .. import strict_json
     from ..io import load_dataset
     from ..fit.metrics import RELATIVE_RMSE_DEFINITION, evaluate_forces
     from ..model import load_model
@@ -25,7 +26,7 @@ def run(args) -> int:
         out = {"frames": result["frames"],
                "species": {sp: {k: v[k] for k in ("rmse", "rms_reference", "relative_rmse")}
                            for sp, v in result["species"].items()}}
-        print(json.dumps(out))
+        print(strict_json.dumps(out))
         return 0
     print(f"{result['frames']} frames; {RELATIVE_RMSE_DEFINITION}")
     print(f"{'species':<8}{'agents':>10}{'RMSE (eV/Å)':>14}{'RMS ref (eV/Å)':>16}{'relative':>10}")

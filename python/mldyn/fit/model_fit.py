@@ -10,6 +10,7 @@ choose, among ridges in order of validation error, the first model that passes t
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -124,12 +125,15 @@ def fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, r
     """
     if loss not in ("linear", "quadratic"):
         raise ValueError(f"loss must be 'linear' or 'quadratic', got {loss!r}")
-    if ridge != "auto" and not (float(ridge) >= 0):
-        raise ValueError(f"ridge must be 'auto' or a number >= 0, got {ridge!r}")
+    if ridge != "auto" and not (0 <= float(ridge) < math.inf):
+        raise ValueError(f"ridge must be 'auto' or a finite number >= 0, got {ridge!r}")
     if walls is not None and not (float(walls) > 0):
         raise ValueError(f"walls must be a positive strength in eV (or None), got {walls!r}")
     descriptors = resolve_cutoffs(descriptors if descriptors is not None else Radial.paper(), dataset)
     blocks = dataset.split(*split)
+    if ridge == "auto" and blocks.validation is None:
+        raise ValueError("ridge 'auto' is chosen on the validation block, and the split gives it no frames "
+                         "(validation fraction 0): give the validation block a fraction > 0, or a fixed ridge")
     names = list(dataset.species_names)
     S = len(names)
     par = Parametrization(descriptors, S, True, quadratic_descriptors)

@@ -11,6 +11,9 @@ CP2K input decks are read by :mod:`mldyn.io.cp2k_input` and written by :mod:`mld
 """
 from __future__ import annotations
 
+import copy
+import errno
+import functools
 import os
 
 from ..dataset import Dataset
@@ -18,6 +21,7 @@ from .cp2k_files import cp2k_projects, is_cp2k_trajectory
 from .cp2k_reader import read_cp2k
 from .deepmd import is_deepmd_system, read_deepmd_npy
 from .extxyz import read_extxyz
+from .text import check_input_file
 
 __all__ = ["load_dataset", "detect_format", "BUNDLED_NAME", "FORMATS"]
 
@@ -45,7 +49,9 @@ def detect_format(path) -> str:
     """
     p = os.fspath(path)
     if not os.path.exists(p):
-        raise FileNotFoundError(p)
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", p)
+    if not os.path.isdir(p):
+        check_input_file(p)  # a regular file of a size that fits: a FIFO or device would hang the reader
     if os.path.isdir(p):
         if is_deepmd_system(p):
             return "deepmd"
@@ -76,6 +82,8 @@ def load_dataset(path, require_forces: bool = False, **kwargs) -> Dataset:
     ``require_forces`` raises ValueError when the data has no forces (any format).
     """
     if str(path) == BUNDLED_NAME:
+        if not kwargs:  # parsed once per process (0.35 s): the demo and the tests read it many times
+            return copy.deepcopy(_bundled_h2o32())
         from ..data import bundled_h2o32_path
 
         path = bundled_h2o32_path()
@@ -94,3 +102,11 @@ def load_dataset(path, require_forces: bool = False, **kwargs) -> Dataset:
     if require_forces and dataset.forces_fnc is None:
         raise ValueError(f"{p}: the data has no forces, but forces are required")
     return dataset
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_h2o32() -> Dataset:
+    from ..data import bundled_h2o32_path
+
+    return read_cp2k(os.fspath(bundled_h2o32_path()))
+

@@ -41,8 +41,9 @@ def input_lines(path: str, depth: int = 0) -> list[tuple[str, int, str]]:
         if up.startswith("@INCLUDE"):
             target = s.split(None, 1)[1].strip().strip("'\"") if len(s.split()) > 1 else ""
             target = os.path.join(os.path.dirname(path), target)
-            if os.path.exists(target):
-                out.extend(input_lines(target, depth + 1))
+            if not os.path.exists(target):
+                raise ValueError(f"{_where(path, i + 1)}: @INCLUDE {target}: no such file (CP2K would stop here too)")
+            out.extend(input_lines(target, depth + 1))  # read_lines refuses devices, FIFOs and huge files
             continue
         if up.startswith("@"):
             continue  # @IF/@ENDIF/@PRINT: not evaluated

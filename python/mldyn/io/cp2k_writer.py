@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import _core
 from ..analysis.thermo import degrees_of_freedom, kinetic_energy
 from ..cell import cell_frames
 from ..dataset import Dataset
@@ -65,14 +66,14 @@ def write_cp2k_xyz(path, symbols: Sequence[str], frames_fnc, steps=None, times=0
     if len(symbols) != n:
         raise ValueError(f"write_cp2k_xyz: {len(symbols)} symbols for {n} atoms")
     data = frames / XYZ_KINDS[kind][1]
-    template = "".join(f"{s:>3s}  %19.10f %19.10f %19.10f\n" for s in symbols)  # CP2K's layout, a blank always
+    prefixes = [f"{s:>3s} " for s in symbols]  # CP2K's layout "%3s  %19.10f %19.10f %19.10f", a blank always
     with open_text_for_writing(path, append) as fh:
         for k in range(F):
             comment = f" i = {int(steps[k]):8d}, time = {times[k]:12.3f}"
             if energies is not None:
                 comment += f", E = {energies[k] / HARTREE_EV:20.10f}"
             fh.write(f"{n:8d}\n{comment}\n")
-            fh.write(template % tuple(data[k].ravel().tolist()))
+            fh.write(_core.fixed_rows(prefixes, data[k], " ", 19, 10).decode("ascii"))
 
 
 def write_cp2k_ener(path, steps, times, kinetic_f, temperature_f, potential_f, conserved_f=None,

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..dataset import Dataset
 from ..elements import default_masses
-from .text import file_sha256, read_lines, species_ids, where
+from .text import check_input_file, file_sha256, read_lines, species_ids, where
 
 __all__ = ["read_deepmd_npy", "write_deepmd_npy", "is_deepmd_system"]
 
@@ -25,6 +25,7 @@ def is_deepmd_system(directory) -> bool:
 
 
 def _load_npy(path: str) -> np.ndarray:
+    check_input_file(path)
     try:
         arr = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:

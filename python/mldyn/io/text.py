@@ -2,7 +2,7 @@
 
 Bytes and lines of plain or gzipped files (with the file's sha256), line-addressed access
 to a byte buffer without a Python object per line, text handles for writing (gzip when the
-name ends in ``.gz``), ``"file, line N"`` locations for error messages, number tests, and
+name ends in ``.gz``), whole-or-nothing text files, ``"file, line N"`` locations for error messages, number tests, and
 species ids from per-atom labels.
 """
 from __future__ import annotations
@@ -11,27 +11,69 @@ import gzip
 import hashlib
 import io
 import os
+import stat
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-__all__ = ["read_bytes", "read_lines", "file_sha256", "LineIndex", "open_text_for_writing", "where", "is_int",
+__all__ = ["read_bytes", "check_input_file", "max_input_bytes",
+           "read_lines", "file_sha256", "LineIndex", "open_text_for_writing", "write_text_atomic", "where", "is_int",
            "is_float", "species_ids"]
+
+
+def max_input_bytes() -> int:
+    """Largest input file mldyn reads into memory (bytes, after decompression): a quarter of the
+    machine's memory, or ``MLDYN_MAX_INPUT_BYTES`` when set."""
+    env = os.environ.get("MLDYN_MAX_INPUT_BYTES")
+    if env:
+        return int(float(env))
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def check_input_file(path) -> int:
+    """The size of ``path`` (bytes); ValueError naming it unless it is a regular file (not a FIFO,
+    device or socket, which could block or never end) within :func:`max_input_bytes`."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (a FIFO, device or socket)"
+        raise ValueError(f"{path}: {kind}; mldyn reads data from regular files")
+    _check_size(path, st.st_size)
+    return st.st_size
+
+
+def _check_size(path, size: int, what: str = "") -> None:
+    limit = max_input_bytes()
+    if size > limit:
+        raise ValueError(f"{path}: {what}more than {limit / 2**20:.0f} MiB, the most mldyn reads into memory (a "
+                         f"quarter of this machine's memory, or MLDYN_MAX_INPUT_BYTES); split the file, or raise "
+                         f"that limit if it fits")
 
 
 def read_bytes(path: str) -> tuple[bytes, str]:
     """Raw bytes of ``path`` (gunzipped when it starts with the gzip magic) and the sha256 of the file as stored.
 
-    ValueError naming the file for a damaged gzip stream.
+    ValueError naming the file for a damaged gzip stream, a file that is not a regular file, or one
+    larger than :func:`max_input_bytes` (compressed or not).
     """
+    check_input_file(path)
     with open(path, "rb") as fh:
         raw = fh.read()
     sha = hashlib.sha256(raw).hexdigest()
     if raw[:2] == b"\x1f\x8b":
+        limit = max_input_bytes()
         try:
-            raw = gzip.decompress(raw)
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+                raw = gz.read(limit + 1)  # never more than the limit in memory, however well it compresses
         except (OSError, EOFError) as exc:
             raise ValueError(f"{path}: damaged gzip file: {exc}") from None
+        _check_size(path, len(raw), "decompressed, ")
     return raw, sha
 
 
@@ -95,6 +137,19 @@ def open_text_for_writing(path, append: bool = False):
 
         return _Closing(gz, encoding="ascii", newline="\n")
     return open(path, "a" if append else "w", encoding="ascii", newline="\n")
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all: into a temporary file beside it, then renamed
+    over it, so an interruption or a full disk never leaves half a file (the old one stays)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def where(path: str, line: int) -> str:

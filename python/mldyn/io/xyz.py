@@ -21,6 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import _core
 from ..elements import default_masses, element_symbol
 from ..units import KINETIC_EV_PER_AMU_A2_FS2
 from .text import LineIndex, is_float, is_int, open_text_for_writing, read_bytes, where
@@ -467,8 +468,7 @@ def write_extxyz(path, dataset, append: bool = False, ase_momenta: bool = False,
             masses = np.broadcast_to(d.masses_n[None, :, None], (d.n_frames, d.n_atoms, 1))
             arrays += [masses, d.velocities_fnc * d.masses_n[None, :, None] * ASE_TIME_FS]
     data = np.concatenate(arrays, axis=2)
-    row = " %.10f" * data.shape[2]
-    template = "".join(f"{s:<3s}{row}\n" for s in d.symbols)
+    prefixes = [f"{s:<3s}" for s in d.symbols]  # then " %.10f" per column, formatted by the core (fast)
     with open_text_for_writing(path, append) as fh:
         for k in range(d.n_frames):
             head = []
@@ -480,4 +480,4 @@ def write_extxyz(path, dataset, append: bool = False, ase_momenta: bool = False,
             head.append(f"step={int(d.steps_f[k])} time={d.times_f[k]:.6f}")
             head.append('pbc="T T T"' if d.cells_f33 is not None else 'pbc="F F F"')
             fh.write(f"{d.n_atoms}\n{' '.join(head)}\n")
-            fh.write(template % tuple(data[k].ravel().tolist()))
+            fh.write(_core.fixed_rows(prefixes, data[k], " ", 0, 10).decode("ascii"))

@@ -13,7 +13,12 @@ A run directory holds
   the total loss) and the CPU-time column is 0, so that files are reproducible;
 * ``thermo.log`` — step, time (fs), kinetic energy (eV), temperature (K), 1/2 sum H_k (eV),
   mean agent loss (eV), conserved quantity (eV; NaN where none exists), clipped forces so far;
-* ``model.json`` (a copy), ``run.json`` (the settings), ``command.txt``, ``checkpoint.npz``.
+* ``model.json`` (a copy), ``run.json`` (the settings), ``command.txt``, ``initial.npz``,
+  ``checkpoint.npz``; ``stopped.txt`` (why a run stopped early); ``mldyn.lock`` while a process
+  writes the directory (:mod:`mldyn.md.run_dir`: one writer at a time, no user file overwritten).
+
+Ctrl-C or SIGTERM stops a run at the next chunk of steps with its output and a checkpoint at the
+step reached; a failed write (full disk) leaves every file on a whole frame (:mod:`.run_files`).
 
 Checkpoints store the dynamical state and the byte length of every output file, so a restart
 truncates the files to the checkpoint and continues bitwise identically to an uninterrupted run
@@ -23,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -31,16 +35,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import _core, units
+from .. import _core, strict_json, units
 from ..analysis.thermo import species_temperatures_of
 from ..model import load_model
+from ..io.text import write_text_atomic
 from ..progress import progress_bar
 from .initial_state import load_initial_state
 from .run_config import RUN_FILE_VERSION, RunConfig, RunFailed
+from .run_dir import RunLock, check_new_run_dir, make_run_dir
 from .run_files import RunFiles, load_checkpoint, save_checkpoint
 from .simulation import Simulation, SimulationError
+from .stop_requests import Interrupted, StopRequests
 
-__all__ = ["run_md", "restart_md", "summary_line", "default_chain", "default_thermostat", "contact_limits"]
+__all__ = ["run_md", "restart_md", "Interrupted", "summary_line", "default_chain", "default_thermostat", "contact_limits"]
 
 
 def default_chain(model) -> int:
@@ -84,17 +91,18 @@ def _build_simulation(cfg: RunConfig, model, symbols, pos, vel, cell33) -> Simul
     return sim
 
 
-def run_md(cfg: RunConfig, rundir, progress: bool = True, _stop_at: int | None = None) -> dict:
-    """Start a run in ``rundir`` (created; must not hold a run already). Returns the summary dict.
+def run_md(cfg: RunConfig, rundir, progress: bool = True, force: bool = False, _test_stop: tuple | None = None) -> dict:
+    """Start a run in ``rundir`` (created if missing). Returns the summary dict.
 
-    Raises :class:`RunFailed` if the dynamics blow up (the last checkpoint and all output are kept).
+    ``rundir`` must be new, empty, or hold a run that stopped before its first checkpoint; with
+    ``force`` it may hold a run or other files (mldyn's file names are replaced, others kept).
+    Raises :class:`RunFailed` if the dynamics blow up or an output cannot be written, and
+    :class:`Interrupted` on SIGINT/SIGTERM (output and a checkpoint kept at the step reached).
     """
     cfg.validate()
     rundir = Path(rundir)
-    if (rundir / "run.json").exists():
-        raise ValueError(f"{rundir} already holds a run; use --restart {rundir} to continue it or choose another -o")
-    rundir.mkdir(parents=True, exist_ok=True)
     model = load_model(cfg.model)
+    model_text = Path(cfg.model).read_text()  # before anything in rundir changes (-o may hold the model)
     symbols, pos, vel, cell33, origin = load_initial_state(cfg.init, cfg.cell)
     unknown = sorted(set(symbols) - set(model.species))
     if unknown:
@@ -109,62 +117,149 @@ def run_md(cfg: RunConfig, rundir, progress: bool = True, _stop_at: int | None =
     t_start = float(np.sum(model.atom_masses(symbols, len(symbols))[:, None] * vel ** 2) * units.KINETIC_EV_PER_AMU_A2_FS2
                     / (max(3 * len(symbols) - 3, 1) * units.KB_EV_PER_K))
     origin += f"; start temperature {t_start:.1f} K"
-    if progress:
-        print(f"start: {origin}", file=sys.stderr)
-    shutil.copyfile(cfg.model, rundir / "model.json")
-    (rundir / "run.json").write_text(json.dumps({"version": RUN_FILE_VERSION, "config": asdict(cfg),
-                                                 "initial_state": origin}, indent=1) + "\n")
-    (rundir / "command.txt").write_text(cfg.command + "\n")
-    np.savez(rundir / "initial.npz", positions=pos, velocities=vel, symbols=np.array(symbols),
-             cell=np.zeros((0, 3)) if cell33 is None else cell33)
+    make_run_dir(rundir)
+    with RunLock(rundir), StopRequests() as stop:
+        replaced = check_new_run_dir(rundir, force)
+        if replaced:
+            print(f"mldyn: replacing {', '.join(replaced)} in {rundir}", file=sys.stderr)
+            for name in replaced:
+                (rundir / name).unlink(missing_ok=True)
+        if progress:
+            print(f"start: {origin}", file=sys.stderr)
+        # run.json first: from here on the directory is a run that --restart (or a rerun) can take up
+        write_text_atomic(rundir / "run.json", strict_json.dumps({"version": RUN_FILE_VERSION, "config": asdict(cfg),
+                                                                  "initial_state": origin}, indent=1) + "\n")
+        write_text_atomic(rundir / "model.json", model_text)
+        write_text_atomic(rundir / "command.txt", cfg.command + "\n")
+        _save_initial(rundir, symbols, pos, vel, cell33)
+        return _begin(cfg, rundir, model, symbols, pos, vel, cell33, progress, stop, _test_stop)
+
+
+def _save_initial(rundir: Path, symbols, pos, vel, cell33) -> None:
+    tmp = rundir / "initial.tmp.npz"
+    try:
+        np.savez(tmp, positions=pos, velocities=vel, symbols=np.array(symbols),
+                 cell=np.zeros((0, 3)) if cell33 is None else cell33)
+        tmp.replace(rundir / "initial.npz")
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _load_initial(rundir: Path):
+    """Symbols, positions, velocities and cell (or None) of a run's initial.npz."""
+    path = rundir / "initial.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            cell33 = z["cell"] if z["cell"].shape == (3, 3) else None
+            return [str(s) for s in z["symbols"]], z["positions"], z["velocities"], cell33
+    except Exception as exc:  # missing or damaged: one message naming the file
+        raise ValueError(f"restart: {path} is missing or damaged ({type(exc).__name__}: {exc}); start a new run "
+                         f"from the run's last frame, --init {rundir}@-1") from None
+
+
+def _begin(cfg, rundir, model, symbols, pos, vel, cell33, progress, stop, test_stop) -> dict:
+    """Step 0: empty output files, the first frame and the first checkpoint, then the run."""
     sim = _build_simulation(cfg, model, symbols, pos, vel, cell33)
     files = RunFiles(rundir, symbols, sim.masses, cell33, model.species, model.conservative)
-    files.start()
-    files.add_frame(sim)
-    files.add_thermo(sim)
-    save_checkpoint(rundir, sim, files)
-    return _advance(cfg, rundir, sim, files, progress, _stop_at)
+    try:
+        files.start()
+        files.add_frame(sim)
+        files.add_thermo(sim)
+        save_checkpoint(rundir, sim, files)
+    except OSError as exc:
+        raise RunFailed(_output_error(exc, rundir, files)) from None
+    return _advance(cfg, rundir, sim, files, progress, stop, test_stop)
 
 
-def restart_md(rundir, steps: int | None = None, progress: bool = True, _stop_at: int | None = None) -> dict:
-    """Continue the run in ``rundir`` from its checkpoint (to ``steps`` in total if given)."""
+def restart_md(rundir, steps: int | None = None, progress: bool = True, _test_stop: tuple | None = None) -> dict:
+    """Continue the run in ``rundir`` from its checkpoint (to ``steps`` in total if given); a run that
+    stopped before its first checkpoint starts again from its initial state. Output beyond the
+    checkpoint is cut off first. Nothing is changed when the request is refused."""
     rundir = Path(rundir)
     meta_path = rundir / "run.json"
+    if not rundir.is_dir():
+        raise ValueError(f"--restart {rundir}: no such directory")
     if not meta_path.exists():
-        raise FileNotFoundError(f"restart: {rundir} holds no run (no run.json)")
-    meta = json.loads(meta_path.read_text())
-    if int(meta.get("version", 1)) > RUN_FILE_VERSION:
-        raise ValueError(f"restart: {meta_path} was written by a newer mldyn (run file version {meta['version']}, this "
+        raise ValueError(f"--restart {rundir}: holds no run (no run.json)")
+    try:
+        meta = json.loads(meta_path.read_text())
+        version = int(meta.get("version", 1))
+        config = dict(meta["config"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"--restart: {meta_path} is not a run file mldyn can read ({exc})") from None
+    if version > RUN_FILE_VERSION:
+        raise ValueError(f"restart: {meta_path} was written by a newer mldyn (run file version {version}, this "
                          f"one reads up to {RUN_FILE_VERSION}); continue it with that version")
-    config = dict(meta["config"])
     if config.get("ensemble") == "nvt":
         config.setdefault("thermostat", "global")  # runs written before per-species thermostats had one chain
-    cfg = RunConfig(**config)
+    try:
+        cfg = RunConfig(**config)
+    except TypeError as exc:
+        raise ValueError(f"--restart: {meta_path} is not a run file mldyn can read ({exc})") from None
     if steps is not None:
         cfg.steps = int(steps)
-        meta["config"]["steps"] = cfg.steps
-        meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     cfg.validate()
-    model = load_model(rundir / "model.json")
-    with np.load(rundir / "initial.npz", allow_pickle=False) as z:
-        symbols = [str(s) for s in z["symbols"]]
-        cell33 = z["cell"] if z["cell"].shape == (3, 3) else None
-    ck = load_checkpoint(rundir)
-    if int(ck["step"]) > cfg.steps:
-        raise ValueError(f"restart: the checkpoint is at step {int(ck['step'])}, beyond --steps {cfg.steps}")
-    sim = _build_simulation(cfg, model, symbols, ck["positions"], ck["velocities"], cell33)
-    sim.core.set_state(ck["positions"], ck["velocities"], int(ck["step"]), float(ck["time"]))
-    if sim.core.thermostatted:
-        sim.core.set_chain_state(list(ck["chain_positions"]), list(ck["chain_velocities"]))
-    sim.core.set_clipped_count(int(ck["clipped"]))
-    files = RunFiles(rundir, symbols, sim.masses, cell33, model.species, model.conservative)
-    files.truncate(ck["file_sizes"])
-    (rundir / "stopped.txt").unlink(missing_ok=True)  # this attempt writes its own if it stops
-    return _advance(cfg, rundir, sim, files, progress, _stop_at)
+    with RunLock(rundir), StopRequests() as stop:
+        ck = load_checkpoint(rundir) if (rundir / "checkpoint.npz").exists() else None
+        if ck is None and not (rundir / "model.json").exists():  # stopped right after writing run.json
+            write_text_atomic(rundir / "model.json", Path(cfg.model).read_text())
+        model = load_model(rundir / "model.json")
+        if ck is not None and int(ck["step"]) > cfg.steps:
+            raise ValueError(f"restart: the checkpoint is at step {int(ck['step'])}, beyond --steps {cfg.steps}; "
+                             f"nothing was changed")
+        if steps is not None:  # only once the request is known to be good
+            meta["config"]["steps"] = cfg.steps
+            write_text_atomic(meta_path, strict_json.dumps(meta, indent=1) + "\n")
+        (rundir / "stopped.txt").unlink(missing_ok=True)  # this attempt writes its own if it stops
+        if ck is None:
+            return _start_again(cfg, rundir, model, progress, stop, _test_stop)
+        symbols, _, _, cell33 = _load_initial(rundir)
+        sim = _build_simulation(cfg, model, symbols, ck["positions"], ck["velocities"], cell33)
+        sim.core.set_state(ck["positions"], ck["velocities"], int(ck["step"]), float(ck["time"]))
+        if sim.core.thermostatted:
+            sim.core.set_chain_state(list(ck["chain_positions"]), list(ck["chain_velocities"]))
+        sim.core.set_clipped_count(int(ck["clipped"]))
+        files = RunFiles(rundir, symbols, sim.masses, cell33, model.species, model.conservative)
+        files.truncate(ck["file_sizes"])
+        files.last_step = int(ck["step"])
+        return _advance(cfg, rundir, sim, files, progress, stop, _test_stop)
+
+
+def _start_again(cfg, rundir, model, progress, stop, test_stop) -> dict:
+    """A run that stopped before its first checkpoint: from its initial state (initial.npz, or its
+    --init again when even that was not written), with every output file emptied."""
+    if (rundir / "initial.npz").exists():
+        symbols, pos, vel, cell33 = _load_initial(rundir)
+    else:
+        symbols, pos, vel, cell33, _ = load_initial_state(cfg.init, cfg.cell)
+        if vel is None:
+            vel = _core.maxwell_boltzmann(model.atom_masses(symbols, len(symbols)), cfg.temperature, cfg.seed, True)
+        _save_initial(rundir, symbols, pos, vel, cell33)
+    print(f"mldyn: {rundir} has no checkpoint (the run stopped while starting): starting again from its initial "
+          f"state", file=sys.stderr)
+    return _begin(cfg, rundir, model, symbols, pos, vel, cell33, progress, stop, test_stop)
+
+
+def _output_error(exc: OSError, rundir: Path, files: RunFiles) -> str:
+    ck = rundir / "checkpoint.npz"
+    where = f"step {files.last_step}" if files.last_step is not None else "no frame (they are empty)"
+    resume = (f"the last checkpoint is at step {int(load_checkpoint(rundir)['step'])}" if ck.exists()
+              else "there is no checkpoint yet (a restart starts again from the initial state)")
+    message = (f"could not write {exc.filename or rundir}: {exc.strerror or exc}. The output files end on whole "
+               f"frames at {where}; {resume}. Free some space (or make the files writable) and continue with: "
+               f"mldyn run --restart {rundir}")
+    try:
+        (rundir / "stopped.txt").write_text(message + "\n")
+    except OSError:
+        pass  # the disk that failed may refuse this too; the message is printed anyway
+    return message
 
 
 def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, progress: bool,
-             stop_at: int | None) -> dict:
+             stop: StopRequests, test_stop: tuple | None) -> dict:
+    # test_stop ("interrupt" | "crash", step): a test's Ctrl-C, or a crash (an exception, no checkpoint
+    # written: what kill -9 leaves), at the first chunk boundary at or after that step
+    stop_kind, stop_at = test_stop or (None, None)
     if cfg.threads:
         _core.set_num_threads(cfg.threads)
     start_step, t0 = sim.step, time.perf_counter()
@@ -177,8 +272,13 @@ def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, pro
     try:
         while sim.step < cfg.steps:
             s = sim.step
-            if stop_at is not None and s >= stop_at:
-                raise KeyboardInterrupt  # test hook: an interruption between checkpoints
+            if stop_kind == "crash" and s >= stop_at:
+                raise RuntimeError(f"test crash at step {s}")
+            if stop.requested or (stop_kind == "interrupt" and s >= stop_at):
+                save_checkpoint(rundir, sim, files)
+                raise Interrupted(f"interrupted ({stop.requested or 'test'}) at step {s}: the output files end on "
+                                  f"whole frames at step {files.last_step}, with a checkpoint at step {s}; "
+                                  f"continue with: mldyn run --restart {rundir}")
             nxt = min(cfg.steps, (s // cfg.checkpoint_every + 1) * cfg.checkpoint_every, s + chunk)
             if stop_at is not None:
                 nxt = min(nxt, max(stop_at, s + 1))
@@ -192,8 +292,8 @@ def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, pro
                 if "contact limit" in str(exc):
                     why = (f" The model was fitted on pairs no closer than {_floors_text(sim.model)}: it is outside the "
                            f"region it was fitted on (--contact-limit {cfg.contact_limit:g} x those; 0 disables the stop).")
-                message = (f"{exc}.{why} Output up to step {sim.step} is in {rundir}; the last good checkpoint is at "
-                           f"step {int(last)}, but a restart from it repeats the same steps (the dynamics are "
+                message = (f"{exc}.{why} Output up to step {files.last_step} is in {rundir}; the last good checkpoint "
+                           f"is at step {int(last)}, but a restart from it repeats the same steps (the dynamics are "
                            f"deterministic): fit a more stable model, or start a new run with a shorter --dt or from "
                            f"another frame")
                 (rundir / "stopped.txt").write_text(message + "\n")  # why, for `mldyn compare` and later readers
@@ -222,8 +322,9 @@ def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, pro
                 rate = (sim.step - start_step) / max(time.perf_counter() - t0, 1e-9)
                 bar.set_postfix_str(f"{rate:.0f} steps/s, {rate * cfg.dt * 86400 / 1e6:.2f} ns/day, "
                                     f"T {sim.temperature:.0f} K", refresh=False)
+    except OSError as exc:
+        raise RunFailed(_output_error(exc, rundir, files)) from None
     finally:
-        files.flush()
         if progress:
             bar.close()
     wall = time.perf_counter() - t0

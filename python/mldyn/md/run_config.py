@@ -61,6 +61,10 @@ class RunConfig:
             raise ValueError(f"--thermostat must be one of {THERMOSTATS}, got {self.thermostat!r}")
         if self.thermostat is not None and self.ensemble != "nvt":
             raise ValueError(f"--thermostat is for --ensemble nvt, not {self.ensemble!r}")
+        if not 0 <= self.seed < 2 ** 64:
+            raise ValueError(f"--seed must be an integer in [0, 2^64), got {self.seed}")
+        if self.threads < 0:
+            raise ValueError(f"--threads must be >= 0 (0: all cores), got {self.threads}")
         if not (0.0 <= self.contact_limit < 1.0):
             raise ValueError(f"--contact-limit must be in [0, 1) (a fraction of the training floor), got "
                              f"{self.contact_limit}")

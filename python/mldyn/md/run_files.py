@@ -1,7 +1,13 @@
-"""The files of a run directory: buffered output writers, checkpoints with the files' lengths."""
+"""The files of a run directory: buffered output writers, checkpoints with the files' lengths.
+
+A flush writes every buffered frame to every file or, if any write fails (full disk, file too
+large, read-only), cuts every file back to where it was: the files always end on whole frames
+and a step never appears twice.
+"""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +16,12 @@ from ..dataset import Dataset
 from .run_config import RUN_FILE_VERSION
 from .simulation import Simulation
 
-__all__ = ["RunFiles", "save_checkpoint", "load_checkpoint", "PROJECT"]
+__all__ = ["RunFiles", "save_checkpoint", "load_checkpoint", "PROJECT", "OUTPUT_NAMES"]
 
 PROJECT = "mldyn"
+OUTPUT_NAMES = {"extxyz": "trajectory.extxyz", "pos": f"{PROJECT}-pos-1.xyz", "vel": f"{PROJECT}-vel-1.xyz",
+                "frc": f"{PROJECT}-frc-1.xyz", "ener": f"{PROJECT}-1.ener", "cell": f"{PROJECT}-1.cell",
+                "thermo": "thermo.log"}
 
 
 class RunFiles:
@@ -31,13 +40,11 @@ class RunFiles:
         self.frames: list[tuple] = []  # (step, time, pos, vel, frc, pot_eV)
         self.thermo: list[str] = []
         self.ener: list[tuple] = []
+        self.last_step: int | None = None  # step of the last frame in the files
 
     @property
     def paths(self) -> dict:
-        d = self.dir
-        return {"extxyz": d / "trajectory.extxyz", "pos": d / f"{PROJECT}-pos-1.xyz", "vel": d / f"{PROJECT}-vel-1.xyz",
-                "frc": d / f"{PROJECT}-frc-1.xyz", "ener": d / f"{PROJECT}-1.ener", "cell": d / f"{PROJECT}-1.cell",
-                "thermo": d / "thermo.log"}
+        return {key: self.dir / name for key, name in OUTPUT_NAMES.items()}
 
     def start(self) -> None:
         """Create empty files with their headers."""
@@ -81,6 +88,25 @@ class RunFiles:
                                             thermo["conserved"][k], int(thermo["clipped"][k]), thermo["closest"][k]))
 
     def flush(self) -> None:
+        """Append the buffered frames and lines to the files, all or none (see the module doc)."""
+        if not (self.frames or self.ener or self.thermo):
+            return
+        before = self.sizes()
+        last = self.frames[-1][0] if self.frames else self.last_step
+        try:
+            self._write()
+        except BaseException:
+            for key, path in self.paths.items():
+                if path.exists():
+                    os.truncate(path, before.get(key, 0))
+            raise
+        finally:
+            self.frames.clear()
+            self.ener.clear()
+            self.thermo.clear()
+        self.last_step = last
+
+    def _write(self) -> None:
         from ..io.cp2k_writer import write_cp2k_cell, write_cp2k_ener, write_cp2k_xyz
         from ..io.xyz import write_extxyz
 
@@ -98,16 +124,13 @@ class RunFiles:
             data = Dataset(names, np.array([names.index(s) for s in self.symbols], dtype=np.int32), self.masses_n,
                            pos, self.cell33, vel, frc, steps, times, pot)
             write_extxyz(self.paths["extxyz"], data, append=True, ase_momenta=True, energy_key=self.energy_key)
-            self.frames.clear()
         if self.ener:
             cols = np.array(self.ener)
             write_cp2k_ener(self.paths["ener"], cols[:, 0].astype(np.int64), cols[:, 1], cols[:, 2], cols[:, 3],
                             cols[:, 4], cols[:, 5], append=True)
-            self.ener.clear()
         if self.thermo:
             with open(self.paths["thermo"], "a") as fh:
                 fh.writelines(self.thermo)
-            self.thermo.clear()
 
     def sizes(self) -> dict:
         return {k: p.stat().st_size for k, p in self.paths.items() if p.exists()}
@@ -118,8 +141,8 @@ class RunFiles:
             path = self.paths[key]
             if not path.exists() or path.stat().st_size < size:
                 raise ValueError(f"restart: output file {path} is shorter than at the checkpoint; cannot continue")
-            with open(path, "r+b") as fh:
-                fh.truncate(size)
+            os.truncate(path, size)
+        self.last_step = None
 
 
 def _thermo_line(step, time, kinetic, temperature, half_loss, mean_loss, conserved, clipped, closest) -> str:
@@ -132,19 +155,27 @@ def save_checkpoint(rundir: Path, sim: Simulation, files: RunFiles) -> None:
     files.flush()
     core = sim.core
     tmp = rundir / "checkpoint.tmp.npz"
-    np.savez(tmp, version=RUN_FILE_VERSION, positions=sim.positions, velocities=sim.velocities, step=sim.step,
-             time=sim.time, chain_positions=np.array(core.chain_positions), clipped=sim.clipped_count,
-             chain_velocities=np.array(core.chain_velocities), file_sizes=json.dumps(files.sizes()))
-    tmp.replace(rundir / "checkpoint.npz")  # atomic: a crash never leaves half a checkpoint
+    try:
+        np.savez(tmp, version=RUN_FILE_VERSION, positions=sim.positions, velocities=sim.velocities, step=sim.step,
+                 time=sim.time, chain_positions=np.array(core.chain_positions), clipped=sim.clipped_count,
+                 chain_velocities=np.array(core.chain_velocities), file_sizes=json.dumps(files.sizes()))
+        tmp.replace(rundir / "checkpoint.npz")  # atomic: a crash never leaves half a checkpoint
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(rundir: Path) -> dict:
     path = rundir / "checkpoint.npz"
     if not path.exists():
         raise FileNotFoundError(f"restart: no checkpoint.npz in {rundir}")
-    with np.load(path, allow_pickle=False) as z:
-        if int(z["version"]) != RUN_FILE_VERSION:
-            raise ValueError(f"restart: {path} has checkpoint version {int(z['version'])}, expected {RUN_FILE_VERSION}")
-        ck = {k: z[k] for k in z.files}
-    ck["file_sizes"] = json.loads(str(ck["file_sizes"]))
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            version = int(z["version"])
+            ck = {k: z[k] for k in z.files}
+        ck["file_sizes"] = json.loads(str(ck["file_sizes"]))
+    except Exception as exc:  # zip, npy or JSON damage of any kind: one message naming the file
+        raise ValueError(f"restart: {path} is damaged ({type(exc).__name__}: {exc}); the run cannot continue from it: "
+                         f"start a new run from its last frame, --init {rundir}@-1") from None
+    if version != RUN_FILE_VERSION:
+        raise ValueError(f"restart: {path} has checkpoint version {version}, expected {RUN_FILE_VERSION}")
     return ck

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import plots
+from .. import strict_json
 from ..analysis import analyze, default_peak_window, half_min_width
 from ..dataset import Dataset
 
@@ -301,21 +302,9 @@ def compare_runs(reference: Dataset, run, outdir, labels=("reference", "learned"
     summary = {"labels": list(labels), "inputs": list(names), "reference": summaries[0], "run": summaries[1],
                "runs": summaries[1:], "difference": differences[0], "differences": differences,
                "forces": forces_all[0], "forces_all": forces_all, "notes": notes}
-    (outdir / "summary.json").write_text(json.dumps(_json_safe(summary), indent=1) + "\n")
+    (outdir / "summary.json").write_text(strict_json.dumps(summary, indent=1) + "\n")
     return Comparison(labels, tuple(analyses), tuple(summaries), rows, forces_all[0], figures, report, notes,
                       forces_all)
-
-
-def _json_safe(obj):
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def _report_text(everything, labels, names, analyses, rows, forces_all, sources, force_stride, notes, seed,
