@@ -303,3 +303,13 @@ def test_summarize_bundled_water(h2o32):
     an = A.analyze(h2o32)
     assert abs(A.spectrum_peak(an.vdos) - s["oh_stretch_peak_cm1"]) < an.vdos.resolution_cm1
     assert an.sample_bonds_fk.shape == (600, 4) and an.rdfs["OO"].n_frames == 600
+
+
+def test_a_spectrum_highest_at_the_band_edge_has_no_peak_in_the_band():
+    """A band that holds only the tail of a lower peak (no maximum inside it) gives NaN, not its edge."""
+    k = np.linspace(0.0, 6000.0, 6001)
+    power = np.exp(-0.5 * ((k - 1600.0) / 150.0) ** 2) + 1e-3 * np.exp(-0.5 * ((k - 3400.0) / 40.0) ** 2)
+    sp = A.Spectrum(k, power, 1.0)
+    assert math.isnan(A.spectrum_peak(sp, band=(2000.0, 3000.0)))  # falling from the lower peak: edge 2000
+    assert A.spectrum_peak(sp, band=(3000.0, 4500.0)) == pytest.approx(3400.0, abs=1.0)  # an interior maximum
+    assert math.isnan(A.spectrum_peak(A.Spectrum(k, k, 1.0), band=(2000.0, 4500.0)))  # rising: edge 4500

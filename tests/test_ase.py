@@ -4,6 +4,7 @@ import pytest
 
 ase = pytest.importorskip("ase", reason="ASE is an optional extra: pip install 'mldyn[ase]'")
 from ase import Atoms  # noqa: E402
+from ase.calculators.calculator import PropertyNotImplementedError  # noqa: E402
 from ase.md.verlet import VelocityVerlet  # noqa: E402
 
 import mldyn  # noqa: E402
@@ -45,8 +46,21 @@ def test_calculator_returns_forces_losses_and_half_loss_energy(water):
     atoms.calc = MLDCalculator(model)
     forces, losses = model.compute(data.positions_fnc[0], data.symbols, data.cells_f33[0])
     np.testing.assert_array_equal(atoms.get_forces(), forces)
-    np.testing.assert_array_equal(atoms.get_potential_energies(), losses)
-    assert atoms.get_potential_energy() == pytest.approx(0.5 * losses.sum(), rel=1e-14)
+    np.testing.assert_array_equal(atoms.calc.get_property("agent_losses", atoms), losses)
+    assert atoms.calc.get_property("half_loss_sum", atoms) == pytest.approx(0.5 * losses.sum(), rel=1e-14)
+    # an agent-loss model has no potential energy: ASE's error for a missing property, not a fake number
+    assert not model.conservative
+    with pytest.raises(PropertyNotImplementedError):
+        atoms.get_potential_energy()
+    with pytest.raises(PropertyNotImplementedError):
+        atoms.get_potential_energies()
+    # a pair potential does: 1/2 sum_k H_k, per atom H_k
+    pair = mldyn.AgentLossModel.pair_potential(["O", "H"], mldyn.Basis((("exp", 1.0), ("power", 2.0)), r_on=4.0),
+                                               np.array([[[1.0, 0.5], [0.3, 0.2]], [[0.3, 0.2], [0.1, 0.4]]]))
+    atoms.calc = MLDCalculator(pair)
+    _, pair_losses = pair.compute(data.positions_fnc[0], data.symbols, data.cells_f33[0])
+    assert atoms.get_potential_energy() == pytest.approx(0.5 * pair_losses.sum(), rel=1e-14)
+    np.testing.assert_array_equal(atoms.get_potential_energies(), pair_losses)
 
 
 def test_calculator_maps_species_by_symbol_and_refuses_mixed_pbc(water, tmp_path):

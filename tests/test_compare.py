@@ -148,3 +148,16 @@ def test_two_runs_side_by_side(runs, tmp_path, capsys):
     assert summary["runs"][0] == summary["runs"][1] == summary["run"]
     head = next(line for line in (out / "report.md").read_text().splitlines() if line.startswith("| quantity"))
     assert head.split(" | ")[2:] == ["CP2K", "one", "two", "one − CP2K", "two − CP2K |"]
+
+
+def test_importing_the_figures_leaves_the_users_matplotlib_backend_alone(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('svg'); import mldyn.report.plots as p, mldyn.fit, mldyn.report.compare; "
+            "import matplotlib.pyplot as plt; assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "
+            f"p.plot_selection_curves({{'O': [(2, 0.5, [0, 1]), (1, 0.6, [0])]}}, {str(tmp_path / 'c.png')!r}); "
+            "print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
+    assert png_size(tmp_path / "c.png")[0] > 100

@@ -6,7 +6,7 @@ forces and agent losses the numpy oracle (tests/reference.py) computed for them.
 * ``all_pairs``, ``cell_list``: ``AgentLossModel.from_text(...).compute(..., neighbours=...)``;
 * ``md_step``: ``mldyn.Simulation`` (NVE): forces and losses at step 0, and after one step the
   positions of velocity Verlet, q + v dt + 1/2 (F/m) dt², from the expected forces;
-* ``ase``: ``mldyn.ase.MLDCalculator`` (forces, ``get_potential_energies()``);
+* ``ase``: ``mldyn.ase.MLDCalculator`` (forces, ``get_property("agent_losses")``);
 * ``cpp``: examples/cpp/case_forces (the installed C++ package, no Python);
 * ``lammps_1``, ``lammps_2``: pair_style mldyn on 1 and 2 MPI ranks (losses from 2 x pe/atom);
   all cases of one rank count run in one LAMMPS subprocess.
@@ -91,7 +91,7 @@ def ase_calculator(case, request):
     pos, symbols, cell, _ = structure(case)
     atoms = ase.Atoms(symbols, positions=pos, cell=np.zeros((3, 3)) if cell is None else cell, pbc=cell is not None)
     atoms.calc = MLDCalculator(model_of(case))
-    return {"forces": atoms.get_forces(), "losses": atoms.get_potential_energies()}
+    return {"forces": atoms.get_forces(), "losses": atoms.calc.get_property("agent_losses", atoms)}
 
 
 def case_forces(cpp_package, case_path, model_path=None):

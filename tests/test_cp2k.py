@@ -491,7 +491,7 @@ def test_error_bad_number_in_tables(tmp_path, real, kind, value, what):
     def damage(k, lines):
         if k == kind:
             fields = lines[2].split()
-            fields[4] = value
+            fields[2 if kind == "ener" else 4] = value  # .ener: kinetic (Pot. and Cons Qty may be NaN: "none")
             lines[2] = "   ".join(fields)
         return lines
 

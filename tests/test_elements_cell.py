@@ -17,7 +17,9 @@ TRICLINIC = np.array([[9.0, 0.0, 0.0], [2.0, 8.5, 0.0], [1.0, -1.5, 10.0]])
 def test_cp2k_kind_labels():
     assert element_of("O") == "O" and element_of("h") == "H" and element_of("Cl") == "Cl"
     assert element_of("H1") == "H" and element_of("O_w") == "O" and element_of("Na-1") == "Na"
-    assert element_of("OW") is None and element_of("Xx") is None and element_of("Ne") is None  # no standard mass
+    assert element_of("OW") is None and element_of("Xx") is None  # no element
+    assert element_of("Ne") == "Ne" and element_of("Co_up") == "Co" and element_of("Og") == "Og"  # all 118 have masses
+    assert len(ATOMIC_MASSES) == 118 and ATOMIC_MASSES["O"] == 15.9994 and ATOMIC_MASSES["Co"] == 58.933194
 
 
 def test_structure_file_labels():

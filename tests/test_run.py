@@ -88,7 +88,14 @@ def test_extxyz_trajectory_reads_in_ase_with_cell_velocities_and_forces(model_pa
         assert np.abs(atoms.get_velocities()).max() > 1e-3  # velocities really arrived
         # an agent-loss model has no potential energy: ½ Σ H_k is there under its own name, not as ASE's energy
         assert "energy" not in atoms.calc.results
-        assert atoms.info["half_loss_sum"] == pytest.approx(run.potential_energy_f[k], abs=1e-6)  # .ener: Hartree
+        thermo = np.loadtxt(out / "thermo.log")
+        assert atoms.info["half_loss_sum"] == pytest.approx(thermo[thermo[:, 0] == 5 * k, 4][0], rel=1e-9)
+    # nor in CP2K's files: no "E =" in the positions file, NaN for Pot. and Cons Qty in .ener, which mldyn's reader
+    # reports as no potential energy
+    assert run.potential_energy_f is None
+    assert "E =" not in (out / "mldyn-pos-1.xyz").read_text()
+    ener = np.loadtxt(out / "mldyn-1.ener")
+    assert np.isnan(ener[:, 4:6]).all() and np.isfinite(ener[:, :4]).all()
 
 
 @pytest.mark.parametrize("ensemble", ["nvt", "nvt-per-species", "nve", "learn"])
@@ -313,3 +320,23 @@ def test_restart_refuses_a_run_file_from_a_newer_mldyn(model_path, tmp_path):
     (tmp_path / "r" / "run.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"written by a newer mldyn \(run file version 99, this one reads up to 2\)"):
         restart_md(tmp_path / "r", steps=10, progress=False)
+
+
+def test_default_frame_interval_keeps_long_runs_on_an_ordinary_disk_and_the_run_says_the_size(model_path, tmp_path,
+                                                                                           capsys):
+    from mldyn.md.run_config import TRAJECTORY_BUDGET_BYTES, default_traj_every, trajectory_bytes
+
+    every = default_traj_every(10_000, 2_000_000)  # 1 ns of 10,000 atoms at 0.5 fs
+    assert trajectory_bytes(10_000, 2_000_000 // every + 1) <= TRAJECTORY_BUDGET_BYTES
+    assert trajectory_bytes(10_000, 2_000_000 // (every - 1) + 1) > TRAJECTORY_BUDGET_BYTES  # the finest that fits
+    assert default_traj_every(96, 2000) == 1  # the demo keeps every step
+    out = tmp_path / "run"
+    assert main(["run", str(model_path), "--init", "@h2o32@-1", "--steps", "40", "--temperature", "450", "--clip",
+                 "20", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    m = re.search(r"output: a frame every 1 step \(0.5 fs\): 41 frames, about ([\d.]+) MB \(--traj-every sets it\)",
+                  err)
+    assert m, err
+    written = sum((out / name).stat().st_size for name in OUTPUTS if name != "thermo.log")
+    assert abs(float(m[1]) * 1e6 - written) < 0.1 * written  # the estimate is within 10% of what was written
+    assert json.loads((out / "run.json").read_text())["config"]["traj_every"] == 1  # stored resolved

@@ -9,14 +9,15 @@ all three directions are periodic, and the system is isolated when none is (mixe
 periodicity is refused).
 
 **Energies.** Agent-loss forces are *not* the gradient of a global energy: each agent k
-moves down the gradient of its own loss H_k with respect to its own position only. So
-there is no potential energy in general, and ``get_potential_energy()`` returns
-1/2 sum_k H_k (eV), which *is* the potential energy when the model is conservative
-(B = 0 and A symmetric in the species pair, a pair potential: ``model.conservative``) and
-is only a bookkeeping number otherwise; per-agent losses H_k are
-``get_potential_energies()``. Do not use it to check energy conservation of an agent
-model, and do not optimise geometries on it: minimise forces (e.g. FIRE) instead. Stress
-is not implemented (no virial of a global energy exists).
+moves down the gradient of its own loss H_k with respect to its own position only. So a
+general agent-loss model has no potential energy, and ``get_potential_energy()`` raises
+ASE's ``PropertyNotImplementedError``, as calculators do for a property they lack (so that
+no tool takes 1/2 sum_k H_k for an energy). Only a conservative model (B = 0 and A
+symmetric in the species pair, a pair potential: ``model.conservative``) has ``energy``
+(= 1/2 sum_k H_k, eV) and per-atom ``energies``. Every model gives the per-agent losses H_k
+(eV) as ``calc.get_property("agent_losses", atoms)`` and their half sum as
+``"half_loss_sum"``. Do not optimise geometries on the loss: minimise forces (e.g. FIRE).
+Stress is not implemented (no virial of a global energy exists).
 """
 from __future__ import annotations
 
@@ -40,12 +41,16 @@ class MLDCalculator(Calculator):
     neighbours : "auto", "all_pairs" or "cell_list".
     """
 
-    implemented_properties = ["forces", "energy", "free_energy", "energies"]
+    implemented_properties = ["forces", "agent_losses", "half_loss_sum", "energy", "free_energy", "energies"]
+    ENERGY_PROPERTIES = ("energy", "free_energy", "energies")  # a conservative model's only
 
     def __init__(self, model, neighbours: str = "auto", **kwargs):
         super().__init__(**kwargs)
         self.model = model if isinstance(model, AgentLossModel) else load_model(model)
         self.neighbours = neighbours
+        if not self.model.conservative:  # ASE raises PropertyNotImplementedError for what is not listed
+            self.implemented_properties = [p for p in type(self).implemented_properties
+                                           if p not in self.ENERGY_PROPERTIES]
 
     def calculate(self, atoms=None, properties=("forces",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -60,5 +65,8 @@ class MLDCalculator(Calculator):
         symbols = self.atoms.get_chemical_symbols()
         forces, losses = self.model.compute(self.atoms.positions, symbols, cell, self.neighbours)
         self.results["forces"] = forces
-        self.results["energies"] = losses
-        self.results["energy"] = self.results["free_energy"] = 0.5 * float(np.sum(losses))
+        self.results["agent_losses"] = losses
+        self.results["half_loss_sum"] = 0.5 * float(np.sum(losses))
+        if self.model.conservative:  # then 1/2 sum H_k is the potential energy
+            self.results["energies"] = losses
+            self.results["energy"] = self.results["free_energy"] = self.results["half_loss_sum"]

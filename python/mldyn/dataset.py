@@ -235,6 +235,30 @@ class Dataset:
                        take(self.times_f), take(self.potential_energy_f), take(self.kinetic_energy_f),
                        take(self.temperature_f), prov)
 
+    @property
+    def has_time_axis(self) -> bool:
+        """Whether the frames are a trajectory in time (CP2K runs, extended XYZ with step or time) rather
+        than independent configurations (deepmd/npy, extended XYZ without either): readers record it
+        in ``provenance["time_axis"]`` (absent: a trajectory)."""
+        return bool(self.provenance.get("time_axis", True))
+
+    def shuffled_split(self, train: float = 0.8, validation: float = 0.1, test: float = 0.1,
+                       seed: int = 0) -> DatasetSplit:
+        """Blocks of independent frames: the frames in a random order (``seed``), then train, validation
+        and test as :meth:`split` cuts them, nothing dropped; each block keeps its frames in file order.
+        ``frame_ranges`` are positions in the shuffled order."""
+        order = np.random.default_rng(seed).permutation(self.n_frames)
+        parts = self.subset(order, note=f"shuffled (seed {seed})").split(0.0, train, validation, test)
+        blocks = []
+        for name in ("train", "validation", "test"):
+            block = getattr(parts, name)
+            if block is not None:
+                a, b = parts.frame_ranges[name]
+                block = self.subset(np.sort(order[a:b]), note=f"{name} block: {b - a} of {self.n_frames} frames, "
+                                                               f"shuffled with seed {seed}")
+            blocks.append(block)
+        return DatasetSplit(*blocks, 0, parts.frame_ranges)
+
     def split(self, equilibration: float = 0.2, train: float = 0.6, validation: float = 0.1,
               test: float = 0.1) -> DatasetSplit:
         """Contiguous time blocks: drop the first ``equilibration`` fraction, then train, validation, test.

@@ -120,7 +120,9 @@ def spectrum_peak(spectrum: Spectrum, band=OH_STRETCH_BAND_CM1, smooth_cm1: floa
     (:func:`smoothed`), so that a broad, flat-topped band (the O–H stretch of hot water) gives the
     same peak for runs of different lengths and noise. The maximum on the (zero-padded) grid is
     refined by a parabola through it and its two neighbours. The band is clipped to the spectrum's
-    range; NaN when no point lies in it or the spectrum is zero there.
+    range; NaN when no point lies in it, the spectrum is zero there, or the highest point is the
+    band's first or last point (the spectrum rises beyond the band: no peak inside it, and its
+    edge is not one).
     """
     if smooth_cm1:
         spectrum = smoothed(spectrum, smooth_cm1)
@@ -129,6 +131,8 @@ def spectrum_peak(spectrum: Spectrum, band=OH_STRETCH_BAND_CM1, smooth_cm1: floa
     if inside.size == 0 or not np.any(p[inside] > 0):
         return math.nan
     i = int(inside[np.argmax(p[inside])])
+    if inside.size > 2 and i in (inside[0], inside[-1]):
+        return math.nan
     if 0 < i < k.size - 1 and inside[0] < i < inside[-1]:
         a, b, c = p[i - 1], p[i], p[i + 1]
         den = a - 2 * b + c

@@ -159,6 +159,9 @@ def analyze(dataset: Dataset, seed: int = 0, n_sample_hydrogens: int = 4, r_max:
         else:
             band = (band[0], min(band[1], nyquist))
             peak = spectrum_peak(spec, band, smooth_cm1=OH_PEAK_SMOOTH_CM1)
+            if not math.isfinite(peak):
+                notes.append(f"no O–H stretch peak: the spectrum has no maximum inside {band[0]:.0f}-{band[1]:.0f} "
+                             f"cm⁻¹ (it is highest at the band's edge)")
             if peak_window_fs is None:
                 peak_window_fs = default_peak_window(geo.times_f)
             pt, pw = peak_vs_time(geo.bond_fh, geo.times_f, window_fs=peak_window_fs, band=band)

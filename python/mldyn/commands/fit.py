@@ -53,13 +53,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", help="CP2K run directory, extended XYZ with forces, deepmd/npy system, dataset .npz, "
                    "or @h2o32 for the bundled CP2K water run")
     p.add_argument("-o", "--output", required=True, help="model file to write (JSON)")
+    p.add_argument("--forces-key", default=None,
+                   help="extended XYZ: the column of reference forces (default: forces, or REF_forces/DFT_forces as "
+                        "MACE and NequIP write them; a file with several must name one)")
+    p.add_argument("--energy-key", default=None,
+                   help="extended XYZ: the per-frame reference energy (default: REF_energy, DFT_energy, energy, ...)")
     p.add_argument("--loss", choices=("linear", "quadratic"), default="quadratic", help="agent loss (default quadratic)")
     p.add_argument("--select", type=_select, default=None,
                    help="backward elimination of weight functions: keep K functions, or 'auto' (lowest validation error)")
     p.add_argument("--ridge", type=_ridge, default="auto",
                    help="relative ridge strength, or 'auto' to choose it on the validation block (default)")
-    p.add_argument("--split", type=_split, default=(0.2, 0.6, 0.1, 0.1),
-                   help="contiguous time blocks EQUIL,TRAIN,VALIDATION,TEST as fractions (default 0.2,0.6,0.1,0.1)")
+    p.add_argument("--split", type=_split, default=None,
+                   help="fractions EQUIL,TRAIN,VALIDATION,TEST: contiguous time blocks (default 0.2,0.6,0.1,0.1); "
+                        "for data without a time axis (deepmd/npy, extended XYZ without step or time) the frames are "
+                        "shuffled (seed 0) and nothing is dropped (default 0,0.8,0.1,0.1)")
     p.add_argument("--cutoff", type=float, default=None, help="cutoff in Å (default: half the smallest cell width)")
     p.add_argument("--r-on", type=float, default=None, help="start of the smooth switching to zero at the cutoff, Å")
     p.add_argument("--recipe", choices=("recommended", "paper"), default="recommended",
@@ -120,7 +127,7 @@ def format_table(table: dict, species: list, frames: int) -> str:
 
 
 def fit_and_report(dataset, source: str, output, *, recipe: str = "recommended", loss="quadratic", select=None,
-                   ridge="auto", split=(0.2, 0.6, 0.1, 0.1), cutoff=None, r_on=None, walls=None,
+                   ridge="auto", split=None, cutoff=None, r_on=None, walls=None,
                    no_checks: bool = False, probe_steps=None, progress=True, command="mldyn fit"):
     """Fit, save the model to ``output`` (with the selection curve next to it when selecting) and
     print Table 1, the kept functions and the stability checks: what ``mldyn fit`` and ``mldyn demo``
@@ -197,10 +204,11 @@ def run(args) -> int:
     t0 = time.perf_counter()
     out = Path(args.output)
     check_output_path(out)
-    if args.ridge == "auto" and args.split[2] == 0:
+    if args.ridge == "auto" and args.split is not None and args.split[2] == 0:
         raise ValueError("--split: the validation fraction is 0, but --ridge auto chooses the ridge on the "
                          "validation block; give it a fraction > 0, or a fixed --ridge")
-    dataset = load_dataset(args.data, require_forces=True)
+    dataset = load_dataset(args.data, require_forces=True, forces_key=args.forces_key,
+                           energy_key=args.energy_key)
     fit_and_report(dataset, args.data, out, recipe=args.recipe, loss=args.loss, select=args.select, ridge=args.ridge,
                    split=args.split, cutoff=args.cutoff, r_on=args.r_on, walls=args.walls, no_checks=args.no_checks,
                    probe_steps=args.probe_steps, progress=not args.quiet, command=shlex.join(["mldyn"] + args.argv))

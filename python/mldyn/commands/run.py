@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import sys
 
@@ -11,6 +12,21 @@ def _positive_float(value):
     if not x > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
     return x
+
+
+def _masses(value: str) -> dict:
+    out = {}
+    for item in value.split(","):
+        key, sep, amu = item.partition("=")
+        try:
+            mass = float(amu)
+        except ValueError:
+            mass = math.nan
+        if not sep or not key.strip() or not (mass > 0 and math.isfinite(mass)):
+            raise argparse.ArgumentTypeError(f"--masses takes SPECIES=AMU pairs separated by commas, e.g. "
+                                             f"H=2.014,O=15.999; got {item!r}")
+        out[key.strip()] = mass
+    return out
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,7 +55,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clip", type=_positive_float, help="cap on |F| per atom, eV/Å (the paper clips forces)")
     p.add_argument("--seed", type=int, default=0, help="seed for drawn velocities (default 0)")
     p.add_argument("--threads", type=int, default=0, help="OpenMP threads (default: all cores)")
-    p.add_argument("--traj-every", type=int, default=1, help="write a trajectory frame every K steps (default 1)")
+    p.add_argument("--traj-every", type=int, default=None,
+                   help="write a trajectory frame every K steps (default: every step while the whole trajectory "
+                        "stays within 10 GB, else the fewest steps that keep it there, e.g. 760 for 1 ns of 10,000 "
+                        "atoms; the run says the interval and the expected size before it starts)")
     p.add_argument("--thermo-every", type=int, default=10, help="write a thermo line every K steps (default 10)")
     p.add_argument("--checkpoint-every", type=int, default=1000, help="checkpoint every K steps (default 1000)")
     p.add_argument("--max-displacement", type=_positive_float, default=1.0,
@@ -49,6 +68,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "of their species pair in the model's training data (default 0.75; 0 disables)")
     p.add_argument("--cell", type=float, nargs="+", help="cell for an .xyz structure without one: L, or a b c, "
                                                          "or 9 numbers (rows a, b, c), Å")
+    p.add_argument("--masses", type=_masses, default=None, metavar="X=AMU[,Y=AMU...]",
+                   help="masses for the dynamics by species or element, e.g. H=2.014 for heavy water (default: the "
+                        "model's, from its training data or the periodic table)")
     p.add_argument("--neighbours", choices=("auto", "all_pairs", "cell_list"), default="auto")
     p.add_argument("--force", action="store_true",
                    help="write into an -o directory that holds a run or files mldyn did not write (files named like "
@@ -104,7 +126,7 @@ def run(args) -> int:
                             clip=args.clip, seed=args.seed, threads=args.threads, traj_every=args.traj_every,
                             thermo_every=args.thermo_every, checkpoint_every=args.checkpoint_every,
                             max_displacement=args.max_displacement, contact_limit=args.contact_limit,
-                            neighbours=args.neighbours, cell=cell,
+                            neighbours=args.neighbours, cell=cell, masses=args.masses,
                             command=shlex.join(["mldyn"] + args.argv))
             summary = run_md(cfg, args.output, progress=not args.quiet, force=args.force)
     except RunFailed as exc:

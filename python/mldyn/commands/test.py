@@ -8,6 +8,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file (JSON) written by mldyn fit")
     p.add_argument("data", help="CP2K run directory, extended XYZ with forces, deepmd/npy system, dataset .npz, "
                    "or @h2o32 for the bundled CP2K water run")
+    p.add_argument("--forces-key", default=None,
+                   help="extended XYZ: the column of reference forces (default: forces, or REF_forces/DFT_forces as "
+                        "MACE and NequIP write them; a file with several must name one)")
+    p.add_argument("--energy-key", default=None,
+                   help="extended XYZ: the per-frame reference energy (default: REF_energy, DFT_energy, energy, ...)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table (strict JSON: "
                                                           "null where a figure is undefined)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -20,7 +25,8 @@ def run(args) -> int:
     from ..model import load_model
 
     model = load_model(args.model)
-    dataset = load_dataset(args.data, require_forces=True)
+    dataset = load_dataset(args.data, require_forces=True, forces_key=args.forces_key,
+                           energy_key=args.energy_key)
     result = evaluate_forces(model, dataset, progress=not (args.quiet or args.json))
     if args.json:
         out = {"frames": result["frames"],

@@ -105,7 +105,7 @@ def pruned_model(par: Parametrization, names, masses, thetas, kept_units, quadra
 
 
 def fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, ridge="auto",
-              split=(0.2, 0.6, 0.1, 0.1), progress: bool = True, quadratic_descriptors: int | None = None,
+              split=None, progress: bool = True, quadratic_descriptors: int | None = None,
               walls: float | None = None, checks: bool = False, probe_steps: int | None = None) -> FitReport:
     """Fit an agent-loss model to ``dataset`` (a :class:`mldyn.dataset.Dataset` with forces).
 
@@ -114,7 +114,10 @@ def fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, r
         invariants enter the quadratic term (the others only linearly).
     select : None, K units or "auto" (backward elimination, see :func:`fit_species`).
     ridge : "auto" (chosen on validation) or a relative strength >= 0.
-    split : fractions (equilibration dropped, train, validation, test) of contiguous time blocks.
+    split : fractions (equilibration dropped, train, validation, test) of contiguous time blocks
+        (default 0.2, 0.6, 0.1, 0.1); for data without a time axis (:attr:`Dataset.has_time_axis`) the
+        frames are shuffled (seed 0) and cut into train, validation and test, nothing dropped (default
+        0, 0.8, 0.1, 0.1).
     walls : strength (eV) of short-range walls at the training floors (None: no walls).
     checks : run the stability checks; the returned model is the first of the candidates (the
         ridge chosen on validation among those >= a floor of 0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2)
@@ -130,7 +133,16 @@ def fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, r
     if walls is not None and not (float(walls) > 0):
         raise ValueError(f"walls must be a positive strength in eV (or None), got {walls!r}")
     descriptors = resolve_cutoffs(descriptors if descriptors is not None else Radial.paper(), dataset)
-    blocks = dataset.split(*split)
+    timed = dataset.has_time_axis
+    if split is None:  # contiguous time blocks after equilibration; independent frames: shuffled, nothing dropped
+        split = (0.2, 0.6, 0.1, 0.1) if timed else (0.0, 0.8, 0.1, 0.1)
+    if timed:
+        blocks = dataset.split(*split)
+    elif split[0] > 0:
+        raise ValueError(f"split: the data have no time axis (independent frames), so there is no equilibration to "
+                         f"drop; give 0 as its fraction (got {split[0]:g})")
+    else:
+        blocks = dataset.shuffled_split(*split[1:], seed=0)
     if ridge == "auto" and blocks.validation is None:
         raise ValueError("ridge 'auto' is chosen on the validation block, and the split gives it no frames "
                          "(validation fraction 0): give the validation block a fraction > 0, or a fixed ridge")
@@ -138,7 +150,11 @@ def fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, r
     S = len(names)
     par = Parametrization(descriptors, S, True, quadratic_descriptors)
     P = par.n_parameters
-    if progress:
+    if progress and not timed:
+        print(f"data: {dataset.n_frames} frames without a time axis: shuffled (seed 0) into " + ", ".join(
+            f"{name} {b - a}" for name, (a, b) in blocks.frame_ranges.items() if b > a and name != "equilibration")
+            + " frames, none dropped (--split sets the fractions)", flush=True)
+    elif progress:
         ranges = blocks.frame_ranges
         print(f"data: {dataset.n_frames} frames; " + ", ".join(
             (f"{a}-{b - 1} dropped as equilibration" if name == "equilibration" else f"{name} {a}-{b - 1}")

@@ -212,7 +212,8 @@ def read_cp2k(path_or_files, project: str | None = None, cell=None, masses: Mapp
     # ---- tables
     ener = cellf = None
     if "ener" in files:
-        arr, where, sha = parse_cp2k_table(files["ener"], 5, "CP2K .ener")
+        # NaN in Pot. and Cons Qty: a learned run of an agent-loss model, which has no potential energy
+        arr, where, sha = parse_cp2k_table(files["ener"], 5, "CP2K .ener", nan_columns=(4, 5))
         ener = {"steps": arr[:, 0].astype(np.int64), "data": arr, "lines": where, "path": files["ener"]}
         provenance["files"]["ener"] = {"path": files["ener"], "sha256": sha}
         done("ener")
@@ -297,7 +298,11 @@ def read_cp2k(path_or_files, project: str | None = None, cell=None, masses: Mapp
         kinetic = d[:, 2] * HARTREE_EV
         temperature = d[:, 3]
         potential = d[:, 4] * HARTREE_EV
-        notes.append("from .ener: kinetic, temperature, potential kept; conserved quantity and CPU time not kept")
+        if np.isnan(potential).any():
+            potential = None
+            notes.append("from .ener: kinetic and temperature kept; no potential energy (NaN: an agent-loss run)")
+        else:
+            notes.append("from .ener: kinetic, temperature, potential kept; conserved quantity and CPU time not kept")
     elif ref.energies is not None:
         potential = ref.energies[ip] * HARTREE_EV
         notes.append("no .ener file: potential energy from the 'E =' of the positions file; no kinetic energy "

@@ -13,11 +13,12 @@ from .text import is_float, read_lines, where as _where
 __all__ = ["parse_cp2k_table"]
 
 
-def parse_cp2k_table(path: str, min_cols: int, what: str):
+def parse_cp2k_table(path: str, min_cols: int, what: str, nan_columns=()):
     """Numeric table (``#`` comments skipped): (rows (R, C) float array, 1-based line numbers (R,), sha256).
 
-    Every row has the same number of columns (at least ``min_cols``), finite numbers and an
-    integer step in column 1; ValueError naming file and line otherwise (``what`` names the file kind).
+    Every row has the same number of columns (at least ``min_cols``), finite numbers (NaN allowed
+    in the 0-based ``nan_columns``: "no value") and an integer step in column 1; ValueError naming
+    file and line otherwise (``what`` names the file kind).
     """
     lines, sha = read_lines(path)
     rows, where = [], []
@@ -45,6 +46,9 @@ def parse_cp2k_table(path: str, min_cols: int, what: str):
                     raise ValueError(f"{_where(path, w)}: non-numeric field {t!r} in column {c + 1}") from None
         raise
     bad = ~np.isfinite(arr)
+    for c in nan_columns:
+        if c < ncol:
+            bad[:, c] &= ~np.isnan(arr[:, c])
     if bad.any():
         r, c = (int(x) for x in np.argwhere(bad)[0])
         raise ValueError(f"{_where(path, where[r])}: non-finite value {rows[r][c]!r} in column {c + 1}")

@@ -81,7 +81,8 @@ def write_cp2k_ener(path, steps, times, kinetic_f, temperature_f, potential_f, c
     """Write a CP2K ``PROJECT-1.ener`` file.
 
     steps : (F,) step indices.  times : (F,) fs.  kinetic_f, potential_f, conserved_f : (F,)
-    eV, written in Hartree (conserved defaults to kinetic + potential).  temperature_f :
+    eV, written in Hartree (conserved defaults to kinetic + potential; NaN in potential and
+    conserved means "none": an agent-loss run has no potential energy).  temperature_f :
     (F,) K.  cpu_f : (F,) seconds per step (default 0).
     """
     steps = np.asarray(steps).astype(np.int64)
@@ -90,8 +91,10 @@ def write_cp2k_ener(path, steps, times, kinetic_f, temperature_f, potential_f, c
     arr = {}
     for k, v in cols.items():
         a = np.asarray(v, dtype=float)
-        if a.shape != (F,) or not np.all(np.isfinite(a)):
-            raise ValueError(f"write_cp2k_ener: {k} must be {F} finite numbers, got shape {a.shape}")
+        ok = np.isfinite(a) | (np.isnan(a) if k == "potential" else False)
+        if a.shape != (F,) or not np.all(ok):
+            raise ValueError(f"write_cp2k_ener: {k} must be {F} finite numbers"
+                             f"{' (or NaN: none)' if k == 'potential' else ''}, got shape {a.shape}")
         arr[k] = a
     cons = arr["kinetic"] + arr["potential"] if conserved_f is None else np.asarray(conserved_f, dtype=float)
     cpu = np.zeros(F) if cpu_f is None else np.asarray(cpu_f, dtype=float)

@@ -17,9 +17,12 @@ from .xyz import (ASE_TIME_FS, DEFAULT_PROPERTIES, SPECIES_COLUMNS, TRUE_WORDS, 
 
 __all__ = ["read_extxyz"]
 
-_FORCE_NAMES = ("forces", "force")
+# Reference forces and energies under the names ASE, MACE/NequIP (REF_*) and others write. A file with two
+# force columns (e.g. forces and REF_forces) is ambiguous and must name one (forces_key).
+_FORCE_NAMES = ("forces", "force", "REF_forces", "ref_forces", "DFT_forces", "dft_forces")
 _VELOCITY_NAMES = ("velocities", "vel", "velo")
-_ENERGY_NAMES = ("energy", "potential_energy", "free_energy", "Energy")
+_ENERGY_NAMES = ("REF_energy", "ref_energy", "DFT_energy", "dft_energy", "energy", "potential_energy", "free_energy",
+                 "Energy")
 
 
 def _pick(names: Sequence[str], candidates: Sequence[str], explicit: str | None, what: str, where: str):
@@ -99,6 +102,11 @@ def read_extxyz(path, masses: Mapping[str, float] | None = None, forces_key: str
     positions = columns["pos"]
 
     notes: list[str] = []
+    if forces_key is None:
+        several = [name for name in pnames if name.lower() in {f.lower() for f in _FORCE_NAMES}]
+        if len(several) > 1:
+            raise ValueError(f"{where0}: several force columns ({', '.join(several)}): say which holds the reference "
+                             f"forces with --forces-key (forces_key=)")
     fkey = _pick(pnames, _FORCE_NAMES, forces_key, "forces column", where0)
     forces = None
     if fkey is not None:
@@ -141,6 +149,7 @@ def read_extxyz(path, masses: Mapping[str, float] | None = None, forces_key: str
     energy = np.empty(F)
     n_energy = 0
     steps = np.arange(F, dtype=np.int64)
+    n_step_frames = 0
     times = np.full(F, np.nan)
     for k, info in enumerate(infos):
         where = _where(path, info["__line__"])
@@ -176,6 +185,7 @@ def read_extxyz(path, masses: Mapping[str, float] | None = None, forces_key: str
             if v != round(v):
                 raise ValueError(f"{where}: step must be an integer, got {info[lower['step']]!r}")
             steps[k] = int(v)
+            n_step_frames += 1
         if "time" in lower:
             times[k] = parse_numbers(info[lower["time"]], 1, where, "time")[0]
     if 0 < periodic_frames < F:
@@ -199,6 +209,7 @@ def read_extxyz(path, masses: Mapping[str, float] | None = None, forces_key: str
     else:
         times_out = steps.astype(float)
         notes.append("no time information: times_f are the frame indices (pass timestep= in fs)")
+    time_axis = bool(n_step_frames or np.all(np.isfinite(times)))
     extra_keys = sorted({k for info in infos for k in info if k != "__line__"}
                         - {"Lattice", "lattice", "Properties", "properties", "pbc", "step", "time", energy_key,
                            *_ENERGY_NAMES})
@@ -206,7 +217,7 @@ def read_extxyz(path, masses: Mapping[str, float] | None = None, forces_key: str
         notes.append(f"per-frame keys not kept: {extra_keys}")
     provenance = {"reader": "mldyn.io.extxyz.read_extxyz", "format": "extxyz",
                   "files": {"extxyz": {"path": path, "sha256": sha}}, "properties": props_text,
-                  "masses": mass_source, "notes": notes}
+                  "masses": mass_source, "notes": notes, "time_axis": time_axis}
     return Dataset(names, species, masses_n, positions, cells_out, velocities, forces, steps, times_out, potential,
                    None, None, provenance)
 

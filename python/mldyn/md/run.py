@@ -8,9 +8,10 @@ A run directory holds
   model (not a potential energy, so that ASE does not take it for one);
 * ``mldyn-pos-1.xyz``, ``mldyn-vel-1.xyz``, ``mldyn-frc-1.xyz``, ``mldyn-1.ener``, ``mldyn-1.cell``
   — CP2K's files and units, so :func:`mldyn.io.cp2k_reader.read_cp2k` (and every analysis) reads a learned
-  run exactly like a CP2K run. In ``.ener`` and the ``E =`` comments the "potential energy" is
-  1/2 sum_k H_k (the potential energy for a conservative model; for an agent-loss model only half
-  the total loss) and the CPU-time column is 0, so that files are reproducible;
+  run exactly like a CP2K run. In ``.ener`` and the ``E =`` comments the potential energy is
+  1/2 sum_k H_k for a conservative model; an agent-loss model has none, so its ``.ener`` holds NaN
+  for Pot. and Cons Qty and its positions file no ``E =``. The CPU-time column is 0, so that files
+  are reproducible;
 * ``thermo.log`` — step, time (fs), kinetic energy (eV), temperature (K), 1/2 sum H_k (eV),
   mean agent loss (eV), conserved quantity (eV; NaN where none exists), clipped forces so far;
 * ``model.json`` (a copy), ``run.json`` (the settings), ``command.txt``, ``initial.npz``,
@@ -41,7 +42,7 @@ from ..model import load_model
 from ..io.text import write_text_atomic
 from ..progress import progress_bar
 from .initial_state import load_initial_state
-from .run_config import RUN_FILE_VERSION, RunConfig, RunFailed
+from .run_config import RUN_FILE_VERSION, RunConfig, RunFailed, default_traj_every, trajectory_bytes
 from .run_dir import RunLock, check_new_run_dir, make_run_dir
 from .run_files import RunFiles, load_checkpoint, save_checkpoint
 from .simulation import Simulation, SimulationError
@@ -81,12 +82,28 @@ def contact_limits(model, fraction: float):
     return limits
 
 
+def atom_masses(cfg: RunConfig, model, symbols) -> np.ndarray:
+    """Per-atom masses (n,) amu: the model's species masses, with --masses overriding species or elements."""
+    from ..elements import element_of
+
+    masses = dict(zip(model.species, model.masses))
+    for key, value in (cfg.masses or {}).items():
+        hits = [sp for sp in model.species if key in (sp, element_of(sp))]
+        if not hits:
+            raise ValueError(f"--masses {key}={value:g}: {key} is neither a species of the model ({model.species}) "
+                             f"nor their element")
+        for sp in hits:
+            masses[sp] = float(value)
+    return np.array([masses[s] for s in symbols])
+
+
 def _build_simulation(cfg: RunConfig, model, symbols, pos, vel, cell33) -> Simulation:
     chain = cfg.chain if cfg.chain is not None else default_chain(model)
     sim = Simulation(model, pos, symbols, cell33, velocities_nc=vel, dt=cfg.dt,
                      temperature=cfg.temperature, tdamp=cfg.tdamp, chain=chain, force_cap=cfg.clip,
                      seed=cfg.seed, neighbours=cfg.neighbours, ensemble=cfg.ensemble, tau=cfg.tau,
-                     max_displacement=cfg.max_displacement, per_species_thermostat=cfg.thermostat == "per-species")
+                     max_displacement=cfg.max_displacement, per_species_thermostat=cfg.thermostat == "per-species",
+                     masses_n=atom_masses(cfg, model, symbols))
     sim.core.set_contact_limits(contact_limits(model, cfg.contact_limit))
     return sim
 
@@ -112,11 +129,13 @@ def run_md(cfg: RunConfig, rundir, progress: bool = True, force: bool = False, _
     if cfg.ensemble == "nvt" and cfg.thermostat is None:
         cfg.thermostat = default_thermostat(model)  # stored resolved: a restart keeps it whatever the default
     if vel is None:
-        vel = _core.maxwell_boltzmann(model.atom_masses(symbols, len(symbols)), cfg.temperature, cfg.seed, True)
+        vel = _core.maxwell_boltzmann(atom_masses(cfg, model, symbols), cfg.temperature, cfg.seed, True)
         origin += f"; velocities drawn at {cfg.temperature:g} K (seed {cfg.seed})"
-    t_start = float(np.sum(model.atom_masses(symbols, len(symbols))[:, None] * vel ** 2) * units.KINETIC_EV_PER_AMU_A2_FS2
+    t_start = float(np.sum(atom_masses(cfg, model, symbols)[:, None] * vel ** 2) * units.KINETIC_EV_PER_AMU_A2_FS2
                     / (max(3 * len(symbols) - 3, 1) * units.KB_EV_PER_K))
     origin += f"; start temperature {t_start:.1f} K"
+    if cfg.traj_every is None:
+        cfg.traj_every = default_traj_every(len(symbols), cfg.steps)  # stored resolved, as the thermostat
     make_run_dir(rundir)
     with RunLock(rundir), StopRequests() as stop:
         replaced = check_new_run_dir(rundir, force)
@@ -126,6 +145,7 @@ def run_md(cfg: RunConfig, rundir, progress: bool = True, force: bool = False, _
                 (rundir / name).unlink(missing_ok=True)
         if progress:
             print(f"start: {origin}", file=sys.stderr)
+            print(f"output: {output_plan(cfg, len(symbols))}", file=sys.stderr)
         # run.json first: from here on the directory is a run that --restart (or a rerun) can take up
         write_text_atomic(rundir / "run.json", strict_json.dumps({"version": RUN_FILE_VERSION, "config": asdict(cfg),
                                                                   "initial_state": origin}, indent=1) + "\n")
@@ -133,6 +153,18 @@ def run_md(cfg: RunConfig, rundir, progress: bool = True, force: bool = False, _
         write_text_atomic(rundir / "command.txt", cfg.command + "\n")
         _save_initial(rundir, symbols, pos, vel, cell33)
         return _begin(cfg, rundir, model, symbols, pos, vel, cell33, progress, stop, _test_stop)
+
+
+def output_plan(cfg: RunConfig, n_atoms: int) -> str:
+    """What a run will write, said before it starts: frame interval, frames and estimated size."""
+    frames = cfg.steps // cfg.traj_every + 1 + (cfg.steps % cfg.traj_every > 0)
+    size = trajectory_bytes(n_atoms, frames)
+    text = (f"a frame every {cfg.traj_every} step{'s' if cfg.traj_every > 1 else ''} "
+            f"({cfg.traj_every * cfg.dt:g} fs): {frames} frames, about "
+            + (f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB") + " (--traj-every sets it)")
+    if cfg.traj_every * cfg.dt > 4.2:
+        text += "; frames more than 4.2 fs apart do not resolve the O-H stretch band (no spectrum peak)"
+    return text
 
 
 def _save_initial(rundir: Path, symbols, pos, vel, cell33) -> None:
@@ -233,7 +265,7 @@ def _start_again(cfg, rundir, model, progress, stop, test_stop) -> dict:
     else:
         symbols, pos, vel, cell33, _ = load_initial_state(cfg.init, cfg.cell)
         if vel is None:
-            vel = _core.maxwell_boltzmann(model.atom_masses(symbols, len(symbols)), cfg.temperature, cfg.seed, True)
+            vel = _core.maxwell_boltzmann(atom_masses(cfg, model, symbols), cfg.temperature, cfg.seed, True)
         _save_initial(rundir, symbols, pos, vel, cell33)
     print(f"mldyn: {rundir} has no checkpoint (the run stopped while starting): starting again from its initial "
           f"state", file=sys.stderr)

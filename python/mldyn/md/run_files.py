@@ -31,6 +31,9 @@ class RunFiles:
         self.dir = rundir
         # ½ Σ H_k is the potential energy of a conservative model only; otherwise ASE must not read it as one
         self.energy_key = "energy" if conservative else "half_loss_sum"
+        # and CP2K's readers take the .ener Pot column and the "E =" of the positions file for one: an agent-loss
+        # run writes NaN there (its conserved quantity too) and no "E =" (thermo.log has 1/2 sum H_k, named so)
+        self.conservative = conservative
         self.symbols = list(symbols)
         names = list(species_names)
         #: species pairs a <= b in the order of the core's closest-contact columns
@@ -116,8 +119,8 @@ class RunFiles:
             pos, vel, frc = (np.array([f[k] for f in self.frames]) for k in (2, 3, 4))
             pot = np.array([f[5] for f in self.frames])
             for kind, arr in (("pos", pos), ("vel", vel), ("frc", frc)):
-                write_cp2k_xyz(self.paths[kind], self.symbols, arr, steps, times, pot if kind == "pos" else None,
-                               kind=kind, append=True)
+                write_cp2k_xyz(self.paths[kind], self.symbols, arr, steps, times,
+                               pot if kind == "pos" and self.conservative else None, kind=kind, append=True)
             if self.cell33 is not None:
                 write_cp2k_cell(self.paths["cell"], steps, times, self.cell33, append=True)
             names = list(dict.fromkeys(self.symbols))
@@ -126,6 +129,8 @@ class RunFiles:
             write_extxyz(self.paths["extxyz"], data, append=True, ase_momenta=True, energy_key=self.energy_key)
         if self.ener:
             cols = np.array(self.ener)
+            if not self.conservative:
+                cols[:, 4:6] = np.nan  # no potential energy, no conserved quantity
             write_cp2k_ener(self.paths["ener"], cols[:, 0].astype(np.int64), cols[:, 1], cols[:, 2], cols[:, 3],
                             cols[:, 4], cols[:, 5], append=True)
         if self.thermo:

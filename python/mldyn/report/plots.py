@@ -1,14 +1,12 @@
-"""Figures (PNG, matplotlib's Agg backend: no display needed)."""
+"""Figures (PNG). Each is a standalone matplotlib ``Figure`` rendered by Agg: no display is needed and
+the user's pyplot state and backend are left alone (importing this module changes nothing)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
 import matplotlib.ticker
 import numpy as np
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure
 
 __all__ = ["plot_selection_curves", "plot_kinetic_energy", "plot_oh_bond", "plot_oh_bond_hydrogens", "plot_oh_spectrum",
            "plot_hoh_angle", "plot_rdfs", "plot_vdos", "RUN_STYLES", "style_name"]
@@ -30,7 +28,7 @@ def plot_selection_curves(curves: dict, path, labels=None, chosen: dict | None =
     labels : names of the basis functions (to annotate the kept set); chosen : {species: n kept}.
     """
     path = Path(path)
-    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4), squeeze=False)
+    fig, axes = _subplots((5 * len(curves), 4), 1, len(curves), squeeze=False)
     for ax, (sp, curve) in zip(axes[0], curves.items()):
         n = [c[0] for c in curve]
         err = [c[1] for c in curve]
@@ -51,7 +49,6 @@ def plot_selection_curves(curves: dict, path, labels=None, chosen: dict | None =
     fig.suptitle("Backward elimination of weight functions")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
@@ -81,10 +78,15 @@ def _time_label(absolute_time: bool) -> str:
     return "time (fs)" if absolute_time else "time since start of run (fs)"
 
 
+def _subplots(figsize, *args, **kwargs):
+    """(figure, axes) like pyplot.subplots, but a standalone Figure: no pyplot state, no backend switch."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
+
+
 def _save(fig, path) -> Path:
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -96,7 +98,7 @@ def _empty(ax, text: str) -> None:
 
 def plot_kinetic_energy(runs, path, absolute_time: bool = False) -> Path:
     """Paper Figs. 1 and 3: kinetic energy (eV, top) and temperature (K, bottom) against time, runs overlaid."""
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
+    fig, (ax1, ax2) = _subplots((9, 6.5), 2, 1, sharex=True)
     drawn = False
     for i, (label, an) in enumerate(runs):
         if an.kinetic_f is None:
@@ -128,7 +130,7 @@ def _headroom(ax, fraction: float = 0.22) -> None:
 
 
 def _mean_std_figure(runs, path, mean_attr, std_attr, ylabel, unit, over, title, absolute_time) -> Path:
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    fig, (ax1, ax2) = _subplots((9, 6.5), 2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     for i, (label, an) in enumerate(runs):
         st = _style(i)
         t = _times(an, absolute_time)
@@ -173,7 +175,7 @@ def plot_oh_bond_hydrogens(runs, path, absolute_time: bool = False) -> Path:
     k = max(len(an.sample_hydrogens) for _, an in runs)
     ncol = 2 if k > 1 else 1
     nrow = (k + ncol - 1) // ncol
-    fig, axes = plt.subplots(nrow, ncol, figsize=(10, 2.9 * nrow + 0.6), sharex=True, squeeze=False)
+    fig, axes = _subplots((10, 2.9 * nrow + 0.6), nrow, ncol, sharex=True, squeeze=False)
     for j in range(nrow * ncol):
         ax = axes.flat[j]
         if j >= k:
@@ -206,7 +208,7 @@ def plot_oh_spectrum(runs, path, absolute_time: bool = False, max_cm1: float = 5
     wavenumber (cm⁻¹), the stretch peak marked. Right: the peak wavenumber (cm⁻¹) of the
     spectrum of each sliding time window, at the window centre.
     """
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax1, ax2) = _subplots((12, 4.6), 1, 2, gridspec_kw={"width_ratios": [3, 2]})
     any_spec = False
     band = None
     top = max((float(np.max(an.oh_spectrum.power_k)) for _, an in runs if an.oh_spectrum is not None), default=1.0)
@@ -220,7 +222,8 @@ def plot_oh_spectrum(runs, path, absolute_time: bool = False, max_cm1: float = 5
         band = an.band
         k, p = an.oh_spectrum.wavenumber_k, an.oh_spectrum.power_k
         sel = k <= max_cm1
-        ax1.plot(k[sel], p[sel] * scale, lw=1.3, label=f"{label} (peak {an.oh_peak_cm1:.0f} cm⁻¹)", **st)
+        peak = f"peak {an.oh_peak_cm1:.0f} cm⁻¹" if np.isfinite(an.oh_peak_cm1) else "no peak in the band"
+        ax1.plot(k[sel], p[sel] * scale, lw=1.3, label=f"{label} ({peak})", **st)
         if np.isfinite(an.oh_peak_cm1):
             ax1.axvline(an.oh_peak_cm1, color=st["color"], lw=0.8, ls=":")
         if an.peak_w.size:
@@ -258,7 +261,7 @@ def plot_rdfs(runs, path) -> Path:
     visible; its height is written in the panel.
     """
     pairs = ("OO", "OH", "HH")
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
+    fig, axes = _subplots((14, 4.4), 1, 3)
     from ..analysis import rdf_first_peak
 
     for ax, pair in zip(axes, pairs):
@@ -295,7 +298,7 @@ def plot_rdfs(runs, path) -> Path:
 def plot_vdos(runs, path, max_cm1: float = 5000.0) -> Path:
     """Velocity autocorrelation (left, normalised, mass-weighted, against lag in fs) and the
     vibrational density of states (right, unit area, per cm⁻¹, against wavenumber in cm⁻¹)."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4))
+    fig, (ax1, ax2) = _subplots((12, 4.4), 1, 2)
     drawn = False
     for i, (label, an) in enumerate(runs):
         if an.vacf is None:

@@ -1,0 +1,109 @@
+"""Data as other tools write it: MACE/NequIP-style extended XYZ keys."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import mldyn
+from mldyn.cli import main
+from mldyn.io import load_dataset
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return load_dataset("@h2o32").subset(range(0, 600, 100))
+
+
+@pytest.fixture(scope="module")
+def pair_model(tmp_path_factory):
+    basis = mldyn.Basis((("exp", 1.0), ("power", 2.0)), r_cut=4.5, r_on=4.0)
+    model = mldyn.AgentLossModel.pair_potential(["O", "H"], basis, np.array([[[1.0, 0.5], [0.3, 0.2]],
+                                                                            [[0.3, 0.2], [0.1, 0.4]]]))
+    return model.save(tmp_path_factory.mktemp("model") / "pair.json")
+
+
+def write_keyed_extxyz(path, data, columns: dict, info: dict):
+    """An extended XYZ with the given per-atom columns {name: (F, n, 3)} and per-frame values {name: (F,)}."""
+    names = list(columns)
+    props = "species:S:1:pos:R:3" + "".join(f":{c}:R:3" for c in names)
+    with open(path, "w") as fh:
+        for k in range(data.n_frames):
+            lattice = " ".join(f"{x:.10f}" for x in data.cells_f33[k].ravel())
+            extra = " ".join(f"{key}={v[k]:.10f}" for key, v in info.items())
+            fh.write(f'{data.n_atoms}\nLattice="{lattice}" Properties={props} {extra} pbc="T T T"\n')
+            for i, s in enumerate(data.symbols):
+                row = list(data.positions_fnc[k, i]) + [x for c in names for x in columns[c][k, i]]
+                fh.write(f"{s} " + " ".join(f"{x:.10f}" for x in row) + "\n")
+
+
+def test_reference_forces_under_mace_names_are_found_and_an_ambiguous_file_must_name_them(frames, pair_model,
+                                                                                          tmp_path, capsys):
+    f, e = frames.forces_fnc, np.arange(frames.n_frames, dtype=float)
+    write_keyed_extxyz(tmp_path / "plain.extxyz", frames, {"forces": f}, {"energy": e})
+    write_keyed_extxyz(tmp_path / "mace.extxyz", frames, {"MACE_forces": 0 * f, "REF_forces": f},
+                       {"MACE_energy": e + 7, "REF_energy": e})
+    write_keyed_extxyz(tmp_path / "both.extxyz", frames, {"forces": 0 * f, "REF_forces": f}, {})
+    mace = load_dataset(tmp_path / "mace.extxyz")
+    np.testing.assert_allclose(mace.forces_fnc, f, atol=1e-9)
+    np.testing.assert_allclose(mace.potential_energy_f, e)
+    results = []
+    for name, extra in (("plain", []), ("mace", []), ("both", ["--forces-key", "REF_forces"])):
+        assert main(["test", str(pair_model), str(tmp_path / f"{name}.extxyz"), "--json", *extra]) == 0
+        results.append(json.loads(capsys.readouterr().out))
+    assert results[0] == results[1] == results[2]
+    assert main(["test", str(pair_model), str(tmp_path / "both.extxyz")]) == 2
+    assert "several force columns (forces, REF_forces): say which holds the reference forces with --forces-key" in \
+        capsys.readouterr().err
+    assert main(["test", str(pair_model), "@h2o32", "--forces-key", "REF_forces"]) == 2
+    assert "--forces-key is for extended XYZ files" in capsys.readouterr().err
+
+
+def test_any_element_fits_and_runs_with_periodic_table_masses_and_masses_override(frames, tmp_path, capsys):
+    """A CP2K run with cobalt (the water's oxygens relabelled): masses from the periodic table, --masses for MD."""
+    from ase.io import read as ase_read
+
+    from mldyn.dataset import Dataset
+    from mldyn.elements import ATOMIC_MASSES
+    from mldyn.io.cp2k_writer import write_cp2k_run
+
+    ref = load_dataset("@h2o32").subset(range(0, 600, 20))
+    cobalt = Dataset(["Co", "H"], ref.species_n, np.where(ref.species_n == 0, ATOMIC_MASSES["Co"], 1.00794),
+                     ref.positions_fnc, ref.cells_f33, ref.velocities_fnc, ref.forces_fnc, ref.steps_f, ref.times_f)
+    write_cp2k_run(tmp_path / "coh", cobalt, project="coh")
+    data = load_dataset(tmp_path / "coh")
+    assert data.species_names == ["Co", "H"] and data.masses_n[0] == pytest.approx(58.933194)
+    model = tmp_path / "m.json"
+    assert main(["fit", str(tmp_path / "coh"), "-o", str(model), "--recipe", "paper", "--quiet"]) == 0
+    assert mldyn.AgentLossModel.load(model).masses[0] == pytest.approx(58.933194)
+    run = tmp_path / "run"
+    assert main(["run", str(model), "--init", f"{tmp_path / 'coh'}@-1", "--steps", "4", "--masses", "Co=60,H=2.014",
+                 "--quiet", "-o", str(run)]) == 0
+    atoms = ase_read(run / "trajectory.extxyz", index=0)
+    np.testing.assert_allclose(atoms.get_masses(), np.where(data.species_n == 0, 60.0, 2.014))
+    capsys.readouterr()
+    assert main(["run", str(model), "--init", f"{tmp_path / 'coh'}@-1", "--steps", "4", "--masses", "Fe=55.8",
+                 "--quiet", "-o", str(tmp_path / "r2")]) == 2
+    assert "--masses Fe=55.8: Fe is neither a species of the model (['Co', 'H']) nor their element" in \
+        capsys.readouterr().err
+
+
+def test_frames_without_a_time_axis_are_shuffled_and_none_dropped(tmp_path, capsys):
+    ref = load_dataset("@h2o32").subset(range(0, 600, 20))  # 30 frames
+    write_keyed_extxyz(tmp_path / "independent.extxyz", ref, {"forces": ref.forces_fnc}, {})  # no step, no time
+    data = load_dataset(tmp_path / "independent.extxyz")
+    assert not data.has_time_axis and load_dataset("@h2o32").has_time_axis
+    parts = data.shuffled_split(0.8, 0.1, 0.1, seed=0)
+    used = np.concatenate([[int(s) for s in p.steps_f] for p in (parts.train, parts.validation, parts.test)])
+    assert sorted(used.tolist()) == list(range(30))  # every frame in exactly one block, none dropped
+    assert list(parts.train.steps_f) != list(range(24))  # shuffled, not the first 24
+    out = tmp_path / "m.json"
+    assert main(["fit", str(tmp_path / "independent.extxyz"), "-o", str(out), "--recipe", "paper"]) == 0
+    text = capsys.readouterr().out
+    assert ("data: 30 frames without a time axis: shuffled (seed 0) into train 24, validation 3, test 3 frames, none "
+            "dropped") in text
+    assert "Table 1: force errors on the test block (3 frames)" in text
+    assert main(["fit", str(tmp_path / "independent.extxyz"), "-o", str(out), "--split", "0.2,0.6,0.1,0.1"]) == 2
+    assert "the data have no time axis (independent frames), so there is no equilibration to drop" in \
+        capsys.readouterr().err
