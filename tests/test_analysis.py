@@ -313,3 +313,64 @@ def test_a_spectrum_highest_at_the_band_edge_has_no_peak_in_the_band():
     assert math.isnan(A.spectrum_peak(sp, band=(2000.0, 3000.0)))  # falling from the lower peak: edge 2000
     assert A.spectrum_peak(sp, band=(3000.0, 4500.0)) == pytest.approx(3400.0, abs=1.0)  # an interior maximum
     assert math.isnan(A.spectrum_peak(A.Spectrum(k, k, 1.0), band=(2000.0, 4500.0)))  # rising: edge 4500
+
+
+# ------------------------------------------------------------------ analysis at scale: pairs from the core
+# all pairs below 1000 atoms (a triclinic box), the cell list above (orthorhombic: the brute-force minimum image
+# of every pair in a triclinic box of 1000 atoms would take minutes)
+@pytest.mark.parametrize("n_molecules, triclinic", [(40, True), (334, False)])
+def test_analysis_pairs_from_the_core_match_all_pairs_brute_force(n_molecules, triclinic):
+    import reference as R
+    from mldyn.analysis.contacts import closest_pairs
+    from mldyn.analysis.frames import frame_pairs
+
+    rng = np.random.default_rng(n_molecules)
+    L = 3.2 * n_molecules ** (1 / 3)
+    h = np.array([[L, 0, 0], [0.2 * L, 0.95 * L, 0], [-0.1 * L, 0.15 * L, 0.9 * L]]) if triclinic else np.eye(3) * L
+
+    def image(v):  # brute force: every lattice translation for a triclinic cell; wrapping is exact otherwise
+        return R.minimum_image(v, h) if triclinic else v - L * np.round(v / L)
+
+    frames = [R.water_box(n_molecules, h, rng) for _ in range(2)]
+    pos = np.array([f[0] for f in frames])
+    symbols = ["O" if s == 0 else "H" for s in frames[0][1]]
+    d = water_dataset(pos, symbols, np.array([h, h]))
+    n = len(symbols)
+    iu, ju = np.triu_indices(n, 1)
+    for k in range(2):
+        dv = image(pos[k][ju] - pos[k][iu])
+        r = np.linalg.norm(dv, axis=1)
+        inside = r < 4.0
+        i, j, dc, rc = frame_pairs(d, k, 4.0)
+        assert (i.tolist(), j.tolist()) == (iu[inside].tolist(), ju[inside].tolist())
+        np.testing.assert_allclose(dc, dv[inside], atol=1e-12)
+        np.testing.assert_allclose(rc, r[inside], atol=1e-12)
+    # owners, bonds and closest contacts against brute force
+    geo = A.water_geometry(d)
+    o_idx, h_idx = np.flatnonzero(d.species_n == 0), np.flatnonzero(d.species_n == 1)
+    for k in range(2):
+        dd = image(pos[k][h_idx][:, None] - pos[k][o_idx][None])
+        r2 = np.einsum("hoc,hoc->ho", dd, dd)
+        assert geo.owner_fh[k].tolist() == np.argmin(r2, axis=1).tolist()
+        np.testing.assert_allclose(geo.bond_fh[k], np.sqrt(r2.min(axis=1)), atol=1e-12)
+    closest = closest_pairs(d, per_frame=True)
+    for k in range(2):
+        r = np.linalg.norm(image(pos[k][ju] - pos[k][iu]), axis=1)
+        for (x, y), name in (((0, 0), "O-O"), ((0, 1), "O-H"), ((1, 1), "H-H")):
+            sel = (np.minimum(d.species_n[iu], d.species_n[ju]) == x) & (np.maximum(d.species_n[iu],
+                                                                                     d.species_n[ju]) == y)
+            assert closest[name][k] == pytest.approx(r[sel].min(), abs=1e-12)
+
+
+def test_owners_and_contacts_beyond_the_search_radius_are_found_by_comparing_every_atom():
+    from mldyn.analysis.contacts import closest_pairs
+
+    pos = np.array([[[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [6.0, 5.0, 5.0], [6.5, 5.0, 5.0]]])
+    d = water_dataset(pos, ["O", "O", "H", "H"], np.eye(3) * 20.0)
+    geo = A.water_geometry(d)  # the hydrogens are 7.4 and 7.1 Å from the nearest oxygen (the second)
+    assert geo.owner_fh[0].tolist() == [1, 1]
+    np.testing.assert_allclose(geo.bond_fh[0], [np.sqrt(16 + 50), np.sqrt(12.25 + 50)], atol=1e-12)
+    closest = closest_pairs(d)
+    assert closest["O-O"] == pytest.approx(10.0) and closest["H-H"] == pytest.approx(0.5)
+    assert closest["O-H"] == pytest.approx(np.sqrt(12.25 + 50))
+

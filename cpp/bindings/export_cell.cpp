@@ -2,6 +2,7 @@
 
 #include "common.hpp"
 #include "mldyn/cell.hpp"
+#include "mldyn/pair_list.hpp"
 #include "mldyn/text_rows.hpp"
 #include "mldyn/threads.hpp"
 #include "mldyn/units.hpp"
@@ -38,6 +39,31 @@ void export_cell(py::module_& m) {
     m.def("get_num_threads", &get_num_threads, "Threads used by the core.");
     m.def("set_num_threads", &set_num_threads, py::arg("n"), "Set the core's thread count (n <= 0: OpenMP default).");
     m.def("have_openmp", &have_openmp, "Whether the core was built with OpenMP.");
+    m.def(
+        "pairs_within",
+        [](const Cell& cell, const DoubleArray& positions, double cutoff) {
+            const std::size_t n = check_nc(positions, "positions");
+            PairList pairs;
+            {
+                py::gil_scoped_release release;
+                pairs = pairs_within(cell, positions.data(), n, cutoff);
+            }
+            const std::size_t m = pairs.r.size();
+            const auto sm = static_cast<py::ssize_t>(m);
+            py::array_t<std::uint32_t> i(sm, pairs.i.data()), j(sm, pairs.j.data());  // copies
+            py::array_t<double> r(sm, pairs.r.data());
+            py::array_t<double> d({sm, static_cast<py::ssize_t>(3)});
+            double* out = d.mutable_data();
+            for (std::size_t k = 0; k < m; ++k) {
+                out[3 * k] = pairs.dx[k];
+                out[3 * k + 1] = pairs.dy[k];
+                out[3 * k + 2] = pairs.dz[k];
+            }
+            return py::make_tuple(i, j, d, r);
+        },
+        py::arg("cell"), py::arg("positions"), py::arg("cutoff"),
+        "Pairs (i < j) closer than cutoff (Å), minimum image, with the MD neighbour search (cell list from 1000 "
+        "atoms): (i (m,), j (m,), d = q_j - q_i (m, 3) Å, r (m,) Å).");
     m.def(
         "fixed_rows",
         [](const std::vector<std::string>& prefixes, const DoubleArray& values, const std::string& separator,

@@ -8,9 +8,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..dataset import Dataset
-from .frames import frame_chunks, minimum_image
+from .frames import frame_pairs, half_min_width, minimum_image
 
 __all__ = ["closest_pairs", "pair_name"]
+
+
+#: Radius (Å) within which closest contacts are looked for first (all pairs of the species beyond it).
+CONTACT_SEARCH_A = 3.0
 
 
 def pair_name(a: str, b: str) -> str:
@@ -26,20 +30,27 @@ def closest_pairs(dataset: Dataset, per_frame: bool = False) -> dict:
     """
     names = list(dataset.species_names)
     sp = np.asarray(dataset.species_n)
-    n, F = dataset.n_atoms, dataset.n_frames
-    i, j = np.triu_indices(n, k=1)
-    a, b = np.minimum(sp[i], sp[j]), np.maximum(sp[i], sp[j])
-    S = len(names)
-    groups = {(x, y): np.flatnonzero((a == x) & (b == y)) for x in range(S) for y in range(x, S)}
-    out = {key: np.full(F, np.inf) for key in groups}
+    F, S = dataset.n_frames, len(names)
     cells = dataset.cells_f33
-    for sl in frame_chunks(F, len(i)):
-        d = dataset.positions_fnc[sl][:, j] - dataset.positions_fnc[sl][:, i]
-        d = minimum_image(d, None if cells is None else cells[sl])
-        r = np.sqrt(np.einsum("fpc,fpc->fp", d, d))
-        for key, idx in groups.items():
-            if idx.size:
-                out[key][sl] = r[:, idx].min(axis=1)
+    out = {(x, y): np.full(F, np.inf) for x in range(S) for y in range(x, S)}
+    reach = CONTACT_SEARCH_A if cells is None else min(CONTACT_SEARCH_A, half_min_width(dataset))
+    members = [np.flatnonzero(sp == x) for x in range(S)]
+    for k in range(F):
+        i, j, _, r = frame_pairs(dataset, k, reach)  # the core's neighbour search: O(n) per frame
+        a, b = np.minimum(sp[i], sp[j]), np.maximum(sp[i], sp[j])
+        for (x, y), v in out.items():
+            sel = (a == x) & (b == y)
+            if sel.any():
+                v[k] = r[sel].min()
+            elif members[x].size and members[y].size and (x != y or members[x].size > 1):
+                # no such pair within reach: every pair of the two species (few atoms, or far apart)
+                q = dataset.positions_fnc[k]
+                d = q[members[y]][None, :, :] - q[members[x]][:, None, :]
+                d = minimum_image(d[None], None if cells is None else cells[k:k + 1])[0]
+                r2 = np.einsum("abc,abc->ab", d, d)
+                if x == y:
+                    r2 = r2[np.triu_indices(members[x].size, 1)]
+                v[k] = float(np.sqrt(r2.min()))
     result = {}
     for (x, y), v in out.items():
         result[pair_name(names[x], names[y])] = v if per_frame else float(v.min()) if v.size else float("inf")

@@ -12,7 +12,7 @@ from ..dataset import Dataset
 from ..elements import element_of
 
 __all__ = ["CHUNK_ELEMENTS", "frame_chunks", "uniform_dt", "atoms_of", "require_atoms", "minimum_image",
-           "half_min_width"]
+           "half_min_width", "frame_pairs"]
 
 
 #: Number of (pair or atom) x frame elements processed at once; bounds temporary memory.
@@ -107,3 +107,16 @@ def half_min_width(dataset: Dataset) -> float:
     if dataset.cells_f33 is None:
         raise ValueError("the trajectory has no periodic cell")
     return default_cutoff(dataset.cells_f33)
+
+
+def frame_pairs(dataset: Dataset, k: int, cutoff: float):
+    """Pairs (i < j) of frame ``k`` closer than ``cutoff`` (Å), minimum image, found by the core with
+    the neighbour search of MD (a cell list from 1000 atoms on: O(n), so a 100k-atom frame takes
+    a fraction of a second): (i (m,), j (m,), d = q_j - q_i (m, 3) Å, r (m,) Å), ascending (i, j)."""
+    from .. import _core
+    from ..cell import make_cell
+
+    cell = make_cell(None if dataset.cells_f33 is None else dataset.cells_f33[k])
+    i, j, d, r = _core.pairs_within(cell, np.ascontiguousarray(dataset.positions_fnc[k]), float(cutoff))
+    return i.astype(np.int64), j.astype(np.int64), d, r
+

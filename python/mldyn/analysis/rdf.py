@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..dataset import Dataset
-from .frames import frame_chunks, half_min_width, minimum_image, require_atoms
+from .frames import frame_pairs, half_min_width, require_atoms
 
 __all__ = ["RDF", "rdf", "rdf_first_peak"]
 
@@ -48,25 +48,20 @@ def rdf(dataset: Dataset, a: str = "O", b: str = "O", r_max: float | None = None
     n_bins = max(1, int(round(r_max / dr)))
     width = r_max / n_bins
     edges = np.linspace(0.0, r_max, n_bins + 1)
-    if a == b:
-        i0, i1 = np.triu_indices(ia.size, 1)
-        p0, p1 = ia[i0], ia[i1]
-    else:
-        p0 = np.repeat(ia, ib.size)
-        p1 = np.tile(ib, ia.size)
-        keep = p0 != p1
-        p0, p1 = p0[keep], p1[keep]
-    n_pairs = p0.size
+    in_a = np.zeros(dataset.n_atoms, dtype=bool)
+    in_a[ia] = True
+    in_b = np.zeros(dataset.n_atoms, dtype=bool)
+    in_b[ib] = True
+    n_pairs = ia.size * (ia.size - 1) // 2 if a == b else ia.size * ib.size - np.intersect1d(ia, ib).size
     if n_pairs == 0:
         raise ValueError(f"rdf: no {a}-{b} pairs")
     hist = np.zeros(n_bins, dtype=np.int64)
-    pos, cells = dataset.positions_fnc, dataset.cells_f33
-    for sl in frame_chunks(dataset.n_frames, n_pairs):
-        d = minimum_image(pos[sl][:, p1] - pos[sl][:, p0], cells[sl])
-        r = np.sqrt(np.einsum("fpc,fpc->fp", d, d)).ravel()
-        idx = (r[r < r_max] / width).astype(np.int64)
+    for k in range(dataset.n_frames):  # the pairs within r_max from the core's neighbour search: O(n) per frame
+        i, j, _, r = frame_pairs(dataset, k, min(r_max, limit))
+        keep = (in_a[i] & in_b[j]) | (in_b[i] & in_a[j]) if a != b else in_a[i] & in_a[j]
+        idx = (r[keep] / width).astype(np.int64)
         hist += np.bincount(np.minimum(idx, n_bins - 1), minlength=n_bins)
-    volumes = np.abs(np.linalg.det(cells))
+    volumes = np.abs(np.linalg.det(dataset.cells_f33))
     shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
     ideal = shell * n_pairs * np.sum(1.0 / volumes)
     return RDF(0.5 * (edges[1:] + edges[:-1]), hist / ideal, edges, (a, b), dataset.n_frames)

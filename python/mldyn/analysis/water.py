@@ -11,7 +11,7 @@ from typing import NamedTuple, Union
 import numpy as np
 
 from ..dataset import Dataset
-from .frames import frame_chunks, minimum_image, require_atoms
+from .frames import frame_pairs, half_min_width, minimum_image, require_atoms
 
 __all__ = ["WaterGeometry", "water_geometry", "as_geometry", "HydrogenOwnership", "hydrogen_owners",
            "lasting_owner_changes", "oh_bond_lengths", "mean_std", "random_hydrogens", "hoh_angles",
@@ -19,6 +19,9 @@ __all__ = ["WaterGeometry", "water_geometry", "as_geometry", "HydrogenOwnership"
 
 #: A change of a hydrogen's oxygen counts as a hop when the new owner keeps it this long (fs).
 LASTING_CHANGE_FS = 20.0
+
+#: Radius (Å) within which the owner of a hydrogen is looked for first (every oxygen is compared beyond it).
+BOND_SEARCH_A = 2.5
 
 
 class WaterGeometry(NamedTuple):
@@ -52,14 +55,37 @@ def water_geometry(dataset: Dataset) -> WaterGeometry:
     bond = np.empty((F, nH))
     vec = np.empty((F, nH, 3))
     pos = dataset.positions_fnc
-    for sl in frame_chunks(F, nO * nH):
-        d = pos[sl][:, h_idx, None, :] - pos[sl][:, None, o_idx, :]        # (f, nH, nO, 3): O -> H
-        d = minimum_image(d, None if dataset.cells_f33 is None else dataset.cells_f33[sl])
-        r2 = np.einsum("fhoc,fhoc->fho", d, d)
-        own = np.argmin(r2, axis=2)
-        owner[sl] = own
-        bond[sl] = np.sqrt(np.take_along_axis(r2, own[:, :, None], axis=2)[:, :, 0])
-        vec[sl] = np.take_along_axis(d, own[:, :, None, None], axis=2)[:, :, 0, :]
+    cells = dataset.cells_f33
+    # O-H pairs within a bond search radius from the core's neighbour search (O(n) per frame); a hydrogen
+    # with no oxygen that close (dissociated) is compared with every oxygen.
+    reach = BOND_SEARCH_A if cells is None else min(BOND_SEARCH_A, half_min_width(dataset))
+    o_rank = np.full(dataset.n_atoms, -1)
+    o_rank[o_idx] = np.arange(nO)
+    h_rank = np.full(dataset.n_atoms, -1)
+    h_rank[h_idx] = np.arange(nH)
+    for k in range(F):
+        i, j, d, r = frame_pairs(dataset, k, reach)
+        oh = (o_rank[i] >= 0) & (h_rank[j] >= 0)
+        ho = (h_rank[i] >= 0) & (o_rank[j] >= 0)
+        h = np.concatenate([h_rank[j[oh]], h_rank[i[ho]]])
+        o = np.concatenate([o_rank[i[oh]], o_rank[j[ho]]])
+        dv = np.concatenate([d[oh], -d[ho]])  # O -> H
+        rr = np.concatenate([r[oh], r[ho]])
+        order = np.lexsort((o, rr, h))  # per hydrogen: the nearest oxygen first (ties: the lower index)
+        h, o, dv, rr = h[order], o[order], dv[order], rr[order]
+        first = np.flatnonzero(np.r_[True, h[1:] != h[:-1]]) if h.size else np.empty(0, dtype=np.int64)
+        found = np.zeros(nH, dtype=bool)
+        found[h[first]] = True
+        owner[k, h[first]], bond[k, h[first]], vec[k, h[first]] = o[first], rr[first], dv[first]
+        lost = np.flatnonzero(~found)
+        if lost.size:
+            dd = pos[k][h_idx[lost], None, :] - pos[k][None, o_idx, :]  # (lost, nO, 3): O -> H
+            dd = minimum_image(dd[None], None if cells is None else cells[k:k + 1])[0]
+            r2 = np.einsum("hoc,hoc->ho", dd, dd)
+            own = np.argmin(r2, axis=1)
+            owner[k, lost] = own
+            bond[k, lost] = np.sqrt(r2[np.arange(lost.size), own])
+            vec[k, lost] = dd[np.arange(lost.size), own]
     return WaterGeometry(o_idx, h_idx, owner, bond, vec, dataset.times_f.copy())
 
 
