@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..cell import default_cutoff
 from ..descriptors import Angular, Radial, as_descriptors
@@ -104,9 +105,18 @@ def pruned_model(par: Parametrization, names, masses, thetas, kept_units, quadra
     return AgentLossModel(names, descriptors, A, B if quadratic else None, masses)
 
 
-def fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, ridge="auto",
-              split=None, progress: bool = True, quadratic_descriptors: int | None = None,
-              walls: float | None = None, checks: bool = False, probe_steps: int | None = None) -> FitReport:
+def fit_model(*args, **kwargs) -> FitReport:
+    """:func:`_fit_model` with numpy's BLAS on one thread: the fit alternates the core's OpenMP kernels
+    (design rows, probes) with BLAS calls, and two thread pools on the same cores fight, worst when
+    another process is busy there too (benchmarks/bench_load.py: the paper fit of the bundled run under
+    two busy processes 17.7 s with BLAS threads, 10.2 s without; quiet 6.2 s and 7.2 s)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_model(*args, **kwargs)
+
+
+def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, ridge="auto",
+               split=None, progress: bool = True, quadratic_descriptors: int | None = None,
+               walls: float | None = None, checks: bool = False, probe_steps: int | None = None) -> FitReport:
     """Fit an agent-loss model to ``dataset`` (a :class:`mldyn.dataset.Dataset` with forces).
 
     descriptors : one descriptor or a sequence (default: the paper's 18 radial functions).
