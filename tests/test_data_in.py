@@ -51,7 +51,8 @@ def test_reference_forces_under_mace_names_are_found_and_an_ambiguous_file_must_
     results = []
     for name, extra in (("plain", []), ("mace", []), ("both", ["--forces-key", "REF_forces"])):
         assert main(["test", str(pair_model), str(tmp_path / f"{name}.extxyz"), "--json", *extra]) == 0
-        results.append(json.loads(capsys.readouterr().out))
+        out = json.loads(capsys.readouterr().out)
+        results.append((out["frames"], out["species"]))
     assert results[0] == results[1] == results[2]
     assert main(["test", str(pair_model), str(tmp_path / "both.extxyz")]) == 2
     assert "several force columns (forces, REF_forces): say which holds the reference forces with --forces-key" in \
@@ -107,3 +108,41 @@ def test_frames_without_a_time_axis_are_shuffled_and_none_dropped(tmp_path, caps
     assert main(["fit", str(tmp_path / "independent.extxyz"), "-o", str(out), "--split", "0.2,0.6,0.1,0.1"]) == 2
     assert "the data have no time axis (independent frames), so there is no equilibration to drop" in \
         capsys.readouterr().err
+
+
+def test_test_takes_several_systems_of_different_sizes_and_folders_of_systems(pair_model, tmp_path, capsys):
+    from mldyn.dataset import Dataset
+    from mldyn.io.deepmd import write_deepmd_npy
+
+    ref = load_dataset("@h2o32").subset(range(0, 600, 60))  # 10 frames of 96 atoms
+    cell = ref.cells_f33
+    big = Dataset(ref.species_names, np.tile(ref.species_n, 2), np.tile(ref.masses_n, 2),
+                  np.concatenate([ref.positions_fnc, ref.positions_fnc + cell[:, 0][:, None, :]], axis=1),
+                  cell * np.array([2.0, 1.0, 1.0])[None, :, None], None,
+                  np.concatenate([ref.forces_fnc, ref.forces_fnc * 0.5], axis=1))  # 192 atoms, other forces
+    write_keyed_extxyz(tmp_path / "small.extxyz", ref, {"forces": ref.forces_fnc}, {})
+    (tmp_path / "systems").mkdir()
+    write_deepmd_npy(tmp_path / "systems" / "big", big)
+    write_deepmd_npy(tmp_path / "systems" / "small", ref)
+    (tmp_path / "systems" / "notes.txt").write_text("not a system")
+    assert main(["test", str(pair_model), str(tmp_path / "small.extxyz"), str(tmp_path / "systems"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [s["data"].rsplit("/", 1)[-1] for s in out["systems"]] == ["small.extxyz", "big", "small"]
+    assert [s["atoms"] for s in out["systems"]] == [96, 192, 96] and out["frames"] == 30
+    for sp in ("O", "H"):  # the same frames as extended XYZ (10 decimals) and as deepmd/npy (exact)
+        assert out["systems"][0]["species"][sp]["relative_rmse"] == \
+            pytest.approx(out["systems"][2]["species"][sp]["relative_rmse"], rel=1e-9)
+    model = mldyn.AgentLossModel.load(pair_model)
+    for sp, s_id in (("O", 0), ("H", 1)):  # every agent of every system weighted alike
+        sse = ref2 = 0.0
+        for d in (ref, big, ref):
+            for k in range(d.n_frames):
+                f = model.forces(d.positions_fnc[k], d.species_n, d.cells_f33[k])
+                sel = d.species_n == s_id
+                sse += np.sum((f[sel] - d.forces_fnc[k][sel]) ** 2)
+                ref2 += np.sum(d.forces_fnc[k][sel] ** 2)
+        assert out["species"][sp]["relative_rmse"] == pytest.approx(np.sqrt(sse / ref2), rel=1e-9)
+    assert main(["test", str(pair_model), str(tmp_path / "small.extxyz"), str(tmp_path / "systems")]) == 0
+    text = capsys.readouterr().out
+    assert "all 3 systems: 30 frames" in text and "big: 10 frames" in text
+

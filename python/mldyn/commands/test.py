@@ -1,41 +1,78 @@
-"""mldyn test model.json DATA [--json]: evaluate a model on every frame of a run (like `dp test`)."""
+"""mldyn test model.json DATA [DATA ...] [--json]: evaluate a model on every frame of one or more
+systems (like `dp test`): per system and over all of them."""
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file (JSON) written by mldyn fit")
-    p.add_argument("data", help="CP2K run directory, extended XYZ with forces, deepmd/npy system, dataset .npz, "
-                   "or @h2o32 for the bundled CP2K water run")
+    p.add_argument("data", nargs="+",
+                   help="one or more systems, each a CP2K run directory, extended XYZ with forces, deepmd/npy "
+                        "system, dataset .npz or @h2o32 (the bundled CP2K water run), or a folder of such systems "
+                        "(one per subdirectory, as DeePMD-kit keeps them); sizes may differ")
     p.add_argument("--forces-key", default=None,
                    help="extended XYZ: the column of reference forces (default: forces, or REF_forces/DFT_forces as "
                         "MACE and NequIP write them; a file with several must name one)")
     p.add_argument("--energy-key", default=None,
                    help="extended XYZ: the per-frame reference energy (default: REF_energy, DFT_energy, energy, ...)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table (strict JSON: "
-                                                          "null where a figure is undefined)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object instead of a table (strict JSON: null where a figure is undefined): "
+                        "frames and species over all systems, and systems: one entry per system")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def pooled(results: list) -> dict:
+    """Per-species metrics over several systems' :func:`evaluate_forces` results, every agent weighted
+    alike: RMSE = sqrt(sum n RMSE² / sum n), likewise the reference RMS; relative = their ratio."""
+    out = {}
+    for sp in dict.fromkeys(sp for r in results for sp in r["species"]):
+        parts = [r["species"][sp] for r in results if sp in r["species"] and r["species"][sp]["n_agents"]]
+        n = sum(v["n_agents"] for v in parts)
+        if not n:
+            continue
+        sse = sum(v["n_agents"] * v["rmse"] ** 2 for v in parts)
+        ref = sum(v["n_agents"] * v["rms_reference"] ** 2 for v in parts)
+        out[sp] = {"rmse": math.sqrt(sse / n), "rms_reference": math.sqrt(ref / n),
+                   "relative_rmse": math.sqrt(sse / ref) if ref > 0 else math.nan, "n_agents": n}
+    return out
 
 
 def run(args) -> int:
     from .. import strict_json
-    from ..io import load_dataset
     from ..fit.metrics import RELATIVE_RMSE_DEFINITION, evaluate_forces
+    from ..io import expand_systems, load_dataset
     from ..model import load_model
 
     model = load_model(args.model)
-    dataset = load_dataset(args.data, require_forces=True, forces_key=args.forces_key,
-                           energy_key=args.energy_key)
-    result = evaluate_forces(model, dataset, progress=not (args.quiet or args.json))
+    systems = [s for d in args.data for s in expand_systems(d)]
+    results = []
+    for path in systems:
+        dataset = load_dataset(path, require_forces=True, forces_key=args.forces_key, energy_key=args.energy_key)
+        try:
+            results.append({**evaluate_forces(model, dataset, progress=not (args.quiet or args.json)),
+                            "atoms": dataset.n_atoms})
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    overall = {"frames": sum(r["frames"] for r in results), "species": pooled(results)}
+    keys = ("rmse", "rms_reference", "relative_rmse")
     if args.json:
-        out = {"frames": result["frames"],
-               "species": {sp: {k: v[k] for k in ("rmse", "rms_reference", "relative_rmse")}
-                           for sp, v in result["species"].items()}}
+        out = {"frames": overall["frames"],
+               "species": {sp: {k: v[k] for k in keys} for sp, v in overall["species"].items()},
+               "systems": [{"data": path, "frames": r["frames"], "atoms": r["atoms"],
+                            "species": {sp: {k: v[k] for k in keys} for sp, v in r["species"].items()}}
+                           for path, r in zip(systems, results)]}
         print(strict_json.dumps(out))
         return 0
-    print(f"{result['frames']} frames; {RELATIVE_RMSE_DEFINITION}")
-    print(f"{'species':<8}{'agents':>10}{'RMSE (eV/Å)':>14}{'RMS ref (eV/Å)':>16}{'relative':>10}")
-    for sp, v in result["species"].items():
-        print(f"{sp:<8}{v['n_agents']:>10}{v['rmse']:>14.4f}{v['rms_reference']:>16.4f}{v['relative_rmse']:>10.3f}")
+    blocks = [(path, r) for path, r in zip(systems, results)]
+    if len(results) > 1:
+        blocks.append((f"all {len(results)} systems", overall))
+    print(RELATIVE_RMSE_DEFINITION)
+    for label, r in blocks:
+        print(f"{label}: {r['frames']} frames")
+        print(f"  {'species':<8}{'agents':>10}{'RMSE (eV/Å)':>14}{'RMS ref (eV/Å)':>16}{'relative':>10}")
+        for sp, v in r["species"].items():
+            print(f"  {sp:<8}{v['n_agents']:>10}{v['rmse']:>14.4f}{v['rms_reference']:>16.4f}"
+                  f"{v['relative_rmse']:>10.3f}")
     return 0

@@ -23,7 +23,7 @@ from .deepmd import is_deepmd_system, read_deepmd_npy
 from .extxyz import read_extxyz
 from .text import check_input_file
 
-__all__ = ["load_dataset", "detect_format", "BUNDLED_NAME", "FORMATS"]
+__all__ = ["load_dataset", "detect_format", "expand_systems", "BUNDLED_NAME", "FORMATS"]
 
 #: Name that stands for the bundled CP2K water run wherever a data path is expected.
 BUNDLED_NAME = "@h2o32"
@@ -113,4 +113,30 @@ def _bundled_h2o32() -> Dataset:
     from ..data import bundled_h2o32_path
 
     return read_cp2k(os.fspath(bundled_h2o32_path()))
+
+
+def expand_systems(path) -> list[str]:
+    """The systems a data argument names: itself when it is data (:func:`detect_format`), else, for a
+    folder of systems as DeePMD-kit keeps them (one directory per system, any supported format), its
+    subdirectories and data files that are data, in name order. ValueError when there is none."""
+    p = os.fspath(path)
+    if p == BUNDLED_NAME:
+        return [p]
+    try:
+        detect_format(p)
+        return [p]
+    except ValueError:
+        if not os.path.isdir(p):
+            raise
+    found = []
+    for name in sorted(os.listdir(p)):
+        sub = os.path.join(p, name)
+        try:
+            detect_format(sub)
+        except (ValueError, OSError):
+            continue
+        found.append(sub)
+    if not found:
+        detect_format(p)  # its error, naming the formats
+    return found
 
