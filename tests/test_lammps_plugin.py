@@ -83,6 +83,18 @@ def test_plugin_autoloads_from_lammps_plugin_path(plugin, water):
     assert "HAS_STYLE True" in r.stdout, r.stdout + r.stderr
 
 
+def test_lammps_plugin_command_builds_and_prints_how_to_load_it(plugin, capsys):
+    """`mldyn lammps-plugin` (the plugin fixture builds with the same function; here the command line
+    rebuilds in the same directory, which is up to date) prints the plugin load line."""
+    from mldyn.cli import main
+
+    assert main(["lammps-plugin", "--build-dir", str(plugin.parent)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"plugin: {plugin}"
+    assert out[1] == f"in a LAMMPS input:  plugin load {plugin}"
+    assert out[2] == f"or load it at start: export LAMMPS_PLUGIN_PATH={plugin.parent}"
+
+
 def test_forces_match_mldyn_one_rank(plugin, water):
     out = run_driver(plugin, water["tmp"], "serial", setup_commands(water), nprocs=1)
     assert out["has_style"] and out["nprocs"] == 1

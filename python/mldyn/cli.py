@@ -14,6 +14,7 @@ COMMANDS = {
     "run": ("run", "Run learned MD (NVE, Nosé–Hoover NVT or learning dynamics) with CP2K-style output"),
     "compare": ("compare", "Compare a learned run with a reference run: figures and a Markdown report"),
     "bench": ("bench", "Speed benchmark side by side with numpy, LAMMPS and CP2K (from a source checkout)"),
+    "lammps-plugin": ("lammps_plugin", "Build pair_style mldyn for the installed LAMMPS and print the plugin load line"),
     "cp2k-input": ("cp2k_input", "Write a ready-to-run CP2K MD input deck that prints positions, velocities and forces every step"),
 }
 
