@@ -146,3 +146,38 @@ def test_test_takes_several_systems_of_different_sizes_and_folders_of_systems(pa
     text = capsys.readouterr().out
     assert "all 3 systems: 30 frames" in text and "big: 10 frames" in text
 
+
+
+def test_fit_on_several_systems_adds_their_normal_equations(tmp_path, capsys):
+    """A system and its periodic double (192 atoms, atoms in another order, species listed H first) give every
+    agent the same environments, so fitting both together must give the model of the first alone."""
+    from mldyn.dataset import Dataset
+    from mldyn.fit import fit_model
+    from mldyn.io.deepmd import write_deepmd_npy
+
+    a = load_dataset("@h2o32").subset(range(0, 600, 10))  # 60 frames, 96 atoms
+    cell = a.cells_f33
+    order = np.argsort(-a.species_n, kind="stable")  # hydrogens first
+    ids = np.where(a.species_n == 1, 0, 1)[order]  # species ids into ["H", "O"]
+    pos = np.concatenate([a.positions_fnc[:, order], a.positions_fnc[:, order] + cell[:, 0][:, None, :]], axis=1)
+    double = Dataset(["H", "O"], np.tile(ids, 2), np.tile(a.masses_n[order], 2), pos,
+                     cell * np.array([2.0, 1.0, 1.0])[None, :, None], None,
+                     np.tile(a.forces_fnc[:, order], (1, 2, 1)), a.steps_f, a.times_f,
+                     provenance={"time_axis": True})
+    basis = mldyn.Basis((("exp", 1.0), ("gauss", 1.0), ("power", 1.0)), r_on=4.0)
+    one = fit_model(a, basis, "quadratic", ridge=1e-8, progress=False)
+    both = fit_model([a, double], basis, "quadratic", ridge=1e-8, progress=False)
+    assert both.model.species == ["O", "H"]
+    np.testing.assert_allclose(both.model.A, one.model.A, rtol=1e-7, atol=1e-9 * np.abs(one.model.A).max())
+    for kind in ("linear", "quadratic"):
+        for sp in ("O", "H"):
+            assert both.table[kind][sp]["relative_rmse"] == pytest.approx(one.table[kind][sp]["relative_rmse"],
+                                                                          rel=1e-7)
+    assert both.split_frames["train"] == 2 * one.split_frames["train"]
+    # the command line: several data arguments, a line per system
+    a.save(tmp_path / "a.npz")
+    write_deepmd_npy(tmp_path / "double", double)
+    assert main(["fit", str(tmp_path / "a.npz"), str(tmp_path / "double"), "-o", str(tmp_path / "m.json"),
+                 "--recipe", "paper", "--split", "0,0.8,0.1,0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "system 1 of 2 (96 atoms): data: 60 frames" in out and "system 2 of 2 (192 atoms): data: 60 frames" in out

@@ -235,6 +235,19 @@ class Dataset:
                        take(self.times_f), take(self.potential_energy_f), take(self.kinetic_energy_f),
                        take(self.temperature_f), prov)
 
+    def with_species(self, names: Sequence[str]) -> "Dataset":
+        """The same frames with species ids into ``names`` (a superset of this dataset's species, in any
+        order): how systems with different species lists are fitted together."""
+        missing = sorted(set(self.species_names) - set(names))
+        if missing:
+            raise ValueError(f"Dataset.with_species: {missing} are not in {list(names)}")
+        if list(names) == self.species_names:
+            return self
+        ids = np.array([list(names).index(s) for s in self.species_names], dtype=np.int32)[self.species_n]
+        return Dataset(list(names), ids, self.masses_n, self.positions_fnc, self.cells_f33, self.velocities_fnc,
+                       self.forces_fnc, self.steps_f, self.times_f, self.potential_energy_f, self.kinetic_energy_f,
+                       self.temperature_f, self.provenance)
+
     @property
     def has_time_axis(self) -> bool:
         """Whether the frames are a trajectory in time (CP2K runs, extended XYZ with step or time) rather

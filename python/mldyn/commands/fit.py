@@ -50,8 +50,10 @@ def _split(value: str):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("data", help="CP2K run directory, extended XYZ with forces, deepmd/npy system, dataset .npz, "
-                   "or @h2o32 for the bundled CP2K water run")
+    p.add_argument("data", nargs="+",
+                   help="one or more systems, each a CP2K run directory, extended XYZ with forces, deepmd/npy "
+                        "system, dataset .npz or @h2o32 (the bundled CP2K water run), or a folder of such systems "
+                        "(one per subdirectory, as DeePMD-kit keeps them); sizes and species may differ")
     p.add_argument("-o", "--output", required=True, help="model file to write (JSON)")
     p.add_argument("--forces-key", default=None,
                    help="extended XYZ: the column of reference forces (default: forces, or REF_forces/DFT_forces as "
@@ -140,7 +142,9 @@ def fit_and_report(dataset, source: str, output, *, recipe: str = "recommended",
     report = fit_model(dataset, loss=loss, select=select, ridge=ridge, split=split, progress=progress,
                        probe_steps=probe_steps, **opts)
     model = report.model
-    model.metadata["data"] = {"source": str(source), "provenance": getattr(dataset, "provenance", {})}
+    provenance = ([d.provenance for d in dataset] if isinstance(dataset, (list, tuple))
+                  else getattr(dataset, "provenance", {}))
+    model.metadata["data"] = {"source": str(source), "provenance": provenance}
     model.metadata["command"] = command
     model.metadata["recipe"] = recipe
     out = Path(output)
@@ -199,7 +203,7 @@ def save_or_keep(model, out: Path) -> None:
 
 
 def run(args) -> int:
-    from ..io import load_dataset
+    from ..io import expand_systems, load_dataset
 
     t0 = time.perf_counter()
     out = Path(args.output)
@@ -207,9 +211,12 @@ def run(args) -> int:
     if args.ridge == "auto" and args.split is not None and args.split[2] == 0:
         raise ValueError("--split: the validation fraction is 0, but --ridge auto chooses the ridge on the "
                          "validation block; give it a fraction > 0, or a fixed --ridge")
-    dataset = load_dataset(args.data, require_forces=True, forces_key=args.forces_key,
-                           energy_key=args.energy_key)
-    fit_and_report(dataset, args.data, out, recipe=args.recipe, loss=args.loss, select=args.select, ridge=args.ridge,
+    systems = [s for d in args.data for s in expand_systems(d)]
+    dataset = [load_dataset(s, require_forces=True, forces_key=args.forces_key, energy_key=args.energy_key)
+               for s in systems]
+    dataset = dataset[0] if len(dataset) == 1 else dataset
+    fit_and_report(dataset, " ".join(systems), out, recipe=args.recipe, loss=args.loss, select=args.select,
+                   ridge=args.ridge,
                    split=args.split, cutoff=args.cutoff, r_on=args.r_on, walls=args.walls, no_checks=args.no_checks,
                    probe_steps=args.probe_steps, progress=not args.quiet, command=shlex.join(["mldyn"] + args.argv))
     print(f"model: {args.output}  ({time.perf_counter() - t0:.1f} s)")

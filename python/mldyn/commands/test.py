@@ -3,7 +3,6 @@ systems (like `dp test`): per system and over all of them."""
 from __future__ import annotations
 
 import argparse
-import math
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,19 +23,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def pooled(results: list) -> dict:
-    """Per-species metrics over several systems' :func:`evaluate_forces` results, every agent weighted
-    alike: RMSE = sqrt(sum n RMSE² / sum n), likewise the reference RMS; relative = their ratio."""
-    out = {}
-    for sp in dict.fromkeys(sp for r in results for sp in r["species"]):
-        parts = [r["species"][sp] for r in results if sp in r["species"] and r["species"][sp]["n_agents"]]
-        n = sum(v["n_agents"] for v in parts)
-        if not n:
-            continue
-        sse = sum(v["n_agents"] * v["rmse"] ** 2 for v in parts)
-        ref = sum(v["n_agents"] * v["rms_reference"] ** 2 for v in parts)
-        out[sp] = {"rmse": math.sqrt(sse / n), "rms_reference": math.sqrt(ref / n),
-                   "relative_rmse": math.sqrt(sse / ref) if ref > 0 else math.nan, "n_agents": n}
-    return out
+    """Per-species metrics over several systems' :func:`evaluate_forces` results (:func:`pooled_metrics`)."""
+    from ..fit.metrics import pooled_metrics
+
+    species = dict.fromkeys(sp for r in results for sp in r["species"])
+    out = {sp: pooled_metrics([r["species"][sp] for r in results if sp in r["species"]]) for sp in species}
+    return {sp: v for sp, v in out.items() if v["n_agents"]}
 
 
 def run(args) -> int:

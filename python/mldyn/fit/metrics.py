@@ -91,6 +91,19 @@ def direct_metrics(dataset, par, thetas: dict, progress: bool = True) -> dict:
     for (kind, s), e in sse.items():
         n = n_agents[s]
         out[(kind, s)] = ({"rmse": math.sqrt(e / n), "rms_reference": math.sqrt(yy[s] / n),
-                           "relative_rmse": math.sqrt(e / yy[s]) if yy[s] > 0 else math.nan} if n else
-                          {"rmse": math.nan, "rms_reference": math.nan, "relative_rmse": math.nan})
+                           "relative_rmse": math.sqrt(e / yy[s]) if yy[s] > 0 else math.nan, "n_agents": n} if n else
+                          {"rmse": math.nan, "rms_reference": math.nan, "relative_rmse": math.nan, "n_agents": 0})
     return out
+
+
+def pooled_metrics(parts: list) -> dict:
+    """One species' metrics over several systems (dicts with rmse, rms_reference and n_agents), every
+    agent weighted alike: RMSE = sqrt(sum n RMSE² / sum n), likewise the reference RMS; relative = their ratio."""
+    parts = [v for v in parts if v.get("n_agents")]
+    n = sum(v["n_agents"] for v in parts)
+    if not n:
+        return {"rmse": math.nan, "rms_reference": math.nan, "relative_rmse": math.nan, "n_agents": 0}
+    sse = sum(v["n_agents"] * v["rmse"] ** 2 for v in parts)
+    ref = sum(v["n_agents"] * v["rms_reference"] ** 2 for v in parts)
+    return {"rmse": math.sqrt(sse / n), "rms_reference": math.sqrt(ref / n),
+            "relative_rmse": math.sqrt(sse / ref) if ref > 0 else math.nan, "n_agents": n}

@@ -17,10 +17,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..cell import default_cutoff
+from ..dataset import Dataset
 from ..descriptors import Angular, Radial, as_descriptors
 from ..model import AgentLossModel
 from .design import Parametrization, accumulate, feature_keys
-from .metrics import block_metrics, direct_metrics, evaluate_forces
+from .metrics import block_metrics, direct_metrics, evaluate_forces, pooled_metrics
 from .normal_equations import NormalEquations
 from .species_fit import RIDGE_GRID, fit_kept, fit_species
 from .stability import StabilityChecks, md_probe, scan_repulsion, training_floors, wall_descriptor, WALL_STRENGTH_EV
@@ -50,13 +51,15 @@ RECOMMENDED = {"descriptors": (RECOMMENDED_RADIAL, RECOMMENDED_ANGULAR), "quadra
 
 def resolve_cutoffs(descriptors, dataset) -> tuple:
     """``descriptors`` with explicit cutoffs: their own, or half the smallest perpendicular cell
-    width over the dataset's frames (the paper's minimum-image convention)."""
+    width over the frames of the dataset (or of every dataset in a list: the paper's minimum-image
+    convention)."""
+    systems = [dataset] if isinstance(dataset, Dataset) else list(dataset)
     out = []
     for d in as_descriptors(descriptors):
         if d.r_cut is None:
-            if dataset.cells_f33 is None:
+            if any(s.cells_f33 is None for s in systems):
                 raise ValueError(f"{d.family} descriptor: an isolated dataset (no cell) needs an explicit cutoff r_cut (Å)")
-            r_cut = default_cutoff(np.unique(dataset.cells_f33, axis=0))
+            r_cut = min(default_cutoff(np.unique(s.cells_f33, axis=0)) for s in systems)
             if d.r_on is not None and not d.r_on < r_cut:
                 raise ValueError(f"{d.family} descriptor: switching start r_on={d.r_on} Å must be below the cutoff "
                                  f"{r_cut:.6g} Å")
@@ -105,6 +108,30 @@ def pruned_model(par: Parametrization, names, masses, thetas, kept_units, quadra
     return AgentLossModel(names, descriptors, A, B if quadratic else None, masses)
 
 
+def _split_system(dataset: Dataset, split):
+    """Train, validation and test blocks of one system: contiguous time blocks after equilibration, or
+    for independent frames (no time axis) shuffled with seed 0 and nothing dropped."""
+    timed = dataset.has_time_axis
+    if split is None:
+        split = (0.2, 0.6, 0.1, 0.1) if timed else (0.0, 0.8, 0.1, 0.1)
+    if timed:
+        return dataset.split(*split)
+    if split[0] > 0:
+        raise ValueError(f"split: the data have no time axis (independent frames), so there is no equilibration to "
+                         f"drop; give 0 as its fraction (got {split[0]:g})")
+    return dataset.shuffled_split(*split[1:], seed=0)
+
+
+def _split_text(dataset: Dataset, blocks) -> str:
+    if not dataset.has_time_axis:
+        return (f"data: {dataset.n_frames} frames without a time axis: shuffled (seed 0) into " + ", ".join(
+            f"{name} {b - a}" for name, (a, b) in blocks.frame_ranges.items() if b > a and name != "equilibration")
+            + " frames, none dropped (--split sets the fractions)")
+    return (f"data: {dataset.n_frames} frames; " + ", ".join(
+        (f"{a}-{b - 1} dropped as equilibration" if name == "equilibration" else f"{name} {a}-{b - 1}")
+        for name, (a, b) in blocks.frame_ranges.items() if b > a) + " (frame indices; --split sets the fractions)")
+
+
 def fit_model(*args, **kwargs) -> FitReport:
     """:func:`_fit_model` with numpy's BLAS on one thread: the fit alternates the core's OpenMP kernels
     (design rows, probes) with BLAS calls, and two thread pools on the same cores fight, worst when
@@ -117,7 +144,10 @@ def fit_model(*args, **kwargs) -> FitReport:
 def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, ridge="auto",
                split=None, progress: bool = True, quadratic_descriptors: int | None = None,
                walls: float | None = None, checks: bool = False, probe_steps: int | None = None) -> FitReport:
-    """Fit an agent-loss model to ``dataset`` (a :class:`mldyn.dataset.Dataset` with forces).
+    """Fit an agent-loss model to ``dataset`` (a :class:`mldyn.dataset.Dataset` with forces, or a list of
+    them: several systems of any sizes and species, each split on its own; their normal equations add
+    up, the test figures pool every agent, the cutoff default and the training floors cover all, and
+    the stability checks run on the system with the most validation frames).
 
     descriptors : one descriptor or a sequence (default: the paper's 18 radial functions).
     loss : "linear" or "quadratic"; with ``quadratic_descriptors`` = k only the first k descriptors'
@@ -142,36 +172,29 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
         raise ValueError(f"ridge must be 'auto' or a finite number >= 0, got {ridge!r}")
     if walls is not None and not (float(walls) > 0):
         raise ValueError(f"walls must be a positive strength in eV (or None), got {walls!r}")
-    descriptors = resolve_cutoffs(descriptors if descriptors is not None else Radial.paper(), dataset)
-    timed = dataset.has_time_axis
-    if split is None:  # contiguous time blocks after equilibration; independent frames: shuffled, nothing dropped
-        split = (0.2, 0.6, 0.1, 0.1) if timed else (0.0, 0.8, 0.1, 0.1)
-    if timed:
-        blocks = dataset.split(*split)
-    elif split[0] > 0:
-        raise ValueError(f"split: the data have no time axis (independent frames), so there is no equilibration to "
-                         f"drop; give 0 as its fraction (got {split[0]:g})")
-    else:
-        blocks = dataset.shuffled_split(*split[1:], seed=0)
-    if ridge == "auto" and blocks.validation is None:
+    systems = [dataset] if isinstance(dataset, Dataset) else list(dataset)
+    if not systems:
+        raise ValueError("fit: no data")
+    names = list(dict.fromkeys(sp for d in systems for sp in d.species_names))  # every system's species, in order
+    systems = [d.with_species(names) for d in systems]
+    descriptors = resolve_cutoffs(descriptors if descriptors is not None else Radial.paper(), systems)
+    parts = [_split_system(d, split) for d in systems]  # one DatasetSplit per system
+    if ridge == "auto" and all(b.validation is None for b in parts):
         raise ValueError("ridge 'auto' is chosen on the validation block, and the split gives it no frames "
                          "(validation fraction 0): give the validation block a fraction > 0, or a fixed ridge")
-    names = list(dataset.species_names)
     S = len(names)
     par = Parametrization(descriptors, S, True, quadratic_descriptors)
     P = par.n_parameters
-    if progress and not timed:
-        print(f"data: {dataset.n_frames} frames without a time axis: shuffled (seed 0) into " + ", ".join(
-            f"{name} {b - a}" for name, (a, b) in blocks.frame_ranges.items() if b > a and name != "equilibration")
-            + " frames, none dropped (--split sets the fractions)", flush=True)
-    elif progress:
-        ranges = blocks.frame_ranges
-        print(f"data: {dataset.n_frames} frames; " + ", ".join(
-            (f"{a}-{b - 1} dropped as equilibration" if name == "equilibration" else f"{name} {a}-{b - 1}")
-            for name, (a, b) in ranges.items() if b > a) + " (frame indices; --split sets the fractions)", flush=True)
-    eqs = {name: (accumulate(blk, par, desc=f"invariants ({name})", progress=progress) if blk is not None
-                  else [NormalEquations.zeros(P) for _ in names])
-           for name, blk in (("train", blocks.train), ("validation", blocks.validation))}
+    if progress:
+        for k, (d, blocks) in enumerate(zip(systems, parts)):
+            print(("" if len(systems) == 1 else f"system {k + 1} of {len(systems)} ({d.n_atoms} atoms): ")
+                  + _split_text(d, blocks), flush=True)
+    eqs = {name: [NormalEquations.zeros(P) for _ in names] for name in ("train", "validation")}
+    for blocks in parts:
+        for name, blk in (("train", blocks.train), ("validation", blocks.validation)):
+            if blk is not None:
+                for s_id, ne in enumerate(accumulate(blk, par, desc=f"invariants ({name})", progress=progress)):
+                    eqs[name][s_id] = eqs[name][s_id].merged(ne)
     allowed = {"linear": par.linear_mask(), "quadratic": np.ones(P, dtype=bool)}
 
     def blocks_for(s):
@@ -180,8 +203,15 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
 
     # The requested loss, with feature selection if asked.
     fits = {sp: fit_species(*blocks_for(s), par, ridge, select, allowed[loss]) for s, sp in enumerate(names)}
-    masses = [float(dataset.masses_n[np.flatnonzero(dataset.species_n == s)[0]]) for s in range(S)]
-    floors = training_floors(blocks.train)
+    masses = [next(float(d.masses_n[np.flatnonzero(d.species_n == s)[0]]) for d in systems if np.any(d.species_n == s))
+              for s in range(S)]
+    floors = {}
+    for blocks in parts:  # the closest training distance of each species pair over every system
+        for pair, r in training_floors(blocks.train).items():
+            floors[pair] = min(r, floors.get(pair, np.inf))
+    # the stability checks run on one system: the one with the most validation (else training) frames
+    check_blocks = max(parts, key=lambda b: (b.validation.n_frames if b.validation is not None else 0,
+                                             b.train.n_frames))
 
     def candidate(fits_now):
         model = pruned_model(par, names, masses, [fits_now[sp].theta for sp in names],
@@ -191,8 +221,8 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
     model = candidate(fits)
     stability, tried = None, []
     if checks:
-        probe_t = data_temperature(blocks.validation or blocks.train)
-        check_data = blocks.validation or blocks.train
+        check_data = check_blocks.validation or check_blocks.train
+        probe_t = data_temperature(check_data)
         for floor in RIDGE_FLOORS if ridge == "auto" else [None]:
             if floor is not None:
                 grid = tuple(g for g in RIDGE_GRID if g >= floor) or (floor,)
@@ -218,19 +248,24 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
         for s, sp in enumerate(names):
             thetas[(kind, s)] = (fits[sp].theta if kind == loss else
                                  fit_kept(*blocks_for(s), par, fits[sp].kept_units, ridge, allowed=allowed[kind]).theta)
-    if blocks.test is not None:
-        measured = direct_metrics(blocks.test, par, thetas, progress=progress)
+    tests = [b.test for b in parts if b.test is not None]
+    if tests:  # every agent of every system's test block weighted alike
+        per_system = [direct_metrics(t, par, thetas, progress=progress) for t in tests]
+        measured = {key: pooled_metrics([m[key] for m in per_system]) for key in thetas}
     else:
         measured = {key: block_metrics(NormalEquations.zeros(P), theta) for key, theta in thetas.items()}
-    table = {kind: {sp: measured[(kind, s)] for s, sp in enumerate(names)} for kind in ("linear", "quadratic")}
+    table = {kind: {sp: {k: v for k, v in measured[(kind, s)].items() if k != "n_agents"}
+                    for s, sp in enumerate(names)} for kind in ("linear", "quadratic")}
     test_metrics = table[loss]
-    if blocks.test is not None and walls is not None:  # the model's own forces, walls included
-        own = evaluate_forces(model, blocks.test, progress=False)["species"]
-        test_metrics = {sp: {k: own[sp][k] for k in ("rmse", "rms_reference", "relative_rmse")} for sp in names}
+    if tests and walls is not None:  # the model's own forces, walls included
+        own = [evaluate_forces(model, t, progress=False)["species"] for t in tests]
+        test_metrics = {sp: {k: v for k, v in pooled_metrics([o[sp] for o in own if sp in o]).items()
+                             if k != "n_agents"} for sp in names}
 
-    split_frames = {"dropped": blocks.dropped_frames, "frame_ranges": blocks.frame_ranges}
-    split_frames.update({b: (getattr(blocks, b).n_frames if getattr(blocks, b) is not None else 0)
-                         for b in ("train", "validation", "test")})
+    split_frames = {"dropped": sum(b.dropped_frames for b in parts),
+                    "frame_ranges": parts[0].frame_ranges if len(parts) == 1 else [b.frame_ranges for b in parts]}
+    split_frames.update({name: sum(getattr(b, name).n_frames for b in parts if getattr(b, name) is not None)
+                         for name in ("train", "validation", "test")})
     report = FitReport(model, table, fits, split_frames, par, stability, tried)
     model.metadata = {
         "loss": loss,
@@ -239,7 +274,7 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
         "validation_relative_rmse": {sp: fits[sp].validation_relative_rmse for sp in names},
         "test_metrics": test_metrics,
         "table1_test_relative_rmse": {k: {sp: v[sp]["relative_rmse"] for sp in names} for k, v in table.items()},
-        "split": {"fractions": list(split), "frames": split_frames},
+        "split": {"fractions": None if split is None else list(split), "frames": split_frames},
         "selection_curve": {sp: [[n, e] for n, e, _ in fits[sp].selection_curve] for sp in names},
         "closest_pairs_A": floors,
         "walls": None if walls is None else {"strength_eV": float(walls), "at": "closest training distance"},

@@ -42,6 +42,11 @@ class NormalEquations:
         self.yy += float(y @ y)
         self.n_rows += len(y)
 
+    def merged(self, other: "NormalEquations") -> "NormalEquations":
+        """The problem of both sets of rows (the normal equations of several systems add up)."""
+        return NormalEquations(self.gram + other.gram, self.rhs + other.rhs, self.yy + other.yy,
+                               self.n_rows + other.n_rows)
+
     def restrict(self, mask: np.ndarray) -> "NormalEquations":
         """The problem for the parameters selected by a boolean mask (P,)."""
         idx = np.flatnonzero(mask)
