@@ -524,7 +524,8 @@ def test_error_zero_frames(tmp_path, real):
 def test_error_missing_forces_when_required(tmp_path, real):
     files = make_run(tmp_path, real, frames=2, kinds=("pos", "vel"))
     assert read_cp2k(tmp_path).forces_fnc is None
-    with pytest.raises(ValueError, match=re.escape(str(files["pos"])) + ".*H2O-32-frc-1.xyz.*require_forces"):
+    with pytest.raises(ValueError, match=re.escape(str(files["pos"])) + ": no forces file H2O-32-frc-1.xyz, and forces "
+                       "are required.*Add &FORCES"):
         read_cp2k(tmp_path, require_forces=True)
 
 

@@ -181,3 +181,66 @@ def test_fit_on_several_systems_adds_their_normal_equations(tmp_path, capsys):
                  "--recipe", "paper", "--split", "0,0.8,0.1,0.1"]) == 0
     out = capsys.readouterr().out
     assert "system 1 of 2 (96 atoms): data: 60 frames" in out and "system 2 of 2 (192 atoms): data: 60 frames" in out
+
+
+def test_a_cp2k_run_without_a_forces_file_says_what_is_missing_and_what_to_change(tmp_path, capsys):
+    from mldyn.dataset import Dataset
+    from mldyn.io.cp2k_writer import write_cp2k_run
+
+    ref = load_dataset("@h2o32").subset(range(0, 600, 100))
+    no_forces = Dataset(ref.species_names, ref.species_n, ref.masses_n, ref.positions_fnc, ref.cells_f33,
+                        ref.velocities_fnc, None, ref.steps_f, ref.times_f)
+    run = tmp_path / "run"
+    write_cp2k_run(run, no_forces, project="w")
+    (run / "w.log").write_text(" ATOMIC FORCES in [a.u.]\n\n # Atom   Kind   Element   X Y Z\n")
+    (run / "in.inp").write_text("&FORCE_EVAL\n  &PRINT\n    &FORCES ON\n    &END FORCES\n  &END PRINT\n&END FORCE_EVAL\n"
+                                "&MOTION\n  &PRINT\n    &TRAJECTORY\n    &END TRAJECTORY\n  &END PRINT\n&END MOTION\n")
+    assert main(["fit", str(run), "-o", str(tmp_path / "m.json")]) == 2
+    err = capsys.readouterr().err
+    assert f"{run / 'w-pos-1.xyz'}: no forces file w-frc-1.xyz, and forces are required" in err
+    assert f"{run / 'w.log'} holds forces printed by &FORCE_EVAL/&PRINT/&FORCES: they are not marked with MD step " \
+           f"numbers" in err
+    assert "Add &FORCES ... &END FORCES inside &MOTION/&PRINT of the CP2K input" in err
+    (run / "in.inp").write_text("&MOTION\n  &PRINT\n    &FORCES\n      FILENAME =elsewhere\n    &END FORCES\n"
+                                "  &END PRINT\n&END MOTION\n")
+    assert main(["fit", str(run), "-o", str(tmp_path / "m.json")]) == 2
+    assert f"The input {run / 'in.inp'} has &MOTION/&PRINT/&FORCES: check its FILENAME" in capsys.readouterr().err
+
+
+def test_cp2k_kinds_that_share_an_element_are_merged_with_a_warning_or_kept_apart(tmp_path, capsys):
+    """Two spin kinds of Co in the input's &COORD: the trajectory files say only Co."""
+    from mldyn.dataset import Dataset
+    from mldyn.elements import ATOMIC_MASSES
+    from mldyn.io.cp2k_reader import CP2KKindsWarning
+    from mldyn.io.cp2k_writer import write_cp2k_run
+
+    ref = load_dataset("@h2o32").subset(range(0, 600, 20))
+    co = Dataset(["Co", "H"], ref.species_n, np.where(ref.species_n == 0, ATOMIC_MASSES["Co"], 1.00794),
+                 ref.positions_fnc, ref.cells_f33, ref.velocities_fnc, ref.forces_fnc, ref.steps_f, ref.times_f)
+    run = tmp_path / "coh"
+    write_cp2k_run(run, co, project="coh")
+    labels = []
+    n_co = 0
+    for s in co.symbols:
+        if s == "Co":
+            labels.append("Co_up" if n_co % 2 == 0 else "Co_dn")
+            n_co += 1
+        else:
+            labels.append("H")
+    coord = "\n".join(f"      {lab} 0.0 0.0 0.0" for lab in labels)
+    (run / "in.inp").write_text("&FORCE_EVAL\n  &SUBSYS\n    &COORD\n" + coord + "\n    &END COORD\n"
+                                "    &KIND Co_up\n      ELEMENT Co\n    &END KIND\n    &KIND Co_dn\n      ELEMENT Co\n"
+                                "    &END KIND\n  &END SUBSYS\n&END FORCE_EVAL\n")
+    with pytest.warns(CP2KKindsWarning, match="Co_up, Co_dn are all Co.*--cp2k-kinds separate"):
+        merged = load_dataset(run)
+    assert merged.species_names == ["Co", "H"]
+    apart = load_dataset(run, kinds="separate")
+    assert apart.species_names == list(dict.fromkeys(labels)) and apart.symbols == labels
+    assert set(apart.masses_n[np.array(labels) != "H"]) == {ATOMIC_MASSES["Co"]}
+    model = tmp_path / "m.json"
+    assert main(["fit", str(run), "--cp2k-kinds", "separate", "-o", str(model), "--recipe", "paper", "--quiet"]) == 0
+    assert mldyn.AgentLossModel.load(model).species == list(dict.fromkeys(labels))
+    capsys.readouterr()
+    write_keyed_extxyz(tmp_path / "water.extxyz", ref, {"forces": ref.forces_fnc}, {})
+    assert main(["test", str(model), str(tmp_path / "water.extxyz"), "--cp2k-kinds", "separate"]) == 2
+    assert "--cp2k-kinds is for CP2K runs; this is an .xyz/.extxyz[.gz] file" in capsys.readouterr().err

@@ -58,6 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--forces-key", default=None,
                    help="extended XYZ: the column of reference forces (default: forces, or REF_forces/DFT_forces as "
                         "MACE and NequIP write them; a file with several must name one)")
+    p.add_argument("--cp2k-kinds", choices=("merge", "separate"), default=None,
+                   help="CP2K runs: kinds of the input's &COORD that share an element (two spin kinds of Co, ...) "
+                        "are one species (merge, the default, with a warning) or a species each (separate)")
     p.add_argument("--energy-key", default=None,
                    help="extended XYZ: the per-frame reference energy (default: REF_energy, DFT_energy, energy, ...)")
     p.add_argument("--loss", choices=("linear", "quadratic"), default="quadratic", help="agent loss (default quadratic)")
@@ -212,8 +215,8 @@ def run(args) -> int:
         raise ValueError("--split: the validation fraction is 0, but --ridge auto chooses the ridge on the "
                          "validation block; give it a fraction > 0, or a fixed --ridge")
     systems = [s for d in args.data for s in expand_systems(d)]
-    dataset = [load_dataset(s, require_forces=True, forces_key=args.forces_key, energy_key=args.energy_key)
-               for s in systems]
+    dataset = [load_dataset(s, require_forces=True, forces_key=args.forces_key, energy_key=args.energy_key,
+                            kinds=args.cp2k_kinds) for s in systems]
     dataset = dataset[0] if len(dataset) == 1 else dataset
     fit_and_report(dataset, " ".join(systems), out, recipe=args.recipe, loss=args.loss, select=args.select,
                    ridge=args.ridge,

@@ -14,6 +14,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--forces-key", default=None,
                    help="extended XYZ: the column of reference forces (default: forces, or REF_forces/DFT_forces as "
                         "MACE and NequIP write them; a file with several must name one)")
+    p.add_argument("--cp2k-kinds", choices=("merge", "separate"), default=None,
+                   help="CP2K runs: kinds of the input's &COORD that share an element (two spin kinds of Co, ...) "
+                        "are one species (merge, the default, with a warning) or a species each (separate)")
     p.add_argument("--energy-key", default=None,
                    help="extended XYZ: the per-frame reference energy (default: REF_energy, DFT_energy, energy, ...)")
     p.add_argument("--json", action="store_true",
@@ -41,7 +44,8 @@ def run(args) -> int:
     systems = [s for d in args.data for s in expand_systems(d)]
     results = []
     for path in systems:
-        dataset = load_dataset(path, require_forces=True, forces_key=args.forces_key, energy_key=args.energy_key)
+        dataset = load_dataset(path, require_forces=True, forces_key=args.forces_key, energy_key=args.energy_key,
+                               kinds=args.cp2k_kinds)
         try:
             results.append({**evaluate_forces(model, dataset, progress=not (args.quiet or args.json)),
                             "atoms": dataset.n_atoms})

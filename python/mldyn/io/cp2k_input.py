@@ -15,7 +15,7 @@ import numpy as np
 from ..units import BOHR_A
 from .text import read_lines, where as _where
 
-__all__ = ["parse_cp2k_input_cell", "input_lines", "cell_from_lengths_angles"]
+__all__ = ["parse_cp2k_input_kinds", "parse_cp2k_input_cell", "input_lines", "cell_from_lengths_angles"]
 
 _SECTION_RE = re.compile(r"^&(\w+)")
 _VAR_RE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
@@ -172,4 +172,37 @@ def parse_cp2k_input_cell(path) -> tuple[np.ndarray | None, dict]:
         raise ValueError(f"{c['where']}: the cell is singular")
     return h, info
 
+
+def parse_cp2k_input_kinds(path) -> tuple[list[str], dict] | None:
+    """Per-atom kind labels of ``&FORCE_EVAL/&SUBSYS/&COORD`` (in the order of the atoms) and the element
+    of every kind ({label: element} from ``&KIND label`` / ``ELEMENT``, else the label's own element),
+    or None when the input gives no coordinates inline (``COORD_FILE_NAME``, topology files)."""
+    from ..elements import element_of
+
+    stack: list[str] = []
+    labels: list[str] = []
+    kind_element: dict = {}
+    kind = None
+    for s, _, _ in input_lines(os.fspath(path)):
+        up = s.upper()
+        if up.startswith("&END"):
+            if stack and stack[-1] == "KIND":
+                kind = None
+            stack = stack[:-1]
+            continue
+        if up.startswith("&"):
+            name = up.split()[0][1:]
+            stack.append(name)
+            if name == "KIND" and len(s.split()) > 1:
+                kind = s.split()[1]
+            continue
+        if stack[-3:] == ["FORCE_EVAL", "SUBSYS", "COORD"]:
+            first = s.split()[0]
+            if first.upper() not in ("UNIT", "SCALED") and len(s.split()) >= 4:
+                labels.append(first)
+        elif stack[-3:] == ["FORCE_EVAL", "SUBSYS", "KIND"] and kind and up.split()[0] in ("ELEMENT", "ELEMENT_SYMBOL"):
+            kind_element[kind] = s.split()[1]
+    if not labels:
+        return None
+    return labels, {k: kind_element.get(k) or element_of(k) for k in dict.fromkeys(labels)}
 

@@ -38,14 +38,18 @@ from ..dataset import Dataset
 from ..elements import default_masses
 from ..units import BOHR_PER_AU_TIME_A_PER_FS, HARTREE_EV, HARTREE_PER_BOHR_EV_PER_A
 from .cp2k_files import FILE_KINDS, KIND_ALIASES, classify_cp2k_file, find_cp2k_files, sibling_name
-from .cp2k_input import parse_cp2k_input_cell
+from .cp2k_input import input_lines, parse_cp2k_input_cell, parse_cp2k_input_kinds
 from .cp2k_tables import parse_cp2k_table
 from .cp2k_xyz import CP2KTrajectory, read_cp2k_xyz
 from .text import file_sha256, species_ids, where as _where
 
-__all__ = ["read_cp2k", "CP2KAlignmentWarning"]
+__all__ = ["read_cp2k", "CP2KAlignmentWarning", "CP2KKindsWarning"]
 
 _ISOLATED = ("isolated", "none", "nopbc")
+
+
+class CP2KKindsWarning(UserWarning):
+    """Kinds of the CP2K input that share an element are read as one species (say ``kinds="separate"``)."""
 
 
 class CP2KAlignmentWarning(UserWarning):
@@ -80,7 +84,8 @@ def _report(progress, message: str) -> None:
 
 # ============================================================================ the reader
 def read_cp2k(path_or_files, project: str | None = None, cell=None, masses: Mapping[str, float] | None = None,
-              require_forces: bool = False, progress: bool | Callable[[str], None] = False) -> Dataset:
+              require_forces: bool = False, progress: bool | Callable[[str], None] = False,
+              kinds: str = "merge") -> Dataset:
     """Read a CP2K MD run into a :class:`Dataset` in mldyn units (Å, Å/fs, eV/Å, eV, fs, amu).
 
     Parameters
@@ -98,6 +103,10 @@ def read_cp2k(path_or_files, project: str | None = None, cell=None, masses: Mapp
     masses : per-species or per-element masses in amu overriding CP2K's defaults
         (:data:`mldyn.elements.ATOMIC_MASSES`), e.g. ``{"H": 2.014}``.
     require_forces : raise ValueError when the run has no ``-frc-1.xyz`` file.
+    kinds : "merge" (default) or "separate": CP2K writes element symbols to its trajectories, so
+        kinds of the input's &COORD that share an element (two spin kinds of Co, O_water and
+        O_oxide, ...) would merge into one species; "merge" keeps them merged and warns
+        (:class:`CP2KKindsWarning`), "separate" makes every kind a species of its own.
     progress : True for a progress bar over the files (stderr), or a callable receiving one
         message per file; False for silence.
 
@@ -149,8 +158,7 @@ def read_cp2k(path_or_files, project: str | None = None, cell=None, masses: Mapp
         if not os.path.exists(f):
             raise FileNotFoundError(f)
     if require_forces and "frc" not in files:
-        raise ValueError(f"{files['pos']}: no forces file ({sibling_name(files['pos'], 'frc')}) but require_forces=True; "
-                         f"add &MOTION/&PRINT/&FORCES to the CP2K input")
+        raise ValueError(missing_forces_message(files))
 
     notes: list[str] = []
     provenance: dict = {"reader": "mldyn.io.cp2k_reader.read_cp2k", "format": "cp2k", "origin": origin, "files": {},
@@ -361,11 +369,74 @@ def read_cp2k(path_or_files, project: str | None = None, cell=None, masses: Mapp
         raise ValueError(f"{origin}: no cell found (no PROJECT-1.cell file and no &SUBSYS/&CELL in an input file); "
                          f"pass cell=L, (a, b, c) or a (3, 3) matrix of row vectors in Å, or cell='isolated'")
 
-    names, species = species_ids(ref.symbols)
+    if kinds not in ("merge", "separate"):
+        raise ValueError(f"kinds must be 'merge' or 'separate', got {kinds!r}")
+    symbols = list(ref.symbols)
+    parsed = parse_cp2k_input_kinds(files["inp"]) if "inp" in files else None
+    if parsed is not None and len(parsed[0]) == len(symbols):
+        labels, element = parsed
+        shared = {}
+        for lab in dict.fromkeys(labels):
+            shared.setdefault(element.get(lab), []).append(lab)
+        shared = {el: labs for el, labs in shared.items() if el is not None and len(labs) > 1}
+        if shared and kinds == "separate":
+            symbols = [lab if element.get(lab) in shared else sym for lab, sym in zip(labels, symbols)]
+            provenance["kinds"] = {"separate": shared, "source": files["inp"]}
+            from ..elements import ATOMIC_MASSES  # a kind's mass: its element's, unless masses= names the kind
+
+            masses = {**{lab: ATOMIC_MASSES[el] for el, labs in shared.items() for lab in labs
+                         if el in ATOMIC_MASSES}, **dict(masses or {})}
+        elif shared:
+            text = "; ".join(f"{', '.join(labs)} are all {el}" for el, labs in shared.items())
+            msg = (f"{files['inp']}: kinds that share an element are one species in the data ({text}): the "
+                   f"trajectory files name only the element; keep them apart with --cp2k-kinds separate "
+                   f"(kinds='separate')")
+            notes.append(msg)
+            warnings.warn(msg, CP2KKindsWarning, stacklevel=2)
+    names, species = species_ids(symbols)
     mass_of = default_masses(names, masses, ref.path)
-    masses_n = np.array([mass_of[s] for s in ref.symbols])
+    masses_n = np.array([mass_of[s] for s in symbols])
     provenance["masses_amu"] = mass_of
     provenance["n_frames_read"] = {k: int(len(v["steps"])) for k, v in sources.items()}
     return Dataset(names, species, masses_n, positions, cells, velocities, forces, common, times, potential,
                    kinetic, temperature, provenance)
+
+
+def missing_forces_message(files: dict) -> str:
+    """What is missing when a run has no forces file, and what to change: forces printed only to the
+    CP2K log (by &FORCE_EVAL/&PRINT/&FORCES) carry no step numbers, so mldyn reads the per-step file
+    that &MOTION/&PRINT/&FORCES writes."""
+    pos = files["pos"]
+    frc = sibling_name(pos, "frc")
+    folder = os.path.dirname(pos) or "."
+    logs = []
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if name.endswith((".log", ".out")) and os.path.isfile(path) and os.path.getsize(path) < (2 << 30):
+            with open(path, "rb") as fh:
+                if b"ATOMIC FORCES in" in fh.read():
+                    logs.append(path)
+    text = f"{pos}: no forces file {frc}, and forces are required."
+    if logs:
+        text += (f" {logs[0]} holds forces printed by &FORCE_EVAL/&PRINT/&FORCES: they are not marked with MD step "
+                 f"numbers, so mldyn does not read them.")
+    deck = files.get("inp")
+    asks = False
+    if deck:
+        sections = [line.upper() for line, _, _ in input_lines(deck)]
+        depth = []
+        for line in sections:
+            if line.startswith("&END"):
+                depth = depth[:-1]
+            elif line.startswith("&"):
+                depth.append(line.split()[0][1:])
+                asks = asks or depth[-3:] == ["MOTION", "PRINT", "FORCES"]
+    if asks:
+        text += (f" The input {deck} has &MOTION/&PRINT/&FORCES: check its FILENAME (the file must be named like "
+                 f"{os.path.basename(frc)}, beside the positions) and that the run got to write it.")
+    else:
+        text += (" Add &FORCES ... &END FORCES inside &MOTION/&PRINT of the CP2K input (with &EACH MD 1 &END EACH) "
+                 f"and rerun: CP2K then writes {os.path.basename(frc)} every MD step (mldyn cp2k-input writes such "
+                 "an input).")
+    return text
 
