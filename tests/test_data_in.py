@@ -244,3 +244,30 @@ def test_cp2k_kinds_that_share_an_element_are_merged_with_a_warning_or_kept_apar
     write_keyed_extxyz(tmp_path / "water.extxyz", ref, {"forces": ref.forces_fnc}, {})
     assert main(["test", str(model), str(tmp_path / "water.extxyz"), "--cp2k-kinds", "separate"]) == 2
     assert "--cp2k-kinds is for CP2K runs; this is an .xyz/.extxyz[.gz] file" in capsys.readouterr().err
+
+
+def test_an_extended_xyz_that_mixes_sizes_is_read_as_systems_for_test_and_fit(pair_model, tmp_path, capsys):
+    """MACE/NequIP training files mix structures: runs of frames with the same atoms become systems."""
+    from mldyn.dataset import Dataset
+
+    ref = load_dataset("@h2o32").subset(range(0, 600, 40))  # 15 frames
+    cell = ref.cells_f33
+    big = Dataset(ref.species_names, np.tile(ref.species_n, 2), np.tile(ref.masses_n, 2),
+                  np.concatenate([ref.positions_fnc, ref.positions_fnc + cell[:, 0][:, None, :]], axis=1),
+                  cell * np.array([2.0, 1.0, 1.0])[None, :, None], None,
+                  np.concatenate([ref.forces_fnc, ref.forces_fnc * 0.5], axis=1))
+    parts = [ref.subset(range(0, 5)), big.subset(range(5, 10)), ref.subset(range(10, 15))]
+    for k, part in enumerate(parts):
+        write_keyed_extxyz(tmp_path / f"part{k}.extxyz", part, {"REF_forces": part.forces_fnc}, {})
+    (tmp_path / "mixed.extxyz").write_text("".join((tmp_path / f"part{k}.extxyz").read_text() for k in range(3)))
+    assert main(["test", str(pair_model), str(tmp_path / "mixed.extxyz"), "--json"]) == 0
+    mixed = json.loads(capsys.readouterr().out)
+    assert [(s["data"].rsplit("/", 1)[-1], s["atoms"]) for s in mixed["systems"]] == [
+        ("mixed.extxyz frames 0-4", 96), ("mixed.extxyz frames 5-9", 192), ("mixed.extxyz frames 10-14", 96)]
+    assert main(["test", str(pair_model), *(str(tmp_path / f"part{k}.extxyz") for k in range(3)), "--json"]) == 0
+    separate = json.loads(capsys.readouterr().out)
+    assert mixed["species"] == separate["species"] and mixed["frames"] == 15
+    assert main(["fit", str(tmp_path / "mixed.extxyz"), "-o", str(tmp_path / "m.json"), "--recipe", "paper",
+                 "--split", "0,0.6,0.2,0.2"]) == 0
+    out = capsys.readouterr().out
+    assert "system 2 of 3 (192 atoms)" in out and "Table 1" in out

@@ -206,7 +206,7 @@ def save_or_keep(model, out: Path) -> None:
 
 
 def run(args) -> int:
-    from ..io import expand_systems, load_dataset
+    from ..io import expand_systems, load_systems
 
     t0 = time.perf_counter()
     out = Path(args.output)
@@ -215,8 +215,8 @@ def run(args) -> int:
         raise ValueError("--split: the validation fraction is 0, but --ridge auto chooses the ridge on the "
                          "validation block; give it a fraction > 0, or a fixed --ridge")
     systems = [s for d in args.data for s in expand_systems(d)]
-    dataset = [load_dataset(s, require_forces=True, forces_key=args.forces_key, energy_key=args.energy_key,
-                            kinds=args.cp2k_kinds) for s in systems]
+    dataset = [d for s in systems for d in load_systems(s, require_forces=True, forces_key=args.forces_key,
+                                                         energy_key=args.energy_key, kinds=args.cp2k_kinds)]
     dataset = dataset[0] if len(dataset) == 1 else dataset
     fit_and_report(dataset, " ".join(systems), out, recipe=args.recipe, loss=args.loss, select=args.select,
                    ridge=args.ridge,

@@ -37,20 +37,25 @@ def pooled(results: list) -> dict:
 def run(args) -> int:
     from .. import strict_json
     from ..fit.metrics import RELATIVE_RMSE_DEFINITION, evaluate_forces
-    from ..io import expand_systems, load_dataset
+    from ..io import expand_systems, load_systems
     from ..model import load_model
 
     model = load_model(args.model)
-    systems = [s for d in args.data for s in expand_systems(d)]
-    results = []
-    for path in systems:
-        dataset = load_dataset(path, require_forces=True, forces_key=args.forces_key, energy_key=args.energy_key,
-                               kinds=args.cp2k_kinds)
-        try:
-            results.append({**evaluate_forces(model, dataset, progress=not (args.quiet or args.json)),
-                            "atoms": dataset.n_atoms})
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
+    systems, results = [], []
+    for path in (s for d in args.data for s in expand_systems(d)):
+        parts = load_systems(path, require_forces=True, forces_key=args.forces_key, energy_key=args.energy_key,
+                             kinds=args.cp2k_kinds)
+        for dataset in parts:  # an extended XYZ file that mixes structures gives one system per structure run
+            label = path
+            if len(parts) > 1:
+                a, b = dataset.provenance["frames_of_file"]
+                label = f"{path} frames {a}-{b}"
+            try:
+                results.append({**evaluate_forces(model, dataset, progress=not (args.quiet or args.json)),
+                                "atoms": dataset.n_atoms})
+            except ValueError as exc:
+                raise ValueError(f"{label}: {exc}") from None
+            systems.append(label)
     overall = {"frames": sum(r["frames"] for r in results), "species": pooled(results)}
     keys = ("rmse", "rms_reference", "relative_rmse")
     if args.json:

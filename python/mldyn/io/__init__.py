@@ -20,10 +20,10 @@ from ..dataset import Dataset
 from .cp2k_files import cp2k_projects, is_cp2k_trajectory
 from .cp2k_reader import read_cp2k
 from .deepmd import is_deepmd_system, read_deepmd_npy
-from .extxyz import read_extxyz
+from .extxyz import read_extxyz, read_extxyz_systems
 from .text import check_input_file
 
-__all__ = ["load_dataset", "detect_format", "expand_systems", "BUNDLED_NAME", "FORMATS"]
+__all__ = ["load_dataset", "load_systems", "detect_format", "expand_systems", "BUNDLED_NAME", "FORMATS"]
 
 #: Name that stands for the bundled CP2K water run wherever a data path is expected.
 BUNDLED_NAME = "@h2o32"
@@ -141,4 +141,22 @@ def expand_systems(path) -> list[str]:
     if not found:
         detect_format(p)  # its error, naming the formats
     return found
+
+
+def load_systems(path, require_forces: bool = False, **kwargs) -> list[Dataset]:
+    """The systems of one data argument as Datasets: one, or for an extended XYZ file that mixes
+    structures of different sizes or atoms (MACE and NequIP training files) one per structure run
+    (:func:`mldyn.io.extxyz.read_extxyz_systems`). Options as :func:`load_dataset`."""
+    p = os.fspath(path)
+    if p != BUNDLED_NAME and detect_format(p) == "extxyz":
+        for key in ("kinds",):
+            if kwargs.get(key) is not None:
+                raise ValueError(f"{p}: --cp2k-kinds is for CP2K runs; this is {FORMATS['extxyz']}")
+        kwargs = {k: v for k, v in kwargs.items() if v is not None and k != "kinds"}
+        systems = read_extxyz_systems(p, **kwargs)
+        for d in systems:
+            if require_forces and d.forces_fnc is None:
+                raise ValueError(f"{p}: the data has no forces, but forces are required")
+        return systems
+    return [load_dataset(p, require_forces=require_forces, **kwargs)]
 

@@ -13,9 +13,10 @@ from ..dataset import Dataset
 from ..elements import default_masses
 from .text import species_ids, where as _where
 from .xyz import (ASE_TIME_FS, DEFAULT_PROPERTIES, SPECIES_COLUMNS, TRUE_WORDS, atom_tokens, number_columns,
-                  frame_symbols, parse_extxyz_comment, parse_numbers, parse_pbc, parse_properties, split_xyz_frames)
+                  frame_symbols, parse_extxyz_comment, parse_numbers, parse_pbc, parse_properties, split_xyz_frames,
+                  split_xyz_systems)
 
-__all__ = ["read_extxyz"]
+__all__ = ["read_extxyz", "read_extxyz_systems"]
 
 # Reference forces and energies under the names ASE, MACE/NequIP (REF_*) and others write. A file with two
 # force columns (e.g. forces and REF_forces) is ambiguous and must name one (forces_key).
@@ -40,8 +41,25 @@ def _pick(names: Sequence[str], candidates: Sequence[str], explicit: str | None,
     return None
 
 
+def read_extxyz_systems(path, **kwargs) -> list[Dataset]:
+    """Every structure of an extended-XYZ file whose frames differ in size or atoms (as MACE and NequIP
+    training files do): one Dataset per run of consecutive frames with the same atoms, read as
+    :func:`read_extxyz` reads a file (``kwargs`` are its options). A uniform file gives one Dataset."""
+    groups = split_xyz_systems(path)
+    out = []
+    first = 0
+    for frames in groups:
+        data = read_extxyz(path, _frames=frames, **kwargs)
+        if len(groups) > 1:
+            data.provenance["frames_of_file"] = [first, first + frames.n_frames - 1]
+        first += frames.n_frames
+        out.append(data)
+    return out
+
+
 def read_extxyz(path, masses: Mapping[str, float] | None = None, forces_key: str | None = None,
-                energy_key: str | None = None, velocities_unit: str = "A/fs", timestep: float | None = None) -> Dataset:
+                energy_key: str | None = None, velocities_unit: str = "A/fs", timestep: float | None = None,
+                _frames=None) -> Dataset:
     """Read an extended-XYZ trajectory (ASE's layout; plain or ``.gz``) into a Dataset.
 
     Properties are parsed generally (``name:S|R|I|L:count``). Needed: ``species`` (or
@@ -59,7 +77,7 @@ def read_extxyz(path, masses: Mapping[str, float] | None = None, forces_key: str
     """
     if velocities_unit not in ("A/fs", "ase"):
         raise ValueError(f"velocities_unit must be 'A/fs' or 'ase', got {velocities_unit!r}")
-    frames = split_xyz_frames(path)
+    frames = split_xyz_frames(path) if _frames is None else _frames  # _frames: a group of read_extxyz_systems
     path, sha, n, F = frames.path, frames.sha256, frames.n_atoms, frames.n_frames
     infos: list[dict] = []
     props = props_text = None

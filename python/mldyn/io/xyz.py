@@ -79,6 +79,37 @@ class XYZFrames:
         return b"\n".join([self.lines.block(int(self.headers[k]) + 2, int(self.headers[k]) + n + 1) for k in ids])
 
 
+def split_xyz_systems(path) -> list[XYZFrames]:
+    """The frames of an XYZ file whose atom count or atoms may change (MACE and NequIP training files
+    mix structures): one :class:`XYZFrames` per run of consecutive frames with the same atom count
+    and the same first column (the species). ValueError naming file and line for a damaged frame."""
+    path = os.fspath(path)
+    raw, sha = read_bytes(path)
+    lines = LineIndex(raw)
+    del raw
+    nline = len(lines)
+    if nline == 0:
+        raise ValueError(f"{path}: empty file, zero frames parsed")
+    groups: list[tuple] = []  # (n, species key, [headers])
+    p = 0
+    while p < nline:
+        s = lines[p].strip()
+        if not is_int(s) or int(s) <= 0:
+            raise ValueError(f"{where(path, p + 1)}: expected the atom count of a frame, got {s[:60]!r}")
+        n = int(s)
+        if p + n + 2 > nline:
+            raise ValueError(f"{where(path, p + 1)}: truncated frame: the file ends after {max(nline - p - 2, 0)} "
+                             f"of {n} atom lines")
+        key = bytes(b" ".join(line.split(None, 1)[0] if line.strip() else b"?"
+                              for line in lines.block(p + 2, p + n + 1).split(b"\n")))
+        if groups and groups[-1][0] == n and groups[-1][1] == key:
+            groups[-1][2].append(p)
+        else:
+            groups.append((n, key, [p]))
+        p += n + 2
+    return [XYZFrames(path, sha, lines, n, np.asarray(h, dtype=np.int64)) for n, _, h in groups]
+
+
 def split_xyz_frames(path) -> XYZFrames:
     """Locate the frames of a (possibly gzipped) XYZ file: one Python step per frame, not per atom.
 
