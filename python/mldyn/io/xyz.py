@@ -79,17 +79,22 @@ class XYZFrames:
         return b"\n".join([self.lines.block(int(self.headers[k]) + 2, int(self.headers[k]) + n + 1) for k in ids])
 
 
+def _xyz_lines(path: str) -> tuple[str, LineIndex]:
+    """sha256 and lines of an XYZ file; ValueError for an empty one."""
+    raw, sha = read_bytes(path)
+    lines = LineIndex(raw)
+    if len(lines) == 0:
+        raise ValueError(f"{path}: empty file, zero frames parsed")
+    return sha, lines
+
+
 def split_xyz_systems(path) -> list[XYZFrames]:
     """The frames of an XYZ file whose atom count or atoms may change (MACE and NequIP training files
     mix structures): one :class:`XYZFrames` per run of consecutive frames with the same atom count
     and the same first column (the species). ValueError naming file and line for a damaged frame."""
     path = os.fspath(path)
-    raw, sha = read_bytes(path)
-    lines = LineIndex(raw)
-    del raw
+    sha, lines = _xyz_lines(path)
     nline = len(lines)
-    if nline == 0:
-        raise ValueError(f"{path}: empty file, zero frames parsed")
     groups: list[tuple] = []  # (n, species key, [headers])
     p = 0
     while p < nline:
@@ -117,12 +122,8 @@ def split_xyz_frames(path) -> XYZFrames:
     naming the file and line for an empty file, a bad or changing atom count, or a truncated frame.
     """
     path = os.fspath(path)
-    raw, sha = read_bytes(path)
-    lines = LineIndex(raw)
-    del raw
+    sha, lines = _xyz_lines(path)
     nline = len(lines)
-    if nline == 0:
-        raise ValueError(f"{path}: empty file, zero frames parsed")
     first = lines[0].strip()
     if not is_int(first) or int(first) <= 0:
         raise ValueError(f"{where(path, 1)}: expected the atom count of the first frame, got {first[:60]!r}")
