@@ -237,6 +237,9 @@ def test_cp2k_kinds_that_share_an_element_are_merged_with_a_warning_or_kept_apar
     apart = load_dataset(run, kinds="separate")
     assert apart.species_names == list(dict.fromkeys(labels)) and apart.symbols == labels
     assert set(apart.masses_n[np.array(labels) != "H"]) == {ATOMIC_MASSES["Co"]}
+    heavy = load_dataset(run, kinds="separate", masses={"Co": 60.0, "Co_dn": 61.0})  # by element, and by kind
+    assert set(heavy.masses_n[np.array(labels) == "Co_up"]) == {60.0}
+    assert set(heavy.masses_n[np.array(labels) == "Co_dn"]) == {61.0}
     from mldyn.fit import fit_model
 
     model = fit_model(apart, mldyn.Basis((("exp", 1.0), ("power", 1.0)), r_on=4.0), "quadratic",
@@ -274,3 +277,41 @@ def test_an_extended_xyz_that_mixes_sizes_is_read_as_systems_for_test_and_fit(pa
                  "--split", "0,0.6,0.2,0.2"]) == 0
     out = capsys.readouterr().out
     assert "system 2 of 3 (192 atoms)" in out and "Table 1" in out
+
+
+def test_structures_that_change_every_frame_are_pooled_whole_and_models_of_unlike_systems_load(pair_model, tmp_path,
+                                                                                                capsys):
+    """A MACE-style file whose structure changes every frame: one-frame systems go whole into train, validation
+    or test. Systems with different species leave pairs without a floor: the model file must still load."""
+    from mldyn.dataset import Dataset
+
+    ref = load_dataset("@h2o32").subset(range(0, 600, 15))  # 40 frames
+    cell = ref.cells_f33
+    big = Dataset(ref.species_names, np.tile(ref.species_n, 2), np.tile(ref.masses_n, 2),
+                  np.concatenate([ref.positions_fnc, ref.positions_fnc + cell[:, 0][:, None, :]], axis=1),
+                  cell * np.array([2.0, 1.0, 1.0])[None, :, None], None, np.tile(ref.forces_fnc, (1, 2, 1)))
+    text = ""
+    for k in range(ref.n_frames):
+        write_keyed_extxyz(tmp_path / "one.extxyz", (ref if k % 2 else big).subset([k]),
+                           {"REF_forces": (ref if k % 2 else big).forces_fnc[[k]]}, {})
+        text += (tmp_path / "one.extxyz").read_text()
+    (tmp_path / "alternating.extxyz").write_text(text)
+    model = tmp_path / "m.json"
+    assert main(["fit", str(tmp_path / "alternating.extxyz"), "-o", str(model), "--recipe", "paper"]) == 0
+    assert "40 systems too small to split (40 frames): whole systems shuffled (seed 0) into train 32, validation 4, " \
+           "test 4" in capsys.readouterr().out
+    # species that never meet: an O/H system and an Na/Cl "system" (relabelled) give pairs without a floor
+    salt = Dataset(["Na", "Cl"], ref.species_n, np.where(ref.species_n == 0, 22.99, 35.45), ref.positions_fnc,
+                   ref.cells_f33, None, ref.forces_fnc, ref.steps_f, ref.times_f)
+    from mldyn.fit import fit_model
+
+    report = fit_model([ref, salt], mldyn.Basis((("exp", 1.0), ("power", 1.0)), r_on=4.0), "linear",
+                       progress=False)
+    assert "O-Na" not in report.model.metadata["closest_pairs_A"]
+    report.model.save(tmp_path / "unlike.json")
+    assert mldyn.AgentLossModel.load(tmp_path / "unlike.json").species == ["O", "H", "Na", "Cl"]
+    # and files written before, with null for such a pair, load too
+    text = json.loads((tmp_path / "unlike.json").read_text())
+    text["training"]["closest_pairs_A"]["O-Na"] = None
+    (tmp_path / "old.json").write_text(json.dumps(text))
+    assert "O-Na" not in mldyn.AgentLossModel.load(tmp_path / "old.json").metadata["closest_pairs_A"]

@@ -257,6 +257,14 @@ def test_a_refused_restart_leaves_the_run_as_it_was(model_path, run_args, tmp_pa
         assert main(["run", "--restart", str(run), "--steps", steps, "--quiet"]) == 2
         assert message in capsys.readouterr().err
         assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    thermo = run / "thermo.log"  # an output shorter than at the checkpoint: refused, and nothing changes either
+    full = thermo.read_bytes()
+    thermo.write_bytes(full[:-10])
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert main(["run", "--restart", str(run), "--steps", "30", "--quiet"]) == 2
+    assert "is shorter than at the checkpoint; cannot continue (nothing was changed)" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    thermo.write_bytes(full)
     assert main(["run", "--restart", str(run), "--steps", "30", "--quiet"]) == 0
     for name in ("checkpoint.npz", "run.json"):  # damaged bookkeeping: a message naming it, not a traceback
         path = run / name

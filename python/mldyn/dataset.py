@@ -32,6 +32,10 @@ _PER_FRAME_OPTIONAL = ("potential_energy_f", "kinetic_energy_f", "temperature_f"
 _PER_ATOM_OPTIONAL = ("velocities_fnc", "forces_fnc")
 
 
+class EmptyBlockError(ValueError):
+    """A split would leave a block with a positive fraction without frames (too few frames)."""
+
+
 class DatasetSplit(NamedTuple):
     """Contiguous time blocks of a :class:`Dataset` (see :meth:`Dataset.split`).
 
@@ -310,7 +314,7 @@ class Dataset:
                 blocks[name] = None
                 continue
             if b <= a:
-                raise ValueError(f"Dataset.split: the {name} block is empty ({F} frames, fraction {fr[name]:g}); "
+                raise EmptyBlockError(f"Dataset.split: the {name} block is empty ({F} frames, fraction {fr[name]:g}); "
                                  f"use more frames or a larger fraction")
             blocks[name] = self.subset(slice(a, b), note=f"{name} block: frames {a}..{b - 1} of {F} "
                                        f"(steps {int(self.steps_f[a])}..{int(self.steps_f[b - 1])})")

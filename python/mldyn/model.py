@@ -256,9 +256,11 @@ def _training_record(training, source: str) -> dict:
         raise ValueError(f"{source}: 'training' must be an object (the record of the fit), got {type(training).__name__}")
     floors = training.get("closest_pairs_A")
     if floors is not None and not (isinstance(floors, dict) and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+            v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0)
             for v in floors.values())):
         raise ValueError(f"{source}: training.closest_pairs_A must map species pairs such as \"O-H\" to distances "
-                         f"in Å (numbers > 0)")
+                         f"in Å (numbers > 0, or null for a pair the data never had)")
+    if floors:  # null (written for a pair with no distance in the data) means no floor
+        training = {**training, "closest_pairs_A": {k: v for k, v in floors.items() if v is not None}}
     return training
 

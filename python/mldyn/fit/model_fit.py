@@ -17,7 +17,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..cell import default_cutoff
-from ..dataset import Dataset
+from ..dataset import Dataset, DatasetSplit, EmptyBlockError
 from ..descriptors import Angular, Radial, as_descriptors
 from ..model import AgentLossModel
 from .design import Parametrization, accumulate, feature_keys
@@ -122,6 +122,23 @@ def _split_system(dataset: Dataset, split):
     return dataset.shuffled_split(*split[1:], seed=0)
 
 
+def _whole_systems(small: list, split) -> list:
+    """DatasetSplits that put each of the ``small`` systems whole into train, validation or test: the systems
+    shuffled (seed 0), then cut by frame count in the split's proportions (structures of a MACE-style file)."""
+    fr = np.array((0.8, 0.1, 0.1) if split is None else split[1:], dtype=float)
+    cum = np.cumsum(fr) / fr.sum()
+    order = np.random.default_rng(0).permutation(len(small))
+    frames = np.array([small[k].n_frames for k in order], dtype=float)
+    mid = (np.cumsum(frames) - frames / 2) / frames.sum()  # each system's middle, as a fraction of all frames
+    out = []
+    for k, m in zip(order, mid):
+        block = int(np.searchsorted(cum, m, side="right"))
+        b = [None, None, None]
+        b[min(block, 2)] = small[k]
+        out.append(DatasetSplit(b[0], b[1], b[2], 0, {}))
+    return out
+
+
 def _split_text(dataset: Dataset, blocks) -> str:
     if not dataset.has_time_axis:
         return (f"data: {dataset.n_frames} frames without a time axis: shuffled (seed 0) into " + ", ".join(
@@ -178,7 +195,16 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
     names = list(dict.fromkeys(sp for d in systems for sp in d.species_names))  # every system's species, in order
     systems = [d.with_species(names) for d in systems]
     descriptors = resolve_cutoffs(descriptors if descriptors is not None else Radial.paper(), systems)
-    parts = [_split_system(d, split) for d in systems]  # one DatasetSplit per system
+    parts, small = [], []  # one DatasetSplit per system; systems too small to split go whole into one block
+    for d in systems:
+        try:
+            parts.append(_split_system(d, split))
+        except EmptyBlockError:
+            if len(systems) == 1:
+                raise
+            small.append(d)
+    if small:
+        parts += _whole_systems(small, split)
     if ridge == "auto" and all(b.validation is None for b in parts):
         raise ValueError("ridge 'auto' is chosen on the validation block, and the split gives it no frames "
                          "(validation fraction 0): give the validation block a fraction > 0, or a fixed ridge")
@@ -186,9 +212,16 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
     par = Parametrization(descriptors, S, True, quadratic_descriptors)
     P = par.n_parameters
     if progress:
-        for k, (d, blocks) in enumerate(zip(systems, parts)):
+        split_systems = [d for d in systems if all(d is not x for x in small)]
+        for k, (d, blocks) in enumerate(zip(split_systems, parts)):
             print(("" if len(systems) == 1 else f"system {k + 1} of {len(systems)} ({d.n_atoms} atoms): ")
                   + _split_text(d, blocks), flush=True)
+        if small:
+            counts = {name: sum(getattr(b, name) is not None for b in parts[len(split_systems):])
+                      for name in ("train", "validation", "test")}
+            print(f"{len(small)} systems too small to split ({sum(d.n_frames for d in small)} frames): whole systems "
+                  f"shuffled (seed 0) into train {counts['train']}, validation {counts['validation']}, test "
+                  f"{counts['test']}", flush=True)
     eqs = {name: [NormalEquations.zeros(P) for _ in names] for name in ("train", "validation")}
     for blocks in parts:
         for name, blk in (("train", blocks.train), ("validation", blocks.validation)):
@@ -207,11 +240,12 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
               for s in range(S)]
     floors = {}
     for blocks in parts:  # the closest training distance of each species pair over every system
-        for pair, r in training_floors(blocks.train).items():
+        for pair, r in (training_floors(blocks.train).items() if blocks.train is not None else ()):
             floors[pair] = min(r, floors.get(pair, np.inf))
+    floors = {pair: r for pair, r in floors.items() if np.isfinite(r)}  # a pair never seen has no floor
     # the stability checks run on one system: the one with the most validation (else training) frames
-    check_blocks = max(parts, key=lambda b: (b.validation.n_frames if b.validation is not None else 0,
-                                             b.train.n_frames))
+    check_blocks = max((b for b in parts if b.train is not None),
+                       key=lambda b: (b.validation.n_frames if b.validation is not None else 0, b.train.n_frames))
 
     def candidate(fits_now):
         model = pruned_model(par, names, masses, [fits_now[sp].theta for sp in names],

@@ -133,11 +133,11 @@ def expand_systems(path) -> list[str]:
     found = []
     for name in sorted(os.listdir(p)):
         sub = os.path.join(p, name)
-        try:
+        looks_like_data = (is_deepmd_system(sub) or bool(cp2k_projects(sub))) if os.path.isdir(sub) else (
+            name.lower().endswith((".npz",) + _XYZ_ENDINGS) or is_cp2k_trajectory(name.lower()))
+        if looks_like_data:  # by name only: a system that cannot be read (too large, unreadable) is an error
             detect_format(sub)
-        except (ValueError, OSError):
-            continue
-        found.append(sub)
+            found.append(sub)
     if not found:
         detect_format(p)  # its error, naming the formats
     return found

@@ -384,8 +384,9 @@ def read_cp2k(path_or_files, project: str | None = None, cell=None, masses: Mapp
             provenance["kinds"] = {"separate": shared, "source": files["inp"]}
             from ..elements import ATOMIC_MASSES  # a kind's mass: its element's, unless masses= names the kind
 
-            masses = {**{lab: ATOMIC_MASSES[el] for el, labs in shared.items() for lab in labs
-                         if el in ATOMIC_MASSES}, **dict(masses or {})}
+            user = dict(masses or {})  # by kind label, or by element (then for each of its kinds)
+            masses = {**{lab: user.get(el, ATOMIC_MASSES.get(el)) for el, labs in shared.items() for lab in labs
+                         if lab not in user and (el in user or el in ATOMIC_MASSES)}, **user}
         elif shared:
             text = "; ".join(f"{', '.join(labs)} are all {el}" for el, labs in shared.items())
             msg = (f"{files['inp']}: kinds that share an element are one species in the data ({text}): the "
@@ -412,9 +413,9 @@ def missing_forces_message(files: dict) -> str:
     logs = []
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
-        if name.endswith((".log", ".out")) and os.path.isfile(path) and os.path.getsize(path) < (2 << 30):
-            with open(path, "rb") as fh:
-                if b"ATOMIC FORCES in" in fh.read():
+        if name.endswith((".log", ".out")) and os.path.isfile(path):
+            with open(path, "rb") as fh:  # line by line: a log can be large
+                if any(b"ATOMIC FORCES in" in line for line in fh):
                     logs.append(path)
     text = f"{pos}: no forces file {frc}, and forces are required."
     if logs:

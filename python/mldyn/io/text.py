@@ -51,7 +51,7 @@ def check_input_file(path) -> int:
 def _check_size(path, size: int, what: str = "") -> None:
     limit = max_input_bytes()
     if size > limit:
-        raise ValueError(f"{path}: {what}more than {limit / 2**20:.0f} MiB, the most mldyn reads into memory (a "
+        raise ValueError(f"{path}: {what}more than {limit / 2**20:.3g} MiB, the most mldyn reads into memory (a "
                          f"quarter of this machine's memory, or MLDYN_MAX_INPUT_BYTES); split the file, or raise "
                          f"that limit if it fits")
 

@@ -88,10 +88,20 @@ def _xyz_lines(path: str) -> tuple[str, LineIndex]:
     return sha, lines
 
 
+def _species_column(comment: str, where_: str) -> int:
+    """0-based column of the species in a frame's atom lines, from its Properties (plain XYZ: 0)."""
+    info = parse_extxyz_comment(comment, where_)
+    spec = next((v for k, v in info.items() if k.lower() == "properties"), DEFAULT_PROPERTIES)
+    for name, _, _, col in parse_properties(spec, where_):
+        if name.lower() in SPECIES_COLUMNS:
+            return col
+    return 0
+
+
 def split_xyz_systems(path) -> list[XYZFrames]:
     """The frames of an XYZ file whose atom count or atoms may change (MACE and NequIP training files
     mix structures): one :class:`XYZFrames` per run of consecutive frames with the same atom count
-    and the same first column (the species). ValueError naming file and line for a damaged frame."""
+    and the same species column (from Properties). ValueError naming file and line for a damaged frame."""
     path = os.fspath(path)
     sha, lines = _xyz_lines(path)
     nline = len(lines)
@@ -105,7 +115,8 @@ def split_xyz_systems(path) -> list[XYZFrames]:
         if p + n + 2 > nline:
             raise ValueError(f"{where(path, p + 1)}: truncated frame: the file ends after {max(nline - p - 2, 0)} "
                              f"of {n} atom lines")
-        key = bytes(b" ".join(line.split(None, 1)[0] if line.strip() else b"?"
+        col = _species_column(lines[p + 1], where(path, p + 2))
+        key = bytes(b" ".join((line.split() + [b"?"] * (col + 1))[col]
                               for line in lines.block(p + 2, p + n + 1).split(b"\n")))
         if groups and groups[-1][0] == n and groups[-1][1] == key:
             groups[-1][2].append(p)

@@ -239,19 +239,22 @@ def restart_md(rundir, steps: int | None = None, progress: bool = True, _test_st
         if ck is not None and int(ck["step"]) > cfg.steps:
             raise ValueError(f"restart: the checkpoint is at step {int(ck['step'])}, beyond --steps {cfg.steps}; "
                              f"nothing was changed")
+        if ck is not None:  # every check before anything changes
+            symbols, _, _, cell33 = _load_initial(rundir)
+            files = RunFiles(rundir, symbols, atom_masses(cfg, model, symbols), cell33, model.species,
+                             model.conservative)
+            files.check_sizes(ck["file_sizes"])
         if steps is not None:  # only once the request is known to be good
             meta["config"]["steps"] = cfg.steps
             write_text_atomic(meta_path, strict_json.dumps(meta, indent=1) + "\n")
         (rundir / "stopped.txt").unlink(missing_ok=True)  # this attempt writes its own if it stops
         if ck is None:
             return _start_again(cfg, rundir, model, progress, stop, _test_stop)
-        symbols, _, _, cell33 = _load_initial(rundir)
         sim = _build_simulation(cfg, model, symbols, ck["positions"], ck["velocities"], cell33)
         sim.core.set_state(ck["positions"], ck["velocities"], int(ck["step"]), float(ck["time"]))
         if sim.core.thermostatted:
             sim.core.set_chain_state(list(ck["chain_positions"]), list(ck["chain_velocities"]))
         sim.core.set_clipped_count(int(ck["clipped"]))
-        files = RunFiles(rundir, symbols, sim.masses, cell33, model.species, model.conservative)
         files.truncate(ck["file_sizes"])
         files.last_step = int(ck["step"])
         return _advance(cfg, rundir, sim, files, progress, stop, _test_stop)

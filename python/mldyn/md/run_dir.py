@@ -1,12 +1,13 @@
 """A run directory's rules: one writer at a time (a lock file), and never a user's file overwritten.
 
-The lock is ``RUNDIR/mldyn.lock``, created exclusively and holding the owner's PID, host and
-process start time. A lock whose process is gone on this host is stale and taken over (with a
-note); one held by a live process, or by another host (whose processes cannot be checked from
-here), refuses the second writer. ``kill -9`` leaves the file behind; the next writer detects it.
+The lock is an exclusive ``flock`` on ``RUNDIR/mldyn.lock``, which holds the owner's PID, host and
+process start time. The kernel drops the lock when its process dies (``kill -9`` included), so a
+file left behind is stale and taken over (with a note); a live holder, or a file that names
+another host (whose processes cannot be checked from here), refuses the second writer.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -40,61 +41,60 @@ def _start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-def _alive(pid: int, started: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    now = _start_time(pid)
-    return started is None or now is None or now == started
-
-
 class RunLock:
-    """``with RunLock(rundir):`` holds the lock of ``rundir`` (which must exist) for the block."""
+    """``with RunLock(rundir):`` holds the lock of ``rundir`` (which must exist) for the block.
+
+    The lock is an exclusive ``flock`` on ``RUNDIR/mldyn.lock``, held while the process lives (the kernel
+    drops it when the process dies, however it dies), and the file says who holds it. A file whose lock is
+    free is stale and taken over with a note, unless it names another host (``flock`` may not reach
+    across machines there: the message says to remove it)."""
 
     def __init__(self, rundir):
         self.path = Path(rundir) / LOCK_NAME
-        self.held = False
+        self.fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.fd is not None
 
     def acquire(self) -> None:
         me = {"pid": os.getpid(), "host": socket.gethostname(), "started": _start_time(os.getpid())}
-        for _ in range(3):
+        for _ in range(10):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                self._refuse_or_clear(me["host"])
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = _owner(fd)
+                os.close(fd)
+                raise RunDirBusy(f"{self.path.parent} is in use by another mldyn (process {owner.get('pid', '?')}, "
+                                 f"lock file {self.path}); wait for it to finish, or use another directory") from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:  # released and removed between our open and our lock: take the new file
+                os.close(fd)
                 continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(json.dumps(me) + "\n")
-            self.held = True
+            owner = _owner(fd)
+            if owner and owner.get("host") != me["host"]:
+                os.close(fd)
+                raise RunDirBusy(f"{self.path.parent} is in use by another mldyn (process {owner.get('pid', '?')} on "
+                                 f"host {owner.get('host')}, lock file {self.path}); wait for it to finish, or use "
+                                 f"another directory; if that process no longer runs, remove {self.path}")
+            if owner:
+                print(f"mldyn: {self.path} was left by process {owner.get('pid', '?')}, which has ended (killed?); "
+                      f"taking it over", file=sys.stderr)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
+            self.fd = fd
             return
         raise RunDirBusy(f"{self.path.parent}: could not take its lock {self.path}; another mldyn is starting there")
 
-    def _refuse_or_clear(self, host: str) -> None:
-        try:
-            owner = json.loads(self.path.read_text())
-            pid, owner_host = int(owner["pid"]), str(owner["host"])
-        except FileNotFoundError:
-            return  # released meanwhile: try again
-        except (OSError, ValueError, KeyError, TypeError):
-            raise RunDirBusy(f"{self.path.parent} is locked by {self.path}, which mldyn cannot read; if no mldyn is "
-                             f"running there, remove that file") from None
-        if owner_host == host and not _alive(pid, owner.get("started")):
-            print(f"mldyn: {self.path} was left by process {pid}, which has ended (killed?); taking it over",
-                  file=sys.stderr)
-            self.path.unlink(missing_ok=True)
-            return
-        where = "" if owner_host == host else f" on host {owner_host}"
-        raise RunDirBusy(f"{self.path.parent} is in use by another mldyn (process {pid}{where}, lock file "
-                         f"{self.path}); wait for it to finish, or use another directory"
-                         + (f"; if that process no longer runs, remove {self.path}" if where else ""))
-
     def release(self) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
+        if self.fd is not None:
+            self.path.unlink(missing_ok=True)  # while still locked: a waiter then finds the file gone and retries
+            os.close(self.fd)
+            self.fd = None
 
     def __enter__(self) -> "RunLock":
         self.acquire()
@@ -102,6 +102,16 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def _owner(fd: int) -> dict:
+    """Who the lock file says holds it ({} when empty or unreadable)."""
+    try:
+        text = os.pread(fd, 4096, 0).decode()
+        owner = json.loads(text) if text.strip() else {}
+        return owner if isinstance(owner, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def make_run_dir(rundir: Path) -> None:

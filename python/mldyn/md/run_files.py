@@ -140,13 +140,19 @@ class RunFiles:
     def sizes(self) -> dict:
         return {k: p.stat().st_size for k, p in self.paths.items() if p.exists()}
 
-    def truncate(self, sizes: dict) -> None:
-        """Cut every file back to the length it had at a checkpoint."""
+    def check_sizes(self, sizes: dict) -> None:
+        """ValueError unless every file is at least as long as at the checkpoint (nothing is changed)."""
         for key, size in sizes.items():
             path = self.paths[key]
             if not path.exists() or path.stat().st_size < size:
-                raise ValueError(f"restart: output file {path} is shorter than at the checkpoint; cannot continue")
-            os.truncate(path, size)
+                raise ValueError(f"restart: output file {path} is shorter than at the checkpoint; cannot continue "
+                                 f"(nothing was changed)")
+
+    def truncate(self, sizes: dict) -> None:
+        """Cut every file back to the length it had at a checkpoint (all checked first)."""
+        self.check_sizes(sizes)
+        for key, size in sizes.items():
+            os.truncate(self.paths[key], size)
         self.last_step = None
 
 
