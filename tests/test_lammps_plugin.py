@@ -125,6 +125,13 @@ def test_bad_model_file_is_an_error(plugin, water):
     assert "schema_version" in out["error"]
 
 
+def test_units_other_than_metal_are_refused(plugin, water):
+    """The model's forces are eV/Å: `units real` would read them as kcal/mol/Å (23x off)."""
+    cmds = [c if c != "units metal" else "units real" for c in setup_commands(water)]
+    out = run_driver(plugin, water["tmp"], "real", cmds, catch_errors=True)
+    assert "pair_style mldyn requires 'units metal' (the model is in Å and eV), not 'units real'" in out["error"]
+
+
 def test_nvt_tracks_mldyn_simulation(plugin, water):
     """20 Nosé–Hoover-chain steps (dt 0.5 fs, 300 K, tdamp 50 fs, chain 3) from the same
     velocities: LAMMPS `fix nvt` with the plugin follows mldyn.Simulation."""
