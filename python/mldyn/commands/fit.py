@@ -10,6 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .data_options import add_data_arguments, load_data
+
 
 def _select(value: str):
     if value == "auto":
@@ -50,19 +52,8 @@ def _split(value: str):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("data", nargs="+",
-                   help="one or more systems, each a CP2K run directory, extended XYZ with forces, deepmd/npy "
-                        "system, dataset .npz or @h2o32 (the bundled CP2K water run), or a folder of such systems "
-                        "(one per subdirectory, as DeePMD-kit keeps them); sizes and species may differ")
+    add_data_arguments(p)
     p.add_argument("-o", "--output", required=True, help="model file to write (JSON)")
-    p.add_argument("--forces-key", default=None,
-                   help="extended XYZ: the column of reference forces (default: forces, or REF_forces/DFT_forces as "
-                        "MACE and NequIP write them; a file with several must name one)")
-    p.add_argument("--cp2k-kinds", choices=("merge", "separate"), default=None,
-                   help="CP2K runs: kinds of the input's &COORD that share an element (two spin kinds of Co, ...) "
-                        "are one species (merge, the default, with a warning) or a species each (separate)")
-    p.add_argument("--energy-key", default=None,
-                   help="extended XYZ: the per-frame reference energy (default: REF_energy, DFT_energy, energy, ...)")
     p.add_argument("--loss", choices=("linear", "quadratic"), default="quadratic", help="agent loss (default quadratic)")
     p.add_argument("--select", type=_select, default=None,
                    help="backward elimination of weight functions: keep K functions, or 'auto' (lowest validation error)")
@@ -206,7 +197,6 @@ def save_or_keep(model, out: Path) -> None:
 
 
 def run(args) -> int:
-    from ..io import expand_systems, load_systems
 
     t0 = time.perf_counter()
     out = Path(args.output)
@@ -214,13 +204,11 @@ def run(args) -> int:
     if args.ridge == "auto" and args.split is not None and args.split[2] == 0:
         raise ValueError("--split: the validation fraction is 0, but --ridge auto chooses the ridge on the "
                          "validation block; give it a fraction > 0, or a fixed --ridge")
-    systems = [s for d in args.data for s in expand_systems(d)]
-    dataset = [d for s in systems for d in load_systems(s, require_forces=True, forces_key=args.forces_key,
-                                                         energy_key=args.energy_key, kinds=args.cp2k_kinds)]
+    systems = load_data(args)
+    dataset = [d for _, d in systems]
     dataset = dataset[0] if len(dataset) == 1 else dataset
-    fit_and_report(dataset, " ".join(systems), out, recipe=args.recipe, loss=args.loss, select=args.select,
-                   ridge=args.ridge,
-                   split=args.split, cutoff=args.cutoff, r_on=args.r_on, walls=args.walls, no_checks=args.no_checks,
+    fit_and_report(dataset, " ".join(label for label, _ in systems), out, recipe=args.recipe, loss=args.loss,
+                   select=args.select, ridge=args.ridge, split=args.split, cutoff=args.cutoff, r_on=args.r_on, walls=args.walls, no_checks=args.no_checks,
                    probe_steps=args.probe_steps, progress=not args.quiet, command=shlex.join(["mldyn"] + args.argv))
     print(f"model: {args.output}  ({time.perf_counter() - t0:.1f} s)")
     return 0

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from .data_options import add_data_arguments, load_data
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file (JSON) written by mldyn fit")
-    p.add_argument("data", nargs="+",
-                   help="one or more systems, each a CP2K run directory, extended XYZ with forces, deepmd/npy "
-                        "system, dataset .npz or @h2o32 (the bundled CP2K water run), or a folder of such systems "
-                        "(one per subdirectory, as DeePMD-kit keeps them); sizes may differ")
-    p.add_argument("--forces-key", default=None,
-                   help="extended XYZ: the column of reference forces (default: forces, or REF_forces/DFT_forces as "
-                        "MACE and NequIP write them; a file with several must name one)")
-    p.add_argument("--cp2k-kinds", choices=("merge", "separate"), default=None,
-                   help="CP2K runs: kinds of the input's &COORD that share an element (two spin kinds of Co, ...) "
-                        "are one species (merge, the default, with a warning) or a species each (separate)")
-    p.add_argument("--energy-key", default=None,
-                   help="extended XYZ: the per-frame reference energy (default: REF_energy, DFT_energy, energy, ...)")
+    add_data_arguments(p)
     p.add_argument("--json", action="store_true",
                    help="print one JSON object instead of a table (strict JSON: null where a figure is undefined): "
                         "frames and species over all systems, and systems: one entry per system")
@@ -37,25 +28,17 @@ def pooled(results: list) -> dict:
 def run(args) -> int:
     from .. import strict_json
     from ..fit.metrics import RELATIVE_RMSE_DEFINITION, evaluate_forces
-    from ..io import expand_systems, load_systems
     from ..model import load_model
 
     model = load_model(args.model)
     systems, results = [], []
-    for path in (s for d in args.data for s in expand_systems(d)):
-        parts = load_systems(path, require_forces=True, forces_key=args.forces_key, energy_key=args.energy_key,
-                             kinds=args.cp2k_kinds)
-        for dataset in parts:  # an extended XYZ file that mixes structures gives one system per structure run
-            label = path
-            if len(parts) > 1:
-                a, b = dataset.provenance["frames_of_file"]
-                label = f"{path} frames {a}-{b}"
-            try:
-                results.append({**evaluate_forces(model, dataset, progress=not (args.quiet or args.json)),
-                                "atoms": dataset.n_atoms})
-            except ValueError as exc:
-                raise ValueError(f"{label}: {exc}") from None
-            systems.append(label)
+    for label, dataset in load_data(args):
+        try:
+            results.append({**evaluate_forces(model, dataset, progress=not (args.quiet or args.json)),
+                            "atoms": dataset.n_atoms})
+        except ValueError as exc:
+            raise ValueError(f"{label}: {exc}") from None
+        systems.append(label)
     overall = {"frames": sum(r["frames"] for r in results), "species": pooled(results)}
     keys = ("rmse", "rms_reference", "relative_rmse")
     if args.json:
