@@ -102,6 +102,11 @@ void export_model(py::module_& m) {
             const auto Fq = static_cast<py::ssize_t>(d.n_quadratic());
             return to_array(d.B(), {d.n_species(), Fq, Fq});
         })
+        .def_property_readonly("n_parameters", &ModelDefinition::n_parameters)
+        .def_property("covariance",
+                      [](const ModelDefinition& d) { return std::const_pointer_cast<ForceCovariance>(d.covariance()); },
+                      [](ModelDefinition& d, std::shared_ptr<ForceCovariance> c) { d.set_covariance(c); },
+                      "The fit's parameter covariance (ForceCovariance) or None.")
         .def("build", [](const ModelDefinition& d, double default_cutoff) {
                  return std::const_pointer_cast<AgentLossModel>(d.build(default_cutoff));
              },

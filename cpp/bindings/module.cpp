@@ -9,6 +9,7 @@ void export_model(py::module_& m);
 void export_evaluator(py::module_& m);
 void export_simulation(py::module_& m);
 void export_design(py::module_& m);
+void export_force_covariance(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "mldyn compute core (C++17/OpenMP). Units: Å, fs, amu, eV.";
@@ -18,4 +19,5 @@ PYBIND11_MODULE(_core, m) {
     export_evaluator(m);
     export_simulation(m);
     export_design(m);
+    export_force_covariance(m);
 }

@@ -1,12 +1,15 @@
 #include "mldyn/model_file.hpp"
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
 #include "mldyn/angular_descriptor.hpp"
+#include "mldyn/design.hpp"
 #include "mldyn/radial_descriptor.hpp"
 
 namespace mldyn {
@@ -99,6 +102,17 @@ ModelDefinition::ModelDefinition(std::vector<std::string> species, std::vector<d
     if (!quadratic_)
         for (double b : B_)
             if (b != 0.0) throw std::invalid_argument("model: a linear model must have B = 0");
+}
+
+std::size_t ModelDefinition::n_parameters() const { return n_fit_parameters(n_features_, n_quadratic_); }
+
+void ModelDefinition::set_covariance(std::shared_ptr<const ForceCovariance> covariance) {
+    if (covariance && (covariance->species().size() != species_.size() || covariance->n_parameters() != n_parameters()))
+        throw std::invalid_argument("force covariance: made for " + std::to_string(covariance->species().size()) +
+                                    " species and " + std::to_string(covariance->n_parameters()) +
+                                    " parameters, the model has " + std::to_string(species_.size()) + " and " +
+                                    std::to_string(n_parameters()));
+    covariance_ = std::move(covariance);
 }
 
 bool ModelDefinition::cutoff_from_cell() const {
@@ -217,6 +231,64 @@ DescriptorSpec descriptor_spec(const Value& d, const std::string& family, const 
     return spec;
 }
 
+/// Decodes standard base64 (RFC 4648, '=' padding) into little-endian float64 values.
+std::vector<double> base64_doubles(const std::string& text, const std::string& source, const std::string& what) {
+    static const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::vector<unsigned char> bytes;
+    bytes.reserve(text.size() / 4 * 3);
+    unsigned buffer = 0;
+    int bits = 0;
+    std::size_t i = 0;
+    for (; i < text.size() && text[i] != '='; ++i) {
+        const std::size_t v = alphabet.find(text[i]);
+        if (v == std::string::npos) bad(source, what + ": not base64 (character " + std::to_string(i + 1) + ")");
+        buffer = (buffer << 6) | static_cast<unsigned>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            bytes.push_back(static_cast<unsigned char>((buffer >> bits) & 0xFFu));
+        }
+    }
+    if (bytes.size() % 8 != 0) bad(source, what + ": base64 data is not a whole number of float64 values");
+    std::vector<double> out(bytes.size() / 8);
+    for (std::size_t k = 0; k < out.size(); ++k) {
+        std::uint64_t u = 0;
+        for (int b = 7; b >= 0; --b) u = (u << 8) | bytes[8 * k + static_cast<std::size_t>(b)];
+        std::memcpy(&out[k], &u, sizeof(double));
+    }
+    return out;
+}
+
+std::shared_ptr<const ForceCovariance> covariance_from_json(const Value& u, std::size_t S, std::size_t P,
+                                                            const std::string& source) {
+    const Value* list = u.get("species");
+    if (u.type != Type::Object || !list || list->type != Type::Array || list->array.size() != S)
+        bad(source, "'uncertainty' must be an object whose \"species\" lists " + std::to_string(S) +
+                        " entries (one per species, null for none)");
+    std::vector<SpeciesCovariance> species(S);
+    for (std::size_t s = 0; s < S; ++s) {
+        const Value& e = list->array[s];
+        if (e.is_null()) continue;
+        const std::string where = "uncertainty of species " + std::to_string(s + 1);
+        const Value& params = require(e, "params", source, where);
+        if (params.type != Type::Array) bad(source, where + ": 'params' must be a list of parameter indices");
+        for (const Value& p : params.array) {
+            const double x = number(p, source, where + " params");
+            if (x < 0 || x != std::floor(x)) bad(source, where + ": 'params' must hold whole numbers >= 0");
+            species[s].params.push_back(static_cast<std::size_t>(x));
+        }
+        const Value& factor = require(e, "factor", source, where);
+        if (factor.type != Type::String) bad(source, where + ": 'factor' must be a base64 string");
+        species[s].factor = base64_doubles(factor.string, source, where + " factor");
+        species[s].noise_variance = number(require(e, "noise_variance", source, where), source, where + " noise_variance");
+    }
+    try {
+        return std::make_shared<const ForceCovariance>(P, std::move(species));
+    } catch (const std::invalid_argument& e) {
+        bad(source, e.what());
+    }
+}
+
 }  // namespace
 
 ModelDefinition model_from_json(const Value& root, const std::string& source) {
@@ -302,10 +374,16 @@ ModelDefinition model_from_json(const Value& root, const std::string& source) {
                                               std::to_string(S) + " species x " + std::to_string(Fq) +
                                                   " invariants in the quadratic block");
     try {
-        return ModelDefinition(std::move(species), std::move(masses), std::move(descriptors),
-                               loss.string == "quadratic", std::move(A), std::move(B), Fq);
+        ModelDefinition model(std::move(species), std::move(masses), std::move(descriptors),
+                              loss.string == "quadratic", std::move(A), std::move(B), Fq);
+        const Value* u = root.get("uncertainty");
+        if (u && !u->is_null())
+            model.set_covariance(covariance_from_json(*u, S, model.n_parameters(), source));
+        return model;
     } catch (const std::invalid_argument& e) {
-        bad(source, e.what());
+        const std::string what = e.what();
+        if (what.rfind(source + ":", 0) == 0) throw;
+        bad(source, what);
     }
 }
 

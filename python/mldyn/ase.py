@@ -16,7 +16,9 @@ no tool takes 1/2 sum_k H_k for an energy). Only a conservative model (B = 0 and
 symmetric in the species pair, a pair potential: ``model.conservative``) has ``energy``
 (= 1/2 sum_k H_k, eV) and per-atom ``energies``. Every model gives the per-agent losses H_k
 (eV) as ``calc.get_property("agent_losses", atoms)`` and their half sum as
-``"half_loss_sum"``. Do not optimise geometries on the loss: minimise forces (e.g. FIRE).
+``"half_loss_sum"``. A fitted model also gives each agent's force uncertainty (eV/Å, from the fit's
+covariance, see :mod:`mldyn.uncertainty`) as ``calc.get_property("force_uncertainty", atoms)``,
+computed only when asked for. Do not optimise geometries on the loss: minimise forces (e.g. FIRE).
 Stress is not implemented (no virial of a global energy exists).
 """
 from __future__ import annotations
@@ -41,16 +43,18 @@ class MLDCalculator(Calculator):
     neighbours : "auto", "all_pairs" or "cell_list".
     """
 
-    implemented_properties = ["forces", "agent_losses", "half_loss_sum", "energy", "free_energy", "energies"]
+    implemented_properties = ["forces", "agent_losses", "half_loss_sum", "force_uncertainty", "energy", "free_energy",
+                              "energies"]
     ENERGY_PROPERTIES = ("energy", "free_energy", "energies")  # a conservative model's only
 
     def __init__(self, model, neighbours: str = "auto", **kwargs):
         super().__init__(**kwargs)
         self.model = model if isinstance(model, AgentLossModel) else load_model(model)
         self.neighbours = neighbours
-        if not self.model.conservative:  # ASE raises PropertyNotImplementedError for what is not listed
-            self.implemented_properties = [p for p in type(self).implemented_properties
-                                           if p not in self.ENERGY_PROPERTIES]
+        # ASE raises PropertyNotImplementedError for what is not listed
+        lacking = (self.ENERGY_PROPERTIES if not self.model.conservative else ()) + (
+            ("force_uncertainty",) if self.model.covariance is None else ())
+        self.implemented_properties = [p for p in type(self).implemented_properties if p not in lacking]
 
     def calculate(self, atoms=None, properties=("forces",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -67,6 +71,8 @@ class MLDCalculator(Calculator):
         self.results["forces"] = forces
         self.results["agent_losses"] = losses
         self.results["half_loss_sum"] = 0.5 * float(np.sum(losses))
+        if "force_uncertainty" in properties:  # about 2.5 force evaluations: only when asked
+            self.results["force_uncertainty"] = self.model.force_uncertainty(self.atoms.positions, symbols, cell)
         if self.model.conservative:  # then 1/2 sum H_k is the potential energy
             self.results["energies"] = losses
             self.results["energy"] = self.results["free_energy"] = self.results["half_loss_sum"]

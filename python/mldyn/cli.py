@@ -12,6 +12,7 @@ COMMANDS = {
     "fit": ("fit", "Fit an agent-loss model to reference forces (prints Table 1, writes model JSON)"),
     "test": ("test", "Evaluate a model on every frame of a run (force RMSE per species)"),
     "run": ("run", "Run learned MD (NVE, Nosé–Hoover NVT or learning dynamics) with CP2K-style output"),
+    "explore": ("explore", "Active learning: learned MD, CP2K single points of the most uncertain frames, refit; repeat"),
     "compare": ("compare", "Compare a learned run with a reference run: figures and a Markdown report"),
     "bench": ("bench", "Speed benchmark side by side with numpy, LAMMPS and CP2K (from a source checkout)"),
     "lammps-plugin": ("lammps_plugin", "Build pair_style mldyn for the installed LAMMPS and print the plugin load line"),

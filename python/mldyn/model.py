@@ -32,6 +32,7 @@ from .elements import ATOMIC_MASSES
 from .invariants import NEIGHBOUR_METHODS, as_positions, as_species_ids
 from .io.text import check_input_file, write_text_atomic
 from .strict_json import json_safe
+from .uncertainty import covariance_to_dict, force_uncertainty, predicted_error, require_covariance
 
 __all__ = ["AgentLossModel", "save_model", "load_model", "FORMAT", "SCHEMA_VERSION", "UNITS"]
 
@@ -81,6 +82,7 @@ class AgentLossModel:
         self.B = self._definition.B
         #: Free-form training information (provenance, split, metrics), saved with the model.
         self.metadata: dict = {}
+        self._covariance_info: dict = {}
         self._evaluators: dict[float, _core.Evaluator] = {}
 
     @property
@@ -118,6 +120,28 @@ class AgentLossModel:
 
         It does not depend on the cutoff, so any placeholder resolves an unresolved one."""
         return bool(self._definition.build(1e300).conservative)
+
+    @property
+    def covariance(self):
+        """The fit's parameter covariance (core ForceCovariance), or None: see :mod:`mldyn.uncertainty`."""
+        return self._definition.covariance
+
+    def set_covariance(self, params, factors, noise_variances, info: dict | None = None) -> None:
+        """Store the fit's parameter covariance: per species the fitted parameter indices, the packed
+        lower-triangular factor and the residual variance per force component ((eV/Å)²); ``info``
+        {key: {species: value}} is saved beside them (see :mod:`mldyn.fit.uncertainty`)."""
+        self._definition.covariance = _core.ForceCovariance(
+            int(self._definition.n_parameters), [list(map(int, p)) for p in params],
+            [np.ascontiguousarray(f, dtype=float) for f in factors], [float(v) for v in noise_variances])
+        self._covariance_info = dict(info or {})
+
+    def force_uncertainty(self, positions_nc, species_n, cell=None, total: bool = False) -> np.ndarray:
+        """Per-agent force uncertainty (n,) in eV/Å (see :mod:`mldyn.uncertainty`): the spread of each
+        predicted force from the fitted parameters, or with ``total`` the expected size of its error."""
+        require_covariance(self)
+        ids = self.species_ids(species_n, len(as_positions(positions_nc)))
+        phi, dphi = self.features(positions_nc, ids, cell)
+        return (predicted_error if total else force_uncertainty)(self, phi, dphi, ids)
 
     def core_for(self, cell) -> _core.AgentLossModel:
         """The core model with unresolved cutoffs set for ``cell`` (half its smallest width)."""
@@ -199,6 +223,8 @@ class AgentLossModel:
             "loss": "quadratic" if self.quadratic else "linear",
             "quadratic_features": self.n_quadratic if self.quadratic else 0,
             "coefficients": {"A": self.A.tolist(), "B": (self.B if self.quadratic else self.B[:, :0, :0]).tolist()},
+            **({"uncertainty": covariance_to_dict(self.covariance, self.species, self._covariance_info)}
+               if self.covariance is not None else {}),
             "training": json_safe(self.metadata or {}),
         }
 
@@ -215,7 +241,14 @@ class AgentLossModel:
         definition = _core.parse_model_file(text, source)
         model = cls(definition.species, [from_spec(s) for s in definition.descriptors], definition.A,
                     definition.B, definition.masses)
-        model.metadata = _training_record(json.loads(text).get("training"), source)
+        doc = json.loads(text)
+        model.metadata = _training_record(doc.get("training"), source)
+        if definition.covariance is not None:
+            model._definition.covariance = definition.covariance
+            extra = [{k: v for k, v in e.items() if k not in ("params", "factor", "noise_variance")}
+                     for e in doc["uncertainty"]["species"] if e]
+            model._covariance_info = {k: {sp: e[k] for sp, e in zip(model.species, doc["uncertainty"]["species"])
+                                          if e and k in e} for x in extra for k in x}
         return model
 
     @classmethod

@@ -21,6 +21,7 @@
 ///    "quadratic_features": Fq,                      optional (default F): the quadratic term takes the
 ///                                                   first Fq invariants of the row (0 <= Fq <= F)
 ///    "coefficients": {"A": S x F, "B": S x Fq x Fq},  nested lists; B[s] symmetric to 1e-10 relative
+///    "uncertainty": {...},                          optional: the fit's parameter covariance (below)
 ///    "training": {...}}                             optional, free-form (provenance, split, metrics)
 ///
 /// Radial family ("radial"): M weight functions ["exp", alpha (1/Å)] = exp(-alpha r),
@@ -32,6 +33,13 @@
 /// l_max * C (C + 1) / 2 invariants per agent with C = S * M channels (power spectrum, see
 /// angular_descriptor.hpp). "r_cut" may be smaller than the other descriptors' (fewer neighbours).
 ///
+/// Uncertainty (optional, see force_covariance.hpp):
+///   {"method": "bayesian-linear-regression",
+///    "species": [null | {"params": [p, ...],        indices of the fitted parameters into theta_s
+///                        "factor": "<base64>",      M packed by rows (n(n+1)/2 float64, little-endian)
+///                        "noise_variance": v,       (eV/Å)^2 per force component
+///                        ...}, ...]}                one per species, in species order; other keys ignored
+///
 /// Schema version 1 (mldyn 0.1) has instead of "descriptors" one radial family as
 ///   "basis": {"functions": [...], "r_cut": x | null, "r_on": y | null}
 /// and is read as that one descriptor. Unknown top-level keys are ignored.
@@ -41,6 +49,7 @@
 #include <vector>
 
 #include "mldyn/descriptor.hpp"
+#include "mldyn/force_covariance.hpp"
 #include "mldyn/json.hpp"
 #include "mldyn/model.hpp"
 #include "mldyn/radial_basis.hpp"
@@ -95,6 +104,13 @@ public:
     /// needed and `default_cutoff` is not finite and positive, or if r_on is not below it.
     std::shared_ptr<const AgentLossModel> build(double default_cutoff) const;
 
+    /// Parameters per species: F + Fq(Fq+1)/2.
+    std::size_t n_parameters() const;
+    /// The fit's parameter covariance, or nullptr if the model has none.
+    const std::shared_ptr<const ForceCovariance>& covariance() const { return covariance_; }
+    /// Throws std::invalid_argument if `covariance` is not for this model's species and parameters.
+    void set_covariance(std::shared_ptr<const ForceCovariance> covariance);
+
 private:
     std::vector<std::string> species_;
     std::vector<double> masses_;
@@ -102,6 +118,7 @@ private:
     bool quadratic_;
     std::size_t n_features_ = 0, n_quadratic_ = 0;
     std::vector<double> A_, B_;
+    std::shared_ptr<const ForceCovariance> covariance_;
 };
 
 /// Parses and validates a model file's text; `source` (a path) prefixes every error message.

@@ -75,6 +75,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true",
                    help="write into an -o directory that holds a run or files mldyn did not write (files named like "
                         "mldyn's outputs are replaced, with a note; others are kept)")
+    p.add_argument("--uncertainty", action="store_true",
+                   help="evaluate the per-agent force uncertainty (eV/Å, from the fit's covariance) at every thermo "
+                        "line: its largest value is the last column of thermo.log (about 2.5 force evaluations each)")
+    p.add_argument("--max-uncertainty", type=_positive_float, metavar="EV_A",
+                   help="stop (exit status 1) when an agent's force uncertainty exceeds this, eV/Å: the run has left "
+                        "the region the model was fitted on (implies --uncertainty; see --on-uncertainty)")
+    p.add_argument("--on-uncertainty", choices=("stop", "flag"), default="stop",
+                   help="above --max-uncertainty: stop the run (default), or only count it (the summary says how "
+                        "often and from which step)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -127,6 +136,8 @@ def run(args) -> int:
                             thermo_every=args.thermo_every, checkpoint_every=args.checkpoint_every,
                             max_displacement=args.max_displacement, contact_limit=args.contact_limit,
                             neighbours=args.neighbours, cell=cell, masses=args.masses,
+                            uncertainty=args.uncertainty, max_uncertainty=args.max_uncertainty,
+                            on_uncertainty=args.on_uncertainty,
                             command=shlex.join(["mldyn"] + args.argv))
             summary = run_md(cfg, args.output, progress=not args.quiet, force=args.force)
     except RunFailed as exc:

@@ -17,6 +17,7 @@ from ..cell import make_cell
 from ..model import AgentLossModel
 from ..progress import progress_bar
 from .design import design_blocks
+from ..uncertainty import leverage, require_covariance
 from .normal_equations import NormalEquations
 
 __all__ = ["evaluate_forces", "block_metrics", "direct_metrics", "RELATIVE_RMSE_DEFINITION"]
@@ -24,21 +25,28 @@ __all__ = ["evaluate_forces", "block_metrics", "direct_metrics", "RELATIVE_RMSE_
 RELATIVE_RMSE_DEFINITION = "relative RMSE = sqrt(<|F_pred - F_ref|^2> / <|F_ref|^2>) over the agents of each species"
 
 
-def evaluate_forces(model: AgentLossModel, dataset, progress: bool = True) -> dict:
+def evaluate_forces(model: AgentLossModel, dataset, progress: bool = True, uncertainty: bool = False) -> dict:
     """Evaluate ``model`` on every frame of ``dataset`` (which needs forces).
 
     Returns ``{"frames": n, "species": {name: {"rmse", "rms_reference", "relative_rmse", "n_agents"}}}``.
-    Dataset species are matched to the model's by name.
+    Dataset species are matched to the model's by name. With ``uncertainty`` (the model needs the
+    fit's covariance, see :mod:`mldyn.uncertainty`) it also returns ``"agents"``: per agent of every
+    frame (f, n) arrays ``error`` |F_pred - F_ref| (eV/Å), ``uncertainty`` and ``predicted_error``
+    (eV/Å) and the ``species`` ids (n,) in the model's numbering.
     """
     if dataset.forces_fnc is None:
         raise ValueError("evaluating a model needs reference forces, but the dataset has none")
     missing = sorted(set(dataset.species_names) - set(model.species))
     if missing:
         raise ValueError(f"the data has species {missing} that the model does not know (model: {model.species})")
+    if uncertainty:
+        require_covariance(model)
     symbols = np.asarray(dataset.species_names)[dataset.species_n]
     ids = model.species_ids(symbols, dataset.n_atoms)
     S = model.n_species
     sse, ref, count = np.zeros(S), np.zeros(S), np.zeros(S, dtype=np.int64)
+    agents = {k: np.zeros((dataset.n_frames, dataset.n_atoms)) for k in ("error", "uncertainty", "predicted_error")}
+    noise = np.asarray(model.covariance.noise_variances)[ids] if uncertainty else None
     for t in progress_bar(range(dataset.n_frames), desc="evaluating", enabled=progress, unit="frame"):
         cell = make_cell(None if dataset.cells_f33 is None else dataset.cells_f33[t])
         pred, _ = model.compute(dataset.positions_fnc[t], ids, cell)
@@ -47,6 +55,12 @@ def evaluate_forces(model: AgentLossModel, dataset, progress: bool = True) -> di
         sse += np.bincount(ids, err2, minlength=S)
         ref += np.bincount(ids, ref2, minlength=S)
         count += np.bincount(ids, minlength=S)
+        if uncertainty:
+            phi, dphi = model.features(dataset.positions_fnc[t], ids, cell)
+            h = leverage(model, phi, dphi, ids)
+            agents["error"][t] = np.sqrt(err2)
+            agents["uncertainty"][t] = np.sqrt(noise * h)
+            agents["predicted_error"][t] = np.sqrt(noise * (3.0 + h))
     out = {}
     for s, name in enumerate(model.species):
         if count[s] == 0:
@@ -54,7 +68,10 @@ def evaluate_forces(model: AgentLossModel, dataset, progress: bool = True) -> di
         out[name] = {"rmse": math.sqrt(sse[s] / count[s]), "rms_reference": math.sqrt(ref[s] / count[s]),
                      "relative_rmse": math.sqrt(sse[s] / ref[s]) if ref[s] > 0 else math.nan,
                      "n_agents": int(count[s])}
-    return {"frames": int(dataset.n_frames), "species": out}
+    result = {"frames": int(dataset.n_frames), "species": out}
+    if uncertainty:
+        result["agents"] = {**agents, "species": np.asarray(ids)}
+    return result
 
 
 def block_metrics(ne: NormalEquations, theta: np.ndarray) -> dict:

@@ -24,6 +24,7 @@ from .design import Parametrization, accumulate, feature_keys
 from .metrics import block_metrics, direct_metrics, evaluate_forces, pooled_metrics
 from .normal_equations import NormalEquations
 from .species_fit import RIDGE_GRID, fit_kept, fit_species
+from .uncertainty import model_parameter_index, species_covariance
 from .stability import StabilityChecks, md_probe, scan_repulsion, training_floors, wall_descriptor, WALL_STRENGTH_EV
 
 __all__ = ["fit_model", "fit_recommended", "FitReport", "resolve_cutoffs", "pruned_model", "RECOMMENDED",
@@ -85,10 +86,10 @@ class FitReport:
         return [self.parametrization.unit_label(u) for u in self.species_fits[species].kept_units]
 
 
-def pruned_model(par: Parametrization, names, masses, thetas, kept_units, quadratic: bool) -> AgentLossModel:
-    """The model over only the functions some species kept (the union over species), with the
-    coefficients of ``thetas`` (per species, in ``par``) moved to their invariants' new places."""
-    S = len(names)
+def kept_features(par: Parametrization, kept_units, quadratic: bool = True) -> tuple[Parametrization, np.ndarray]:
+    """The parametrization over only the functions some species kept (the union over species of
+    ``kept_units``) and, for each of its invariants, its index (F_small,) in ``par``'s row."""
+    S = par.n_species
     used = [sorted({par.units[u][1] for k in kept_units for u in k if par.units[u][0] == d})
             for d in range(len(par.descriptors))]
     keep_d = [d for d in range(len(par.descriptors)) if used[d]]
@@ -98,6 +99,15 @@ def pruned_model(par: Parametrization, names, masses, thetas, kept_units, quadra
     where = {key: f for f, key in enumerate(feature_keys(par.descriptors, S))}
     index = np.array([where[key] for key in feature_keys(descriptors, S, [used[d] for d in keep_d], keep_d)],
                      dtype=int)
+    return small, index
+
+
+def pruned_model(par: Parametrization, names, masses, thetas, kept_units, quadratic: bool) -> AgentLossModel:
+    """The model over only the functions some species kept (the union over species), with the
+    coefficients of ``thetas`` (per species, in ``par``) moved to their invariants' new places."""
+    S = len(names)
+    small, index = kept_features(par, kept_units, quadratic)
+    descriptors = small.descriptors
     Fq = small.n_quadratic
     A = np.zeros((S, small.n_features))
     B = np.zeros((S, Fq, Fq))
@@ -296,6 +306,7 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
         test_metrics = {sp: {k: v for k, v in pooled_metrics([o[sp] for o in own if sp in o]).items()
                              if k != "n_agents"} for sp in names}
 
+    attach_covariance(model, par, names, fits, [eqs["train"][s] for s in range(S)], allowed[loss])
     split_frames = {"dropped": sum(b.dropped_frames for b in parts),
                     "frame_ranges": parts[0].frame_ranges if len(parts) == 1 else [b.frame_ranges for b in parts]}
     split_frames.update({name: sum(getattr(b, name).n_frames for b in parts if getattr(b, name) is not None)
@@ -316,6 +327,23 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
     if stability is not None:
         model.metadata["stability"] = {**stability.as_dict(), "candidates": tried}
     return report
+
+
+def attach_covariance(model: AgentLossModel, par: Parametrization, names, fits: dict, train: list, allowed) -> None:
+    """Give ``model`` (pruned from ``par``, perhaps with walls) the posterior covariance of every species'
+    fitted parameters (:mod:`mldyn.fit.uncertainty`), for its per-agent force uncertainty."""
+    _, index = kept_features(par, [fits[sp].kept_units for sp in names], model.quadratic)
+    to_model = model_parameter_index(index, par.n_features, par.n_quadratic, model.n_features, model.n_quadratic)
+    params, factors, noises, priors = [], [], [], {}
+    for s, sp in enumerate(names):
+        mask = par.mask_for(fits[sp].kept_units) & allowed
+        idx, factor, noise, prior = species_covariance(train[s], mask, fits[sp].ridge, fits[sp].theta)
+        params.append([to_model[int(p)] for p in idx])
+        factors.append(factor)
+        noises.append(noise)
+        priors[sp] = prior
+    model.set_covariance(params, factors, noises, {"prior_ridge": priors, "training_rows": {
+        sp: int(train[s].n_rows) for s, sp in enumerate(names)}})
 
 
 def fit_recommended(dataset, **overrides) -> FitReport:

@@ -124,6 +124,9 @@ def run_md(cfg: RunConfig, rundir, progress: bool = True, force: bool = False, _
     unknown = sorted(set(symbols) - set(model.species))
     if unknown:
         raise ValueError(f"--init {cfg.init}: species {unknown} are not in the model ({model.species})")
+    if cfg.uncertainty and model.covariance is None:
+        raise ValueError(f"--uncertainty/--max-uncertainty: {cfg.model} has no force uncertainty (it was saved without "
+                         f"the fit's covariance); fit it again with this mldyn")
     if vel is None and cfg.temperature is None:
         raise ValueError(f"--init {cfg.init} has no velocities: give --temperature K to draw them")
     if cfg.ensemble == "nvt" and cfg.thermostat is None:
@@ -192,11 +195,11 @@ def _load_initial(rundir: Path):
 def _begin(cfg, rundir, model, symbols, pos, vel, cell33, progress, stop, test_stop) -> dict:
     """Step 0: empty output files, the first frame and the first checkpoint, then the run."""
     sim = _build_simulation(cfg, model, symbols, pos, vel, cell33)
-    files = RunFiles(rundir, symbols, sim.masses, cell33, model.species, model.conservative)
+    files = RunFiles(rundir, symbols, sim.masses, cell33, model.species, model.conservative, cfg.uncertainty)
     try:
         files.start()
         files.add_frame(sim)
-        files.add_thermo(sim)
+        files.add_thermo(sim, uncertainty_now(sim)[0] if cfg.uncertainty else None)
         save_checkpoint(rundir, sim, files)
     except OSError as exc:
         raise RunFailed(_output_error(exc, rundir, files)) from None
@@ -242,7 +245,7 @@ def restart_md(rundir, steps: int | None = None, progress: bool = True, _test_st
         if ck is not None:  # every check before anything changes
             symbols, _, _, cell33 = _load_initial(rundir)
             files = RunFiles(rundir, symbols, atom_masses(cfg, model, symbols), cell33, model.species,
-                             model.conservative)
+                             model.conservative, cfg.uncertainty)
             files.check_sizes(ck["file_sizes"])
         if steps is not None:  # only once the request is known to be good
             meta["config"]["steps"] = cfg.steps
@@ -302,6 +305,7 @@ def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, pro
     species_idx = np.array([sim.model.species.index(x) for x in files.symbols])
     species_sum, species_frames = {}, 0  # sums of per-frame species temperatures (K) over written frames
     closest = np.full(len(files.pairs), np.inf)
+    watch = UncertaintyWatch(cfg.max_uncertainty, cfg.on_uncertainty, rundir)
     bar = progress_bar(total=cfg.steps, initial=start_step, desc="MD", enabled=progress, unit="step")
     chunk = max(1, min(cfg.checkpoint_every, 500))  # steps per C++ call: output buffers stay small
     try:
@@ -315,6 +319,8 @@ def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, pro
                                   f"whole frames at step {files.last_step}, with a checkpoint at step {s}; "
                                   f"continue with: mldyn run --restart {rundir}")
             nxt = min(cfg.steps, (s // cfg.checkpoint_every + 1) * cfg.checkpoint_every, s + chunk)
+            if cfg.uncertainty:  # stop at every thermo line: the uncertainty is evaluated there
+                nxt = min(nxt, (s // cfg.thermo_every + 1) * cfg.thermo_every)
             if stop_at is not None:
                 nxt = min(nxt, max(stop_at, s + 1))
             try:
@@ -333,8 +339,16 @@ def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, pro
                            f"another frame")
                 (rundir / "stopped.txt").write_text(message + "\n")  # why, for `mldyn compare` and later readers
                 raise RunFailed(message) from None
+            if cfg.uncertainty and len(thermo["step"]) and int(thermo["step"][-1]) == sim.step:
+                u_max, k_max = uncertainty_now(sim)
+                thermo = {**thermo, "uncertainty": np.append(np.full(len(thermo["step"]) - 1, np.nan), u_max)}
+                watch.see(sim.step, u_max, k_max, files.symbols)
             files.add_recorded(frames, thermo)
             temps.extend(thermo["temperature"].tolist())
+            if watch.stop_message:
+                save_checkpoint(rundir, sim, files)
+                (rundir / "stopped.txt").write_text(watch.stop_message + "\n")
+                raise RunFailed(watch.stop_message)
             if len(frames.get("step", ())):
                 for name, t in species_temperatures_of(frames["velocities"], sim.masses, species_idx,
                                                        sim.model.species).items():
@@ -346,7 +360,10 @@ def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, pro
                 if sim.step % cfg.traj_every:
                     files.add_frame(sim)
                 if sim.step % cfg.thermo_every:
-                    files.add_thermo(sim)
+                    u_now = uncertainty_now(sim) if cfg.uncertainty else (None, None)
+                    if cfg.uncertainty:
+                        watch.see(sim.step, *u_now, files.symbols)
+                    files.add_thermo(sim, u_now[0])
                     temps.append(sim.temperature)
             if sim.step % cfg.checkpoint_every == 0 or sim.step == cfg.steps:
                 save_checkpoint(rundir, sim, files)
@@ -371,7 +388,44 @@ def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, pro
             "species_temperature_K": {k: v / species_frames for k, v in species_sum.items()} if species_frames else {},
             "ensemble": cfg.ensemble, "thermostat": cfg.thermostat,
             "clipped_forces": sim.clipped_count, "rundir": str(rundir),
-            "closest_A": {p: float(x) for p, x in zip(files.pairs, closest)}}
+            "closest_A": {p: float(x) for p, x in zip(files.pairs, closest)},
+            **({"uncertainty": watch.summary()} if cfg.uncertainty else {})}
+
+
+def uncertainty_now(sim: Simulation) -> tuple[float, int]:
+    """The largest per-agent force uncertainty (eV/Å) of the current configuration and its atom."""
+    u = sim.model.force_uncertainty(sim.positions, sim.species_n, sim.cell)
+    k = int(np.argmax(u))
+    return float(u[k]), k
+
+
+class UncertaintyWatch:
+    """The run's record of its force uncertainty against ``--max-uncertainty``: the largest value seen,
+    how often the limit was passed, and (with on="stop") the message that stops the run."""
+
+    def __init__(self, limit: float | None, on: str, rundir: Path):
+        self.limit, self.on, self.rundir = limit, on, rundir
+        self.largest, self.largest_step, self.above, self.first_above = 0.0, None, 0, None
+        self.stop_message = ""
+
+    def see(self, step: int, value: float, atom: int, symbols) -> None:
+        if value > self.largest:
+            self.largest, self.largest_step = value, step
+        if self.limit is None or not value > self.limit:
+            return
+        self.above += 1
+        if self.first_above is None:
+            self.first_above = step
+        if self.on == "stop":
+            self.stop_message = (
+                f"left the trusted region at step {step}: the force uncertainty of atom {atom} ({symbols[atom]}) is "
+                f"{value:.3g} eV/Å, above --max-uncertainty {self.limit:g} eV/Å (the model extrapolates there). Output "
+                f"and a checkpoint at step {step} are in {self.rundir}; label such frames with DFT and refit "
+                f"(mldyn explore does this), or --on-uncertainty flag to keep going")
+
+    def summary(self) -> dict:
+        return {"max_eV_A": self.largest, "max_at_step": self.largest_step, "limit_eV_A": self.limit,
+                "evaluations_above_limit": self.above, "first_above_at_step": self.first_above}
 
 
 def _floors_text(model) -> str:
@@ -392,4 +446,15 @@ def summary_line(s: dict) -> str:
         by_species += ")"
     return (f"{s['steps']} steps ({s['simulated_ps']:.2f} ps) in {s['wall_s']:.1f} s: {s['steps_per_s']:.0f} steps/s, "
             f"{s['ns_per_day']:.2f} ns/day; mean T {s['mean_temperature_K']:.1f} K{by_species}; clipped forces "
-            f"{s['clipped_forces']}; closest {closest or '-'} Å; output in {s['rundir']}")
+            f"{s['clipped_forces']}; closest {closest or '-'} Å{_uncertainty_text(s.get('uncertainty'))}; "
+            f"output in {s['rundir']}")
+
+
+def _uncertainty_text(u: dict | None) -> str:
+    if not u:
+        return ""
+    text = f"; largest force uncertainty {u['max_eV_A']:.3g} eV/Å (step {u['max_at_step']})"
+    if u.get("limit_eV_A") is not None and u["evaluations_above_limit"]:
+        text += (f", ABOVE the limit {u['limit_eV_A']:g} eV/Å at {u['evaluations_above_limit']} evaluations from step "
+                 f"{u['first_above_at_step']}")
+    return text

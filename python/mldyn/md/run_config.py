@@ -61,6 +61,9 @@ class RunConfig:
     neighbours: str = "auto"
     cell: list | None = None
     masses: dict | None = None   # {species or element: amu}, overriding the model's masses
+    uncertainty: bool = False    # evaluate the per-agent force uncertainty at every thermo line
+    max_uncertainty: float | None = None  # eV/Å: above it the run stops (or is flagged, see on_uncertainty)
+    on_uncertainty: str = "stop"  # "stop" | "flag"
     command: str = ""
 
     def validate(self) -> None:
@@ -92,6 +95,12 @@ class RunConfig:
         if not (0.0 <= self.contact_limit < 1.0):
             raise ValueError(f"--contact-limit must be in [0, 1) (a fraction of the training floor), got "
                              f"{self.contact_limit}")
+        if self.max_uncertainty is not None:
+            if not (math.isfinite(self.max_uncertainty) and self.max_uncertainty > 0):
+                raise ValueError(f"--max-uncertainty must be a positive force in eV/Å, got {self.max_uncertainty}")
+            self.uncertainty = True
+        if self.on_uncertainty not in ("stop", "flag"):
+            raise ValueError(f"--on-uncertainty must be 'stop' or 'flag', got {self.on_uncertainty!r}")
         for name in ("traj_every", "thermo_every", "checkpoint_every"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

@@ -7,6 +7,7 @@ and a step never appears twice.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -27,8 +28,11 @@ OUTPUT_NAMES = {"extxyz": "trajectory.extxyz", "pos": f"{PROJECT}-pos-1.xyz", "v
 class RunFiles:
     """Buffered writers for every output of a run directory."""
 
-    def __init__(self, rundir: Path, symbols, masses_n, cell33, species_names, conservative: bool = True):
+    def __init__(self, rundir: Path, symbols, masses_n, cell33, species_names, conservative: bool = True,
+                 uncertainty: bool = False):
         self.dir = rundir
+        #: thermo.log has a last column with the largest per-agent force uncertainty (eV/Å)
+        self.uncertainty = uncertainty
         # ½ Σ H_k is the potential energy of a conservative model only; otherwise ASE must not read it as one
         self.energy_key = "energy" if conservative else "half_loss_sum"
         # and CP2K's readers take the .ener Pot column and the "E =" of the positions file for one: an agent-loss
@@ -60,7 +64,8 @@ class RunFiles:
             write_cp2k_cell(self.paths["cell"], [], [], np.zeros((0, 3, 3)))
         self.paths["thermo"].write_text(
             "# step time_fs kinetic_eV temperature_K half_loss_sum_eV mean_loss_eV conserved_eV clipped_total "
-            + " ".join(f"closest_{p}_A" for p in self.pairs) + "\n")
+            + " ".join(f"closest_{p}_A" for p in self.pairs)
+            + (" max_force_uncertainty_eV_A" if self.uncertainty else "") + "\n")
 
     def add_frame(self, sim: Simulation) -> None:
         """A trajectory frame, and its line of the CP2K .ener file (CP2K's reader keeps only
@@ -70,12 +75,13 @@ class RunFiles:
         self.frames.append((sim.step, sim.time, sim.positions, sim.velocities, sim.forces, half_loss))
         self.ener.append((sim.step, sim.time, ke, sim.temperature, half_loss, ke + half_loss + sim.thermostat_energy))
 
-    def add_thermo(self, sim: Simulation) -> None:
+    def add_thermo(self, sim: Simulation, uncertainty: float | None = None) -> None:
         half_loss = 0.5 * float(np.sum(sim.losses))
         S = len(sim.model.species)
         closest = [sim.core.closest(a, b)[0] for a in range(S) for b in range(a, S)]
         self.thermo.append(_thermo_line(sim.step, sim.time, sim.kinetic_energy, sim.temperature, half_loss,
-                                        2.0 * half_loss / sim.n_atoms, sim.conserved_energy, sim.clipped_count, closest))
+                                        2.0 * half_loss / sim.n_atoms, sim.conserved_energy, sim.clipped_count, closest,
+                                        uncertainty if self.uncertainty else None))
 
     def add_recorded(self, frames: dict, thermo: dict) -> None:
         """Frames and thermo rows recorded by :meth:`Simulation.run_recording`."""
@@ -88,7 +94,9 @@ class RunFiles:
         for k in range(len(thermo.get("step", ()))):
             self.thermo.append(_thermo_line(int(thermo["step"][k]), thermo["time"][k], thermo["kinetic"][k],
                                             thermo["temperature"][k], thermo["half_loss"][k], thermo["mean_loss"][k],
-                                            thermo["conserved"][k], int(thermo["clipped"][k]), thermo["closest"][k]))
+                                            thermo["conserved"][k], int(thermo["clipped"][k]), thermo["closest"][k],
+                                            (thermo["uncertainty"][k] if "uncertainty" in thermo else math.nan)
+                                            if self.uncertainty else None))
 
     def flush(self) -> None:
         """Append the buffered frames and lines to the files, all or none (see the module doc)."""
@@ -156,10 +164,13 @@ class RunFiles:
         self.last_step = None
 
 
-def _thermo_line(step, time, kinetic, temperature, half_loss, mean_loss, conserved, clipped, closest) -> str:
-    """One line of thermo.log (columns as its header says; the closest distances in Å)."""
+def _thermo_line(step, time, kinetic, temperature, half_loss, mean_loss, conserved, clipped, closest,
+                 uncertainty=None) -> str:
+    """One line of thermo.log (columns as its header says; the closest distances in Å; the force
+    uncertainty in eV/Å when the run evaluates it)."""
     return (f"{step} {time:.3f} {kinetic:.10e} {temperature:.6f} {half_loss:.10e} {mean_loss:.10e} {conserved:.10e} "
-            f"{clipped} " + " ".join(f"{x:.6f}" for x in closest) + "\n")
+            f"{clipped} " + " ".join(f"{x:.6f}" for x in closest)
+            + ("" if uncertainty is None else f" {uncertainty:.6e}") + "\n")
 
 
 def save_checkpoint(rundir: Path, sim: Simulation, files: RunFiles) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = ["plot_selection_curves", "plot_kinetic_energy", "plot_oh_bond", "plot_oh_bond_hydrogens", "plot_oh_spectrum",
-           "plot_hoh_angle", "plot_rdfs", "plot_vdos", "RUN_STYLES", "style_name"]
+           "plot_hoh_angle", "plot_rdfs", "plot_vdos", "plot_uncertainty", "RUN_STYLES", "style_name"]
 
 #: Line styles of the runs in comparison figures, in order: the reference (first run) blue and dashed,
 #: as in the paper (CP2K blue, dashed in Fig. 5), the learned run green and solid, then any others.
@@ -326,5 +326,37 @@ def plot_vdos(runs, path, max_cm1: float = 5000.0) -> Path:
     ax2.set_title("Vibrational density of states")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_uncertainty(cal: dict, path, title: str = "") -> Path:
+    """Per-frame force uncertainty beside the actual error (left) and the reliability curve per species
+    (right: RMS actual error against predicted error of agents binned by prediction; calibrated = on the
+    diagonal). ``cal`` from :func:`mldyn.fit.calibration.calibration`."""
+    fig, (ax, bx) = _subplots((11, 4.2), 1, 2)
+    frames = cal["per_frame"]
+    x = np.arange(len(frames["max_uncertainty"]))
+    ax.plot(x, frames["max_error"], color="0.55", lw=0.8, label="largest actual error")
+    ax.plot(x, frames["max_uncertainty"], color="tab:red", lw=1.2, label="largest force uncertainty")
+    ax.set_xlabel("frame")
+    ax.set_ylabel("per frame, over its agents (eV/Å)")
+    rho = cal.get("spearman_frame_max_uncertainty_vs_max_error")
+    ax.set_title(f"per frame (Spearman {rho:.2f})" if rho == rho and rho is not None else "per frame")
+    ax.legend(fontsize=8)
+    top = 0.0
+    for i, (name, v) in enumerate(cal["species"].items()):
+        pred = [b["predicted"] for b in v["reliability"]]
+        act = [b["actual_rms"] for b in v["reliability"]]
+        top = max(top, max(pred), max(act))
+        bx.plot(pred, act, "o-", color=RUN_STYLES[i % len(RUN_STYLES)]["color"],
+                label=f"{name} (Spearman per agent {v['spearman_predicted_vs_error']:.2f})")
+    bx.plot([0, top * 1.05], [0, top * 1.05], color="0.6", ls=":", lw=1, label="calibrated")
+    bx.set_xlabel("predicted force error (eV/Å)")
+    bx.set_ylabel("RMS actual force error (eV/Å)")
+    bx.set_title("reliability: agents binned by prediction")
+    bx.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)

@@ -1,0 +1,184 @@
+"""Issue 14's figures: the model fitted on the original run alone against the model `mldyn explore` made,
+side by side (benchmarks/ACTIVE.md).
+
+    python benchmarks/active_study.py --explore DIR --held-out DATA [--reference DATA] [--steps 200000]
+        [--temperatures 550 650] [--work DIR] [--write]
+
+DIR is an exploration (`mldyn explore TRAIN -o DIR`); DATA a CP2K run of the same system that neither
+model saw (here: steps 700-799 of the bundled run, held back from TRAIN = steps 200-699). For both
+models (DIR/models/model-000.json, fitted on TRAIN alone, and DIR/model.json): force errors and the
+calibration of the force uncertainty on the held-out frames, then learned NVT at each temperature with
+`mldyn run`'s defaults from TRAIN's last frame (a frame every 8 steps, 4 fs), and the water observables
+of the first temperature's run against the reference run (`mldyn compare`'s table).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _results import git_commit, machine_info, markdown_table  # noqa: E402
+
+
+def _held_out(model: Path, data: str, plot: Path | None) -> dict:
+    from mldyn.fit.calibration import calibration
+    from mldyn.fit.metrics import evaluate_forces
+    from mldyn.io import load_dataset
+    from mldyn.model import load_model
+
+    m = load_model(model)
+    d = load_dataset(data)
+    res = evaluate_forces(m, d, progress=False, uncertainty=True)
+    cal = calibration(res["agents"], m.species)
+    if plot is not None:
+        from mldyn.report.plots import plot_uncertainty
+
+        plot_uncertainty(cal, plot, title=f"{model.name}: force uncertainty on held-out CP2K frames")
+    return {"species": res["species"], "calibration": {k: v for k, v in cal.items() if k != "per_frame"}}
+
+
+def _finished(rundir: Path, steps: int) -> bool:
+    """A run already made here (by this script or by hand with the same command) that ended or stopped."""
+    log = rundir / "thermo.log"
+    if (rundir / "stopped.txt").exists():
+        return True
+    if not log.exists():
+        return False
+    last = log.read_text().rstrip().splitlines()[-1].split()
+    return last[0].isdigit() and int(last[0]) == steps
+
+
+def _run(model: Path, init: str, T: float, steps: int, rundir: Path) -> dict:
+    if _finished(rundir, steps):
+        stopped = (rundir / "stopped.txt").read_text().strip()[:400] if (rundir / "stopped.txt").exists() else ""
+        return {"exit": 1 if stopped else 0, "wall_s": float("nan"), "summary": "(made earlier)", "stopped": stopped}
+    t0 = time.perf_counter()
+    proc = subprocess.run(["mldyn", "run", str(model), "--init", init, "--steps", str(steps), "--temperature",
+                           str(T), "-o", str(rundir), "--traj-every", "8", "--quiet", "--force"],
+                          capture_output=True, text=True)
+    return {"exit": proc.returncode, "wall_s": time.perf_counter() - t0, "summary": proc.stdout.strip()[-600:],
+            "stopped": (rundir / "stopped.txt").read_text().strip()[:400] if (rundir / "stopped.txt").exists() else ""}
+
+
+def _observables(rundir: Path) -> dict:
+    from mldyn.analysis.summary import summarize
+    from mldyn.report.compare import load_run
+
+    data, _ = load_run(rundir)
+    return {k: float(v) for k, v in summarize(data).items() if isinstance(v, (int, float))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--explore", required=True)
+    ap.add_argument("--held-out", required=True)
+    ap.add_argument("--reference", default="@h2o32")
+    ap.add_argument("--steps", type=int, default=200000)
+    ap.add_argument("--temperatures", type=float, nargs="+", default=[550.0, 650.0])
+    ap.add_argument("--work", default=None, help="where the runs go (default: DIR/study)")
+    ap.add_argument("--write", action="store_true", help="write benchmarks/ACTIVE.md")
+    args = ap.parse_args()
+    ex = Path(args.explore)
+    state = json.loads((ex / "explore.json").read_text())
+    work = Path(args.work) if args.work else ex / "study"
+    work.mkdir(exist_ok=True)
+    init = state["config"]["init"]
+    models = {"original run only (model-000)": ex / "models" / "model-000.json",
+              f"after mldyn explore ({state.get('model')})": ex / "model.json"}
+    out = {"held_out": {}, "runs": {}, "observables": {}}
+    for k, (label, path) in enumerate(models.items()):
+        out["held_out"][label] = _held_out(path, args.held_out, HERE / f"active_calibration_{k}.png")
+        print(label, json.dumps(out["held_out"][label]["species"]), flush=True)
+        for T in args.temperatures:
+            rundir = work / f"model{k}-{T:g}K"
+            out["runs"][(label, T)] = r = _run(path, init, T, args.steps, rundir)
+            print(label, T, r["exit"], r["summary"][-300:], flush=True)
+            if T == args.temperatures[0]:
+                out["observables"][label] = _observables(rundir)
+    from mldyn.analysis.summary import summarize
+    from mldyn.io import load_dataset
+
+    ref = {k: float(v) for k, v in summarize(load_dataset(args.reference)).items() if isinstance(v, (int, float))}
+    text = report(state, out, ref, args)
+    (work / "study.json").write_text(json.dumps({**out, "runs": {f"{a} @ {T:g} K": r for (a, T), r in out["runs"].items()},
+                                                 "reference": ref}, indent=1, default=str))
+    print(text)
+    if args.write:
+        (HERE / "ACTIVE.md").write_text(text)
+
+
+def _f(x, fmt=".3f"):
+    return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, fmt)
+
+
+def report(state: dict, out: dict, ref: dict, args) -> str:
+    from mldyn.report.compare import comparison_rows, format_table
+
+    labels = list(out["held_out"])
+    lines = [f"# Active learning with CP2K in the loop (`mldyn explore`)", "",
+             f"_Measured {time.strftime('%Y-%m-%d %H:%M')} on {machine_info()}; commit {git_commit()}; "
+             f"`benchmarks/active_study.py` on `{args.explore}`._", ""]
+    cfg = state["config"]
+    lines += [f"Exploration: `mldyn explore {' '.join(map(str, cfg['data']))}` with defaults: temperatures "
+              f"{', '.join(f'{t:g}' for t in cfg['temperatures'])} K, {cfg['steps']} steps per run, at most "
+              f"{cfg['frames']} CP2K single points per iteration, {cfg['iterations']} iterations, threshold "
+              f"{_f(state.get('threshold'), '.3g')} eV/Å ({state.get('threshold_rule')}); CP2K: `{cfg['cp2k']}`, the "
+              f"original deck's electronic structure. {state.get('finished')}.", ""]
+    rows = []
+    for rec in state["iterations"]:
+        above = sum(r.get("frames_above_threshold", 0) for r in rec.get("runs", []))
+        frames = sum(r.get("frames", 0) for r in rec.get("runs", []))
+        stopped = sum(1 for r in rec.get("runs", []) if r.get("stopped"))
+        b, a = rec.get("errors_before") or {}, rec.get("errors_after") or {}
+        rows.append([rec["index"], f"{above} of {frames}", stopped, len(rec.get("selected", [])),
+                     (rec.get("labels") or {}).get("frames", 0),
+                     ", ".join(f"{sp} {_f(v['relative_rmse'])} -> {_f(a.get(sp, {}).get('relative_rmse'))}"
+                               for sp, v in b.items()) or "-"])
+    lines += ["## Iterations", "", markdown_table(["iteration", "explored frames above the threshold",
+                                                   "runs stopped", "selected", "labelled by CP2K",
+                                                   "relative force error on them, before -> after the refit"], rows),
+              "The error after the refit is on frames the refit was fitted on (with the original run).", ""]
+    rows = []
+    for label in labels:
+        h = out["held_out"][label]
+        rows.append([label] + [f"{_f(h['species'][sp]['relative_rmse'])} ({_f(h['species'][sp]['rmse'])} eV/Å)"
+                               for sp in ("O", "H")])
+    lines += ["## Held-out force errors", "", f"`{args.held_out}` (CP2K frames neither model was fitted on); relative "
+              "RMSE (RMSE).", "", markdown_table(["model", "O", "H"], rows)]
+    rows = []
+    for label in labels:
+        c = out["held_out"][label]["calibration"]
+        for sp in ("O", "H"):
+            s = c["species"][sp]
+            rows.append([label, sp, _f(s["rms_predicted_error"]), _f(s["rms_actual_error"]),
+                         _f(s["spearman_predicted_vs_error"], ".2f"), _f(s["mean_uncertainty"]),
+                         _f(s["max_uncertainty"])])
+        rows.append([label, "per frame", "", "", _f(c["spearman_frame_max_uncertainty_vs_max_error"], ".2f"), "", ""])
+    lines += ["## Calibration of the force uncertainty on the held-out frames", "",
+              markdown_table(["model", "species", "RMS predicted error (eV/Å)", "RMS actual error (eV/Å)",
+                              "Spearman, predicted vs actual error", "mean uncertainty (eV/Å)",
+                              "largest uncertainty (eV/Å)"], rows),
+              "Figures: `benchmarks/active_calibration_0.png` (model-000), `active_calibration_1.png` (explored).", ""]
+    rows = []
+    for (label, T), r in out["runs"].items():
+        rows.append([label, f"{T:g}", "yes" if r["exit"] == 0 else f"no (exit {r['exit']})", _f(r["wall_s"], ".0f"),
+                     (r["stopped"] or "-").replace("|", "/")[:160]])
+    lines += ["## Learned NVT, `mldyn run` defaults", "", f"{args.steps} steps of 0.5 fs "
+              f"({args.steps * 0.5 / 1000:g} ps) from `{state['config']['init']}`.", "",
+              markdown_table(["model", "T (K)", "stable (ran to the end)", "wall (s)", "stopped because"], rows)]
+    T0 = args.temperatures[0]
+    lines += [f"## Observables of the {T0:g} K runs against the CP2K run (`{args.reference}`)", "",
+              format_table(comparison_rows(ref, [out["observables"][lab] for lab in labels]),
+                           ["CP2K"] + [lab.split(" (")[0] for lab in labels]), ""]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+#include "mldyn/force_covariance.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "detail/simd.hpp"
+#include "mldyn/design.hpp"
+
+namespace mldyn {
+
+ForceCovariance::ForceCovariance(std::size_t n_parameters, std::vector<SpeciesCovariance> species)
+    : n_parameters_(n_parameters), species_(std::move(species)) {
+    for (std::size_t s = 0; s < species_.size(); ++s) {
+        const SpeciesCovariance& c = species_[s];
+        const std::string who = "force covariance of species " + std::to_string(s) + ": ";
+        std::vector<bool> seen(n_parameters, false);
+        for (std::size_t p : c.params) {
+            if (p >= n_parameters)
+                throw std::invalid_argument(who + "parameter index " + std::to_string(p) + " is out of range (the model has " +
+                                            std::to_string(n_parameters) + " parameters per species)");
+            if (seen[p]) throw std::invalid_argument(who + "parameter index " + std::to_string(p) + " is repeated");
+            seen[p] = true;
+        }
+        const std::size_t m = c.params.size();
+        if (c.factor.size() != m * (m + 1) / 2)
+            throw std::invalid_argument(who + "the factor must hold n(n+1)/2 = " + std::to_string(m * (m + 1) / 2) +
+                                        " numbers for n = " + std::to_string(m) + " parameters, got " +
+                                        std::to_string(c.factor.size()));
+        for (double x : c.factor)
+            if (!std::isfinite(x)) throw std::invalid_argument(who + "the factor holds a non-finite number");
+        if (!(c.noise_variance >= 0.0) || !std::isfinite(c.noise_variance))
+            throw std::invalid_argument(who + "noise_variance must be a finite number >= 0");
+    }
+}
+
+namespace {
+
+constexpr std::size_t kBlock = 4;  // agents per block: 12 design rows share each pass over the factor
+constexpr std::size_t kRows = 6;   // design rows per register block
+
+/// h[r] += sum_j (M_j . x_r)^2 for the 3 kBlock rows x (row-major, m each; rows past R are zero).
+/// Two factor rows times six design rows per pass: twelve independent sums keep the FP units busy
+/// (one running sum per dot product would wait on its own additions).
+MLDYN_MULTIVERSION void add_leverage(const double* M, std::size_t m, const double* x, double* h) {
+    const double* row = M;
+    std::size_t j = 0;
+    for (; j + 1 < m; j += 2) {  // rows j and j + 1: the first j + 1 entries together, then row j+1's last
+        const double* r0 = row;
+        const double* r1 = row + j + 1;
+        for (std::size_t b = 0; b < 3 * kBlock; b += kRows) {
+            const double *x0 = x + b * m, *x1 = x0 + m, *x2 = x1 + m, *x3 = x2 + m, *x4 = x3 + m, *x5 = x4 + m;
+            double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0;
+#pragma omp simd reduction(+ : a0, a1, a2, a3, a4, a5, c0, c1, c2, c3, c4, c5)
+            for (std::size_t i = 0; i <= j; ++i) {
+                const double u = r0[i], v = r1[i];
+                a0 += u * x0[i]; a1 += u * x1[i]; a2 += u * x2[i]; a3 += u * x3[i]; a4 += u * x4[i]; a5 += u * x5[i];
+                c0 += v * x0[i]; c1 += v * x1[i]; c2 += v * x2[i]; c3 += v * x3[i]; c4 += v * x4[i]; c5 += v * x5[i];
+            }
+            const double w = r1[j + 1];
+            c0 += w * x0[j + 1]; c1 += w * x1[j + 1]; c2 += w * x2[j + 1];
+            c3 += w * x3[j + 1]; c4 += w * x4[j + 1]; c5 += w * x5[j + 1];
+            double* hb = h + b;
+            hb[0] += a0 * a0 + c0 * c0; hb[1] += a1 * a1 + c1 * c1; hb[2] += a2 * a2 + c2 * c2;
+            hb[3] += a3 * a3 + c3 * c3; hb[4] += a4 * a4 + c4 * c4; hb[5] += a5 * a5 + c5 * c5;
+        }
+        row += 2 * j + 3;
+    }
+    if (j < m) {  // the last row of an odd m
+        for (std::size_t r = 0; r < 3 * kBlock; ++r) {
+            double y = 0.0;
+            for (std::size_t i = 0; i <= j; ++i) y += row[i] * x[r * m + i];
+            h[r] += y * y;
+        }
+    }
+}
+
+}  // namespace
+
+void ForceCovariance::leverage(const double* phi_nf, const double* dphi_nfc, const int* species_n, std::size_t n,
+                               std::size_t F, std::size_t Fq, double* h_n) const {
+    const std::size_t P = n_fit_parameters(F, Fq);
+    if (P != n_parameters_)
+        throw std::invalid_argument("force covariance: made for " + std::to_string(n_parameters_) +
+                                    " parameters per species, the invariants give " + std::to_string(P));
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (std::size_t k = 0; k < n; ++k) h_n[k] = nan;
+    for (std::size_t s = 0; s < species_.size(); ++s) {
+        const SpeciesCovariance& cov = species_[s];
+        const std::size_t m = cov.params.size();
+        if (m == 0) continue;
+        std::vector<std::size_t> agents;
+        for (std::size_t k = 0; k < n; ++k)
+            if (species_n[k] == static_cast<int>(s)) agents.push_back(k);
+        const std::ptrdiff_t n_blocks = static_cast<std::ptrdiff_t>((agents.size() + kBlock - 1) / kBlock);
+#pragma omp parallel
+        {
+            std::vector<double> rows(3 * P), x(3 * kBlock * m);
+#pragma omp for schedule(dynamic, 1)
+            for (std::ptrdiff_t b = 0; b < n_blocks; ++b) {
+                const std::size_t first = static_cast<std::size_t>(b) * kBlock;
+                const std::size_t count = std::min(kBlock, agents.size() - first);
+                const std::size_t R = 3 * count;
+                for (std::size_t a = 0; a < count; ++a) {  // the agent's 3 design rows, restricted to params
+                    const std::size_t k = agents[first + a];
+                    const int one = 0;
+                    build_design(phi_nf + k * F, dphi_nfc + 3 * k * F, &one, 1, F, Fq, 0, rows.data());
+                    for (std::size_t c = 0; c < 3; ++c)
+                        for (std::size_t i = 0; i < m; ++i) x[(3 * a + c) * m + i] = rows[c * P + cov.params[i]];
+                }
+                std::fill(x.begin() + static_cast<std::ptrdiff_t>(R * m), x.end(), 0.0);  // a short last block
+                double h[3 * kBlock] = {};
+                add_leverage(cov.factor.data(), m, x.data(), h);
+                for (std::size_t a = 0; a < count; ++a) h_n[agents[first + a]] = h[3 * a] + h[3 * a + 1] + h[3 * a + 2];
+            }
+        }
+    }
+}
+
+}  // namespace mldyn
