@@ -121,7 +121,14 @@ def test_read_single_point_converts_units_and_refuses_unconverged_or_missing_out
         read_single_point(out, ["H", "O"])
     with pytest.raises(SinglePointError, match="no CP2K output"):
         read_single_point(tmp_path / "none.out", ["O", "H"])
-    out.write_text(" *** SCF run NOT converged ***\n" + out.read_text())
+    good = out.read_text()
+    out.write_text(" *** SCF run NOT converged ***\n" + good)
+    with pytest.raises(SinglePointError, match="did not converge"):
+        read_single_point(out, ["O", "H"])
+    # CP2K appends a second run to an existing output: only the last run counts
+    out.write_text(" PROGRAM STARTED AT 1\n *** SCF run NOT converged ***\n PROGRAM STARTED AT 2\n" + good)
+    assert read_single_point(out, ["O", "H"])[0] == pytest.approx(energy)
+    out.write_text(" PROGRAM STARTED AT 1\n" + good + " PROGRAM STARTED AT 2\n *** SCF run NOT converged ***\n")
     with pytest.raises(SinglePointError, match="did not converge"):
         read_single_point(out, ["O", "H"])
 
@@ -200,9 +207,12 @@ def test_labels_later_writes_inputs_then_picks_up_the_outputs(original, truth, t
     out = tmp_path / "later"
     rc = cli.main(["explore", str(original), "-o", str(out), "--labels-later", "--iterations", "1", "--frames", "2",
                    "--steps", "200", "--traj-every", "10", "--temperatures", "900", "--threshold", "0.05", "--quiet",
-                   "--no-checks"])
+                   "--no-checks", "--densities", "0.9"])
     assert rc == 3
     assert "2 of 2 CP2K single points have no output yet" in capsys.readouterr().err
+    # explored at 0.9 x the start's density: the cell of the frames to label is scaled by 0.9^(-1/3)
+    start = load_dataset(original).cells_f33[-1]
+    np.testing.assert_allclose(load_dataset(out / "iter-001" / "selected.extxyz").cells_f33[0], start * 0.9 ** (-1 / 3))
     frames = sorted((out / "iter-001" / "cp2k").glob("frame-*"))
     assert len(frames) == 2 and all((f / "sp.inp").exists() and not (f / "sp.out").exists() for f in frames)
     assert "cp2k.psmp -i sp.inp -o sp.out" in (out / "iter-001" / "cp2k" / "run_all.sh").read_text()
@@ -215,9 +225,18 @@ def test_labels_later_writes_inputs_then_picks_up_the_outputs(original, truth, t
     state_before = json.loads((out / "explore.json").read_text())
     assert cli.main(["explore", "--restart", str(out), "--quiet"]) == 0
     state = json.loads((out / "explore.json").read_text())
+    assert state["iterations"][0]["runs"][0]["density_factor"] == 0.9
     assert state["iterations"][0]["runs"] == state_before["iterations"][0]["runs"]  # MD not run again
     assert state["iterations"][0]["labels"]["frames"] == 2 and (out / "model.json").exists()
     assert "done" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_denser_than_the_cutoff_allows_is_refused_before_any_run(original, truth, tmp_path):
+    with pytest.raises(ValueError, match="--densities 1.1: the compressed cell's half width .* below the model's "
+                                         "4.926 Å cutoff.*densities up to 1.000"):
+        explore(_config(original, densities=[1.0, 1.1], cp2k=FAKE), tmp_path / "dense", progress=False)
+    assert not (tmp_path / "dense" / "iter-001" / "md-550K").exists()
 
 
 def test_resume_after_failed_single_points_reuses_what_was_done(original, truth, tmp_path, monkeypatch):
@@ -232,11 +251,17 @@ def test_resume_after_failed_single_points_reuses_what_was_done(original, truth,
         explore(None, out, restart=True, progress=False, overrides={"cp2k": FAKE})
     md = out / "iter-001" / "md-900K" / "trajectory.extxyz"
     stamp = md.stat().st_mtime_ns
+    stale = out / "iter-001" / "cp2k" / "frame-000" / "sp.out"  # a crashed attempt's output
+    stale.write_text(" PROGRAM STARTED AT 1\n *** SCF run NOT converged ***\n")
     monkeypatch.setenv("FAKE_CP2K_MODEL", str(truth))
     monkeypatch.setenv("FAKE_CP2K_FAIL", "frame-001")  # the second frame's SCF "does not converge"
     state = explore(None, out, restart=True, progress=False, overrides={"cp2k": FAKE})
     assert md.stat().st_mtime_ns == stamp
     lab = state["iterations"][0]["labels"]
     assert lab["frames"] == 1 and "did not converge" in lab["failed"]["1"]
+    assert "NOT converged" in (stale.parent / "sp.out.attempt-1").read_text()  # kept aside, not appended to
     assert state["finished"] == "1 iterations done"
     assert "frame 1: " in (out / "iter-001" / "report.md").read_text()
+    # finished; asking again changes nothing, asking for more rounds would go on (here: says it is done)
+    again = explore(None, out, restart=True, progress=False, overrides={"cp2k": FAKE})
+    assert again["finished"] == "1 iterations done" and len(again["iterations"]) == 1

@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: mpirun -np <cores> cp2k.psmp if both exist, else the cp2k found)")
     p.add_argument("--temperatures", type=float, nargs="+", default=[550.0, 650.0], metavar="K",
                    help="learned NVT runs of each iteration (default: 550 650)")
+    p.add_argument("--densities", type=float, nargs="+", default=[1.0], metavar="X",
+                   help="also explore at these densities, as factors of the start frame's (cell and positions scaled; "
+                        "a run per temperature and density; default 1)")
     p.add_argument("--steps", type=int, default=10000, help="MD steps per run (default 10000 = 5 ps at 0.5 fs)")
     p.add_argument("--dt", type=float, default=0.5, help="time step, fs (default 0.5)")
     p.add_argument("--traj-every", type=int, default=4, help="a frame every K steps, each scored (default 4: 2 fs, which resolves the O-H stretch in the report)")
@@ -59,11 +62,13 @@ def run(args) -> int:
 
     try:
         if args.restart:
-            given = {"cp2k": args.cp2k, "labels_later": True if args.labels_later else None,
+            # --cp2k on a restart runs the single points here (ending a --labels-later exploration's waiting)
+            given = {"cp2k": args.cp2k, "labels_later": True if args.labels_later else False if args.cp2k else None,
                      "iterations": args.iterations}
             if args.data or args.output:
                 print("mldyn explore: error: --restart DIR continues with the settings in DIR/explore.json; it takes "
-                      "no DATA or -o (and of the options only --iterations, --cp2k, --labels-later, --quiet)",
+                      "no DATA or -o (and of the options only --iterations, --cp2k, --labels-later, --quiet; "
+                      "others are ignored)",
                       file=sys.stderr)
                 return 2
             state = explore(None, args.restart, restart=True, progress=not args.quiet, overrides=given)
@@ -73,7 +78,8 @@ def run(args) -> int:
                 print("mldyn explore: error: give DATA and -o DIR (or --restart DIR)", file=sys.stderr)
                 return 2
             cfg = ExploreConfig(data=list(args.data), cp2k_input=args.cp2k_input, cp2k=args.cp2k,
-                                temperatures=list(args.temperatures), steps=args.steps, dt=args.dt,
+                                temperatures=list(args.temperatures), densities=list(args.densities),
+                                steps=args.steps, dt=args.dt,
                                 traj_every=args.traj_every, iterations=args.iterations or 3, frames=args.frames,
                                 threshold=args.threshold, min_separation_fs=args.min_separation,
                                 labels_later=args.labels_later, init=args.init, seed=args.seed,

@@ -56,6 +56,7 @@ class ExploreConfig:
     cp2k_input: str | None = None    # the original CP2K deck (default: the one in the first data directory)
     cp2k: str | None = None          # command that runs CP2K, "-i X -o Y" appended (default: detected)
     temperatures: list = field(default_factory=lambda: [550.0, 650.0])
+    densities: list = field(default_factory=lambda: [1.0])  # relative to the start frame's; a run per T and density
     steps: int = 10000               # per temperature and iteration
     dt: float = 0.5
     traj_every: int = 4
@@ -78,6 +79,9 @@ class ExploreConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.threshold is not None and not (self.threshold > 0 and math.isfinite(self.threshold)):
             raise ValueError(f"--threshold must be a positive force in eV/Å (or auto), got {self.threshold}")
+        if not self.densities or not all(0.5 <= d <= 2.0 for d in self.densities):
+            raise ValueError(f"--densities are factors of the start frame's density between 0.5 and 2, got "
+                             f"{self.densities}")
         if not self.min_separation_fs >= 0:
             raise ValueError(f"--min-separation must be >= 0 fs, got {self.min_separation_fs}")
 
@@ -182,6 +186,9 @@ def _explore(state: "_State", cfg: ExploreConfig, outdir: Path, progress: bool) 
         state.data["config"]["cp2k"] = cfg.cp2k
     _check_deck(cfg)
     state.save()
+    done = sum(1 for r in state.data["iterations"] if r.get("done"))
+    if state.data.get("finished", "") and state.data["finished"].endswith("iterations done") and cfg.iterations > done:
+        state.data["finished"] = None  # --restart --iterations N asks for more rounds
     if state.data.get("finished"):
         _say(progress, f"explore: already finished ({state.data['finished']}); the model is {outdir / 'model.json'}")
         return state.data
@@ -302,23 +309,69 @@ def _auto_threshold(model_path: Path, original: list, progress: bool) -> float:
 def _explore_md(cfg: ExploreConfig, outdir: Path, i: int, model_path: Path, progress: bool) -> list:
     from ..md.run import RunConfig, RunFailed, run_md
 
+    _check_densities(cfg, model_path)
     runs = []
-    for j, T in enumerate(cfg.temperatures):
-        rundir = outdir / f"iter-{i:03d}" / f"md-{T:g}K"
-        _say(progress, f"explore: iteration {i}, learned NVT at {T:g} K, {cfg.steps} steps of {cfg.dt:g} fs")
-        run_cfg = RunConfig(model=str(model_path), init=cfg.init, steps=cfg.steps, dt=cfg.dt, temperature=T,
+    for j, (T, rho) in enumerate((T, rho) for T in cfg.temperatures for rho in cfg.densities):
+        name = f"md-{T:g}K" + (f"-density{rho:g}" if rho != 1.0 else "")
+        rundir = outdir / f"iter-{i:03d}" / name
+        init = cfg.init if rho == 1.0 else _compressed_start(cfg.init, rho, outdir / f"iter-{i:03d}" / f"{name}.extxyz")
+        _say(progress, f"explore: iteration {i}, learned NVT at {T:g} K" + (f", density x {rho:g}" if rho != 1.0 else "")
+             + f", {cfg.steps} steps of {cfg.dt:g} fs")
+        run_cfg = RunConfig(model=str(model_path), init=init, steps=cfg.steps, dt=cfg.dt, temperature=T,
                             traj_every=cfg.traj_every, seed=cfg.seed + 1000 * i + j,
-                            command=f"mldyn explore (iteration {i}, {T:g} K)")
-        record = {"temperature_K": T, "rundir": os.path.relpath(rundir, outdir), "stopped": None}
+                            command=f"mldyn explore (iteration {i}, {T:g} K, density x {rho:g})")
+        record = {"temperature_K": T, "density_factor": rho, "rundir": os.path.relpath(rundir, outdir), "stopped": None}
         try:
             summary = run_md(run_cfg, rundir, progress=progress, force=True)
             record.update({"steps": summary["total_steps"], "mean_temperature_K": summary["mean_temperature_K"],
                            "closest_A": summary["closest_A"]})
         except RunFailed as exc:  # a collapse or an escape: its frames are what the model has to learn
             record["stopped"] = str(exc)
-            _say(progress, f"explore: the {T:g} K run stopped: {str(exc)[:200]}")
+            _say(progress, f"explore: the {name} run stopped: {str(exc)[:200]}")
         runs.append(record)
     return runs
+
+
+def _check_densities(cfg: ExploreConfig, model_path: Path) -> None:
+    """A denser cell must still hold the model's cutoffs within half its width (minimum image)."""
+    from ..cell import default_cutoff
+    from ..md.initial_state import load_initial_state
+    from ..model import load_model
+
+    dense = max(cfg.densities)
+    if dense <= 1.0:
+        return
+    cell33 = load_initial_state(cfg.init)[3]
+    cuts = [d.r_cut for d in load_model(model_path).descriptors if d.r_cut is not None]
+    if cell33 is None or not cuts:
+        return
+    half = default_cutoff(np.asarray(cell33)) * dense ** (-1.0 / 3.0)
+    if max(cuts) > half:
+        most = (default_cutoff(np.asarray(cell33)) / max(cuts)) ** 3
+        raise ValueError(f"--densities {dense:g}: the compressed cell's half width ({half:.3f} Å) is below the model's "
+                         f"{max(cuts):.4g} Å cutoff (minimum image); explore at densities up to {most:.3f}, or fit "
+                         f"with a shorter cutoff")
+
+
+def _compressed_start(init: str, factor: float, path: Path) -> str:
+    """The start frame with its cell and positions scaled to ``factor`` x its density (velocities kept),
+    written to ``path`` (extended XYZ); returns it as a run's --init."""
+    from ..dataset import Dataset
+    from ..elements import ATOMIC_MASSES
+    from ..io.xyz import write_extxyz
+    from ..md.initial_state import load_initial_state
+
+    symbols, pos, vel, cell33, _ = load_initial_state(init)
+    if cell33 is None:
+        raise ValueError(f"--densities: the start {init} has no cell (an isolated system has no density)")
+    scale = factor ** (-1.0 / 3.0)
+    names = list(dict.fromkeys(symbols))
+    frame = Dataset(names, [names.index(s) for s in symbols], [ATOMIC_MASSES.get(s, 1.0) for s in symbols],
+                    (np.asarray(pos) * scale)[None], (np.asarray(cell33) * scale)[None],
+                    None if vel is None else np.asarray(vel)[None], provenance={"time_axis": False})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_extxyz(path, frame)
+    return str(path)
 
 
 def _select(cfg: ExploreConfig, outdir: Path, rec: dict, i: int, model_path: Path, threshold: float,
@@ -410,6 +463,8 @@ def _label(cfg: ExploreConfig, outdir: Path, rec: dict, i: int, model_path: Path
             write_text_atomic(d / "sp.inp", single_point_deck(cfg.cp2k_input, "frame.xyz", sel.cells_f33[k],
                                                               wfn_guess=str(guess.resolve()) if guess else None))
             t0 = time.perf_counter()
+            if (d / "sp.out").exists():  # an earlier attempt's: kept aside (CP2K would append to it)
+                os.replace(d / "sp.out", d / f"sp.out.attempt-{len(list(d.glob('sp.out.attempt-*'))) + 1}")
             _run_cp2k(cfg.cp2k, d)
             previous = d / "sp-RESTART.wfn"  # even an unconverged wavefunction is a better start than atoms
             try:

@@ -37,13 +37,14 @@ def iteration_report(state: dict, rec: dict) -> str:
     i = rec["index"]
     out = [f"# mldyn explore: iteration {i}", "", f"Model explored with: `{rec.get('model')}`; threshold "
            f"{_num(rec.get('threshold_eV_A'), '.3g')} eV/Å (largest per-agent force uncertainty of a frame).", ""]
-    out += ["## Exploration runs", "", "| temperature (K) | frames | stopped | uncertainty per frame: median / 90% / 99% / "
-            "max (eV/Å) | frames above threshold |", "|---:|---:|---|---|---:|"]
+    out += ["## Exploration runs", "", "| temperature (K) | density (x start) | frames | stopped | uncertainty per frame: "
+            "median / 90% / 99% / max (eV/Å) | frames above threshold |", "|---:|---:|---:|---|---|---:|"]
     for run in rec.get("runs", []):
         p = run.get("uncertainty_percentiles_eV_A", {})
         pct = " / ".join(_num(p.get(q), ".3g") for q in ("50", "90", "99", "100"))
         stopped = "no" if not run.get("stopped") else run["stopped"][:120].replace("|", "/") + "..."
-        out.append(f"| {run['temperature_K']:g} | {run.get('frames', 'n/a')} | {stopped} | {pct} | "
+        out.append(f"| {run['temperature_K']:g} | {run.get('density_factor', 1.0):g} | {run.get('frames', 'n/a')} | "
+                   f"{stopped} | {pct} | "
                    f"{run.get('frames_above_threshold', 'n/a')} |")
     sel = rec.get("selected", [])
     out += ["", f"## Frames added: {len(sel)} selected"]
@@ -57,7 +58,8 @@ def iteration_report(state: dict, rec: dict) -> str:
     ref = _numbers(state.get("reference_observables") or {})
     runs = [r for r in rec.get("runs", []) if r.get("fidelity") and "error" not in r["fidelity"]]
     if ref and "error" not in ref and runs:
-        labels = ["CP2K (original run)"] + [f"learned {r['temperature_K']:g} K" for r in runs]
+        labels = ["CP2K (original run)"] + [f"learned {r['temperature_K']:g} K" + (
+            f" x{r['density_factor']:g}" if r.get("density_factor", 1.0) != 1.0 else "") for r in runs]
         out += ["", "## Learned dynamics of this iteration's model against the reference", "",
                 format_table(comparison_rows(ref, [_numbers(r["fidelity"]) for r in runs]), labels)]
     return "\n".join(out) + "\n"

@@ -172,11 +172,14 @@ _ENERGY_RE = re.compile(r"ENERGY\|\s*Total FORCE_EVAL.*?:\s*(\S+)")
 def read_single_point(out_path, symbols) -> tuple[float, np.ndarray]:
     """(energy in eV, forces (n, 3) in eV/Å) from the output of :func:`single_point_deck`'s calculation of
     the atoms ``symbols`` (their order is checked). SinglePointError when the output is missing, the run did
-    not finish, or its SCF did not converge (CP2K then prints forces that are not the DFT ones)."""
+    not finish, or its SCF did not converge (CP2K then prints forces that are not the DFT ones). CP2K
+    appends to an output file that exists: only the last run in it (from its last banner) is read."""
     out_path = os.fspath(out_path)
     if not os.path.exists(out_path):
         raise SinglePointError(f"{out_path}: no CP2K output (the single point has not run)")
     lines, _ = read_lines(out_path)
+    starts = [i for i, ln in enumerate(lines) if "PROGRAM STARTED AT" in ln]
+    lines = lines[starts[-1]:] if starts else lines  # CP2K appends to an existing output: the last run counts
     text = "\n".join(lines)
     if "SCF run NOT converged" in text:
         raise SinglePointError(f"{out_path}: the SCF did not converge (CP2K says 'SCF run NOT converged'); its forces "
