@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _results import git_commit, machine_info, markdown_table  # noqa: E402
+from _results import machine_info, markdown_table  # noqa: E402
 
 
 def _held_out(model: Path, data: str, plot: Path | None) -> dict:
@@ -58,7 +59,10 @@ def _finished(rundir: Path, steps: int) -> bool:
 def _run(model: Path, init: str, T: float, steps: int, rundir: Path) -> dict:
     if _finished(rundir, steps):
         stopped = (rundir / "stopped.txt").read_text().strip()[:400] if (rundir / "stopped.txt").exists() else ""
-        return {"exit": 1 if stopped else 0, "wall_s": float("nan"), "summary": "(made earlier)", "stopped": stopped}
+        log = rundir.with_suffix(".log")  # the summary line of a run made by hand: "... in 290.7 s: ..."
+        found = re.search(r" in ([0-9.]+) s:", log.read_text()) if log.exists() else None
+        return {"exit": 1 if stopped else 0, "wall_s": float(found.group(1)) if found else float("nan"),
+                "summary": "(made earlier)", "stopped": stopped}
     t0 = time.perf_counter()
     proc = subprocess.run(["mldyn", "run", str(model), "--init", init, "--steps", str(steps), "--temperature",
                            str(T), "-o", str(rundir), "--traj-every", "8", "--quiet", "--force"],
@@ -114,6 +118,18 @@ def main() -> None:
         (HERE / "ACTIVE.md").write_text(text)
 
 
+def _cp2k_seconds(explore: Path) -> tuple[float, int]:
+    """CP2K's reported total time of every run of the exploration's single points (an output may hold several
+    runs: CP2K appends; earlier attempts are kept as sp.out.attempt-N)."""
+    total, runs = 0.0, 0
+    for path in sorted(explore.glob("iter-*/cp2k/frame-*/sp.out*")):
+        for run in path.read_text(errors="replace").split("PROGRAM STARTED AT")[1:]:
+            found = re.search(r"^ CP2K\s+1\s+\S+\s+\S+\s+\S+\s+\S+\s+(\S+)", run, re.M)
+            if found:
+                total, runs = total + float(found.group(1)), runs + 1
+    return total, runs
+
+
 def _f(x, fmt=".3f"):
     return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, fmt)
 
@@ -123,7 +139,7 @@ def report(state: dict, out: dict, ref: dict, args) -> str:
 
     labels = list(out["held_out"])
     lines = [f"# Active learning with CP2K in the loop (`mldyn explore`)", "",
-             f"_Measured {time.strftime('%Y-%m-%d %H:%M')} on {machine_info()}; commit {git_commit()}; "
+             f"_Measured {time.strftime('%Y-%m-%d %H:%M')} on {machine_info()}; "
              f"`benchmarks/active_study.py` on `{args.explore}`._", ""]
     cfg = state["config"]
     lines += [f"Exploration: `mldyn explore {' '.join(map(str, cfg['data']))}` with defaults: temperatures "
@@ -173,6 +189,9 @@ def report(state: dict, out: dict, ref: dict, args) -> str:
     lines += ["## Learned NVT, `mldyn run` defaults", "", f"{args.steps} steps of 0.5 fs "
               f"({args.steps * 0.5 / 1000:g} ps) from `{state['config']['init']}`.", "",
               markdown_table(["model", "T (K)", "stable (ran to the end)", "wall (s)", "stopped because"], rows)]
+    cp2k_s, cp2k_runs = _cp2k_seconds(Path(args.explore))
+    lines += ["## CP2K", "", f"{cp2k_runs} CP2K runs (single points, retries included) took {cp2k_s / 60:.0f} min of "
+              f"wall time in all (CP2K's own total per run, `{cfg['cp2k']}`).", ""]
     T0 = args.temperatures[0]
     lines += [f"## Observables of the {T0:g} K runs against the CP2K run (`{args.reference}`)", "",
               format_table(comparison_rows(ref, [out["observables"][lab] for lab in labels]),

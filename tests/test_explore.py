@@ -136,9 +136,9 @@ def test_read_single_point_converts_units_and_refuses_unconverged_or_missing_out
 # ----------------------------------------------------------------------------- the loop, fake CP2K
 @pytest.fixture(scope="module")
 def original(tmp_path_factory):
-    """The first 100 frames of the bundled run as a CP2K run directory with its deck."""
+    """The first 50 frames of the bundled run as a CP2K run directory with its deck."""
     path = tmp_path_factory.mktemp("original") / "run"
-    write_cp2k_run(path, load_dataset("@h2o32").subset(range(100)), project="H2O-32")
+    write_cp2k_run(path, load_dataset("@h2o32").subset(range(50)), project="H2O-32")
     shutil.copy(Path(bundled_h2o32_path()) / "in.inp", path / "in.inp")
     return path
 

@@ -455,7 +455,9 @@ def _label(cfg: ExploreConfig, outdir: Path, rec: dict, i: int, model_path: Path
     todo = [k for k in range(len(dirs)) if k not in results]
     if todo and not cfg.labels_later:
         bar = progress_bar(total=len(todo), desc=f"CP2K single points (iteration {i})", enabled=progress, unit="frame")
-        previous = None
+        # the SCF of the first frame starts from the newest wavefunction of this exploration (same system)
+        earlier = sorted(outdir.glob("iter-*/cp2k/frame-*/sp-RESTART.wfn"), key=lambda p: p.stat().st_mtime)
+        previous = earlier[-1] if earlier else None
         for k in todo:
             d = dirs[k]
             own = d / "sp-RESTART.wfn"  # an earlier, unfinished attempt at this very frame
