@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "reused for the single points (default: the *.inp file in the first DATA directory)")
     p.add_argument("--cp2k", metavar="COMMAND",
                    help="command that runs CP2K, '-i sp.inp -o sp.out' appended, e.g. \"mpirun -np 2 cp2k.psmp\" "
-                        "(default: mpirun -np <cores> cp2k.psmp if both exist, else the cp2k found)")
+                        "(default: the cp2k found, with the mpirun of its own directory when there is one)")
     p.add_argument("--temperatures", type=float, nargs="+", default=[550.0, 650.0], metavar="K",
                    help="learned NVT runs of each iteration (default: 550 650)")
     p.add_argument("--densities", type=float, nargs="+", default=[1.0], metavar="X",

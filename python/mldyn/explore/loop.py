@@ -87,13 +87,18 @@ class ExploreConfig:
 
 
 def default_cp2k_command() -> str | None:
-    """``mpirun -np <cores> cp2k.psmp`` when both exist, else the first CP2K executable found, else None."""
+    """``<dir>/mpirun -np <cores> <dir>/cp2k.psmp`` when the MPI launcher sits beside the CP2K executable (so
+    both are of the same MPI: another MPI's mpirun would start <cores> independent copies of the same
+    calculation), else the CP2K executable alone (its OpenMP threads use the cores); None if there is none."""
     exe = next((shutil.which(n) for n in ("cp2k.psmp", "cp2k.ssmp", "cp2k", "cp2k.popt", "cp2k.sopt")
                 if shutil.which(n)), None)
     if exe is None:
         return None
-    if os.path.basename(exe) in ("cp2k.psmp", "cp2k.popt") and shutil.which("mpirun"):
-        return f"mpirun -np {os.cpu_count() or 1} {exe}"
+    exe = os.path.realpath(exe) if os.path.basename(os.path.realpath(exe)).startswith("cp2k") else exe
+    launcher = next((os.path.join(os.path.dirname(exe), n) for n in ("mpirun", "mpiexec")
+                     if os.access(os.path.join(os.path.dirname(exe), n), os.X_OK)), None)
+    if os.path.basename(exe) in ("cp2k.psmp", "cp2k.popt") and launcher:
+        return f"{launcher} -np {os.cpu_count() or 1} {exe}"
     return exe
 
 
