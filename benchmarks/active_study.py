@@ -45,6 +45,24 @@ def _held_out(model: Path, data: str, plot: Path | None) -> dict:
     return {"species": res["species"], "calibration": {k: v for k, v in cal.items() if k != "per_frame"}}
 
 
+def _explored_calibration(ex: Path, state: dict) -> dict:
+    """Per iteration: the calibration of the model it explored with, on the frames CP2K labelled for it."""
+    from mldyn.fit.calibration import calibration
+    from mldyn.fit.metrics import evaluate_forces
+    from mldyn.io import load_dataset
+    from mldyn.model import load_model
+
+    out = {}
+    for rec in state["iterations"]:
+        if not (rec.get("labels") or {}).get("frames"):
+            continue
+        model = load_model(ex / rec["model"])
+        res = evaluate_forces(model, load_dataset(ex / rec["labels"]["file"]), progress=False, uncertainty=True)
+        cal = calibration(res["agents"], model.species)
+        out[rec["index"]] = {"frames": res["frames"], **{k: v for k, v in cal.items() if k != "per_frame"}}
+    return out
+
+
 def _finished(rundir: Path, steps: int) -> bool:
     """A run already made here (by this script or by hand with the same command) that ended or stopped."""
     log = rundir / "thermo.log"
@@ -96,7 +114,7 @@ def main() -> None:
     init = state["config"]["init"]
     models = {"original run only (model-000)": ex / "models" / "model-000.json",
               f"after mldyn explore ({state.get('model')})": ex / "model.json"}
-    out = {"held_out": {}, "runs": {}, "observables": {}}
+    out = {"held_out": {}, "runs": {}, "observables": {}, "explored": _explored_calibration(ex, state)}
     for k, (label, path) in enumerate(models.items()):
         out["held_out"][label] = _held_out(path, args.held_out, HERE / f"active_calibration_{k}.png")
         print(label, json.dumps(out["held_out"][label]["species"]), flush=True)
@@ -183,6 +201,21 @@ def report(state: dict, out: dict, ref: dict, args) -> str:
                               "largest uncertainty (eV/Å)"], rows),
               "Figures: `benchmarks/active_calibration_0.png` (model-000), `active_calibration_1.png` (explored).", ""]
     rows = []
+    for rec in state["iterations"]:
+        c = out["explored"].get(rec["index"])
+        if c:
+            rows.append([rec["index"], rec["model"], c["frames"]] + [
+                f"{_f(c['species'][sp]['rms_predicted_error'])} / {_f(c['species'][sp]['rms_actual_error'])} / "
+                f"{_f(c['species'][sp]['spearman_predicted_vs_error'], '.2f')}" for sp in ("O", "H")]
+                + [_f(c["spearman_frame_max_uncertainty_vs_max_error"], ".2f")])
+    lines += ["## Calibration on the explored frames (each iteration's model on the frames CP2K then labelled)", "",
+              markdown_table(["iteration", "model", "frames", "O: RMS predicted / actual error (eV/Å) / Spearman",
+                              "H: the same", "per frame Spearman"], rows),
+              "Where the model extrapolates, the uncertainty ranks agents and frames by their error, but the predicted "
+              "error is far below the actual one: the fit's parameter uncertainty does not contain the error of the "
+              "model's form (a quadratic loss of these invariants) away from the data. It picks the frames to label; "
+              "it is not an error bar there.", ""]
+    rows = []
     for (label, T), r in out["runs"].items():
         rows.append([label, f"{T:g}", "yes" if r["exit"] == 0 else f"no (exit {r['exit']})", _f(r["wall_s"], ".0f"),
                      (r["stopped"] or "-").replace("|", "/")[:160]])
@@ -193,10 +226,33 @@ def report(state: dict, out: dict, ref: dict, args) -> str:
     lines += ["## CP2K", "", f"{cp2k_runs} CP2K runs (single points, retries included) took {cp2k_s / 60:.0f} min of "
               f"wall time in all (CP2K's own total per run, `{cfg['cp2k']}`).", ""]
     T0 = args.temperatures[0]
+    rows_cmp = comparison_rows(ref, [out["observables"][lab] for lab in labels])
+    closer = sum(1 for *_, d in rows_cmp if all(map(math.isfinite, d)) and abs(d[1]) < abs(d[0]) - 1e-12)
+    farther = sum(1 for *_, d in rows_cmp if all(map(math.isfinite, d)) and abs(d[1]) > abs(d[0]) + 1e-12)
     lines += [f"## Observables of the {T0:g} K runs against the CP2K run (`{args.reference}`)", "",
-              format_table(comparison_rows(ref, [out["observables"][lab] for lab in labels]),
-                           ["CP2K"] + [lab.split(" (")[0] for lab in labels]), ""]
+              format_table(rows_cmp, ["CP2K"] + [lab.split(" (")[0] for lab in labels]), "",
+              f"After exploration {closer} of these observables are closer to CP2K and {farther} farther.", ""]
+    if NOTES.strip():
+        lines += ["## Notes on this measurement", "", NOTES.strip(), ""]
     return "\n".join(lines) + "\n"
+
+
+#: What the tables cannot say about the run they were made from (kept with the script that writes them).
+NOTES = """
+- The exploration ran with the default CP2K command of that day, `mpirun -np 2 cp2k.psmp` with the first `mpirun`
+  on the PATH: pip's MPICH launcher, while Debian's CP2K is built with Open MPI. It started two independent
+  one-rank copies of every single point (same result, half the machine each). `mldyn explore` now takes the
+  launcher beside the CP2K executable (`/usr/bin/mpirun`, 2 ranks): the same single point (iteration 2,
+  frame 1, 29 SCF steps) took 38 s instead of about 60 s, so the CP2K time above is about 1.6x what the
+  current default needs. Iteration 1 also ran beside other work on the machine.
+- The first three frames of iteration 1 first ran with the deck's MAX_SCF (CP2K's default 50), which a
+  single point from atoms does not converge in; their retry (now MAX_SCF >= 300, from their own unfinished
+  wavefunction) converged in 9-18 steps, but CP2K had appended the retry to the first output and the parser
+  of that day read the first run's "not converged": those three frames were left out (21 of 24 labelled).
+  Outputs of earlier attempts are now moved aside and only the last run of an output is read.
+- One frame (iteration 3, frame 0) did not converge in 300 SCF steps (OT/DIIS stalled at 2e-6 against
+  EPS_SCF 1e-6) and was left out, as the loop reports.
+"""
 
 
 if __name__ == "__main__":

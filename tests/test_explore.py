@@ -206,7 +206,7 @@ def test_loop_writes_reports(explored):
 def test_labels_later_writes_inputs_then_picks_up_the_outputs(original, truth, tmp_path, capsys):
     out = tmp_path / "later"
     rc = cli.main(["explore", str(original), "-o", str(out), "--labels-later", "--iterations", "1", "--frames", "2",
-                   "--steps", "200", "--traj-every", "10", "--temperatures", "900", "--threshold", "0.05", "--quiet",
+                   "--steps", "200", "--traj-every", "10", "--temperatures", "900", "--threshold", "0.01", "--min-separation", "20", "--quiet",
                    "--no-checks", "--densities", "0.9"])
     assert rc == 3
     assert "2 of 2 CP2K single points have no output yet" in capsys.readouterr().err
