@@ -239,6 +239,10 @@ def report(state: dict, out: dict, ref: dict, args) -> str:
 
 #: What the tables cannot say about the run they were made from (kept with the script that writes them).
 NOTES = """
+- Data: `h2o32-200-699` and `h2o32-700-799` are the bundled CP2K run's steps 200-699 and 700-799, written as CP2K
+  run directories (`Dataset.subset` + `mldyn.io.cp2k_writer.write_cp2k_run`), the bundled `in.inp` beside the
+  first: the exploration and both models saw only steps 200-699; 700-799 are the held-out frames. The CP2K
+  reference of the observables is the whole bundled run (steps 200-799, `@h2o32`).
 - The exploration ran with the default CP2K command of that day, `mpirun -np 2 cp2k.psmp` with the first `mpirun`
   on the PATH: pip's MPICH launcher, while Debian's CP2K is built with Open MPI. It started two independent
   one-rank copies of every single point (same result, half the machine each). `mldyn explore` now takes the

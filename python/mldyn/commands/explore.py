@@ -33,8 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperatures", type=float, nargs="+", default=[550.0, 650.0], metavar="K",
                    help="learned NVT runs of each iteration (default: 550 650)")
     p.add_argument("--densities", type=float, nargs="+", default=[1.0], metavar="X",
-                   help="also explore at these densities, as factors of the start frame's (cell and positions scaled; "
-                        "a run per temperature and density; default 1)")
+                   help="explore at these densities, as factors of the start frame's (cell and positions scaled; a "
+                        "run per temperature and density; default 1, e.g. 0.9 1 adds an expanded box)")
     p.add_argument("--steps", type=int, default=10000, help="MD steps per run (default 10000 = 5 ps at 0.5 fs)")
     p.add_argument("--dt", type=float, default=0.5, help="time step, fs (default 0.5)")
     p.add_argument("--traj-every", type=int, default=4, help="a frame every K steps, each scored (default 4: 2 fs, which resolves the O-H stretch in the report)")
