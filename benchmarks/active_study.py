@@ -255,7 +255,13 @@ NOTES = """
   of that day read the first run's "not converged": those three frames were left out (21 of 24 labelled).
   Outputs of earlier attempts are now moved aside and only the last run of an output is read.
 - One frame (iteration 3, frame 0) did not converge in 300 SCF steps (OT/DIIS stalled at 2e-6 against
-  EPS_SCF 1e-6) and was left out, as the loop reports.
+  EPS_SCF 1e-6) and was left out, as the loop reports.- Re-measured with the fixed default (`/usr/bin/mpirun -np 2 cp2k.psmp`, nothing else running), a second
+  `mldyn explore h2o32-200-699` with defaults (2026-12-04 11:43-12:13, commit 5f3071d): 3 iterations, 24, 4 and 5
+  single points (2109, 6 and 7 explored frames above the threshold), all 33 labelled, **24 min of CP2K** in all
+  (33 runs, 43 s on average, most 34-39 s from the previous frame's wavefunction); held-out error of its final model O 0.223,
+  H 0.318 (model-000: 0.243, 0.319); relative error of the exploring model on the frames it had CP2K label:
+  O 1.11 / H 0.51 (model 0), O 0.35 / H 0.40 (model 1), O 0.36 / H 0.47 (model 2). The tables above are of
+  the first exploration.
 """
 
 
