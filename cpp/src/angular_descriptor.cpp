@@ -34,11 +34,13 @@ struct SpeciesTerms {
 
 struct AngularScratch final : DescriptorScratch {
     AngularScratch(std::size_t n_species, std::size_t C, std::size_t K)
-        : species(n_species), c(C * K), dc(3 * C * K), G(C * K) {}
+        : species(n_species), c(C * K), dc(3 * C * K), cT(C * K), S(C * C), G(C * K) {}
     std::vector<SpeciesTerms> species;
     std::vector<double> c;   // moments c[alpha * K + k]
     std::vector<double> dc;  // d c / d q_agent: dc[(alpha * K + k) * 3 + coordinate]
-    std::vector<double> G;   // dH / dc
+    std::vector<double> cT;  // the moments k-major: cT[k * C + alpha]
+    std::vector<double> S;   // one degree's coefficients as a symmetric C x C matrix
+    std::vector<double> G;   // dH / dc, k-major: G[k * C + alpha]
 };
 
 /// Real spherical harmonics Y_l^mu (Racah's normalisation) of the unit vectors (x, y, z)[b] for
@@ -47,58 +49,67 @@ struct AngularScratch final : DescriptorScratch {
 /// sphere whose tangential gradient is the harmonic's (only that is used).
 MLDYN_MULTIVERSION void harmonics(int L, const double* x, const double* y, const double* z, std::size_t n,
                                   std::size_t stride, double* Y, double* dY) {
-    auto val = [&](int l, int mu) { return Y + harmonic(l, mu) * stride; };
-    auto grad = [&](int l, int mu, int c) { return dY + (3 * harmonic(l, mu) + static_cast<std::size_t>(c)) * stride; };
-    {
-        double *y00 = val(0, 0), *gx = grad(0, 0, 0), *gy = grad(0, 0, 1), *gz = grad(0, 0, 2);
-        for (std::size_t b = 0; b < n; ++b) {
-            y00[b] = 1.0;
-            gx[b] = gy[b] = gz[b] = 0.0;
-        }
-    }
+    // Four neighbours at a time, the recursion in local arrays (in L1 or registers), then stored: a
+    // loop over the neighbours per harmonic and coordinate costs more in loop overhead than it computes.
+    using simd::v4;
+    constexpr std::size_t kMaxK = (AngularDescriptor::kMaxL + 1) * (AngularDescriptor::kMaxL + 1);
+    const std::size_t K = static_cast<std::size_t>((L + 1) * (L + 1));
+    const v4 zero = simd::broadcast4(0.0);
+    // The recursion's coefficients: diag[l] for the diagonal step from l, up[l][m] and back[l][m] upward.
+    constexpr int kL = AngularDescriptor::kMaxL;
+    double diag[kL], up[kL][kL], back[kL][kL];
     for (int l = 0; l < L; ++l) {
-        // Diagonal: C_{l+1,l+1} = f (x C_ll - y S_ll), S_{l+1,l+1} = f (y C_ll + x S_ll).
-        const double f = std::sqrt((l == 0 ? 2.0 : 1.0) * (2.0 * l + 1.0) / (2.0 * l + 2.0));
-        {
-            const double* Cll = val(l, l);
-            const double* Sll = l > 0 ? val(l, -l) : nullptr;
-            double *Cn = val(l + 1, l + 1), *Sn = val(l + 1, -(l + 1));
-            const double *dC[3] = {grad(l, l, 0), grad(l, l, 1), grad(l, l, 2)};
-            const double *dS[3] = {l > 0 ? grad(l, -l, 0) : nullptr, l > 0 ? grad(l, -l, 1) : nullptr,
-                                   l > 0 ? grad(l, -l, 2) : nullptr};
-            double *dCn[3] = {grad(l + 1, l + 1, 0), grad(l + 1, l + 1, 1), grad(l + 1, l + 1, 2)};
-            double *dSn[3] = {grad(l + 1, -(l + 1), 0), grad(l + 1, -(l + 1), 1), grad(l + 1, -(l + 1), 2)};
-            for (std::size_t b = 0; b < n; ++b) {
-                const double C = Cll[b], S = Sll ? Sll[b] : 0.0;
-                Cn[b] = f * (x[b] * C - y[b] * S);
-                Sn[b] = f * (y[b] * C + x[b] * S);
-                for (int c = 0; c < 3; ++c) {
-                    const double dc = dC[c][b], ds = dS[c] ? dS[c][b] : 0.0;
-                    dCn[c][b] = f * (x[b] * dc - y[b] * ds + (c == 0 ? C : c == 1 ? -S : 0.0));
-                    dSn[c][b] = f * (y[b] * dc + x[b] * ds + (c == 0 ? S : c == 1 ? C : 0.0));
-                }
-            }
-        }
-        // Upward in l at fixed |mu| = m <= l:
-        //   Z_{l+1,m} = ((2l+1) z Z_lm - sqrt((l+m)(l-m)) Z_{l-1,m}) / sqrt((l+m+1)(l-m+1)).
+        diag[l] = std::sqrt((l == 0 ? 2.0 : 1.0) * (2.0 * l + 1.0) / (2.0 * l + 2.0));
         for (int m = 0; m <= l; ++m) {
             const double norm = std::sqrt((l + m + 1.0) * (l - m + 1.0));
-            const double a = (2.0 * l + 1.0) / norm, back = std::sqrt((l + m) * (l - m + 0.0)) / norm;
-            for (int sign : {+1, -1}) {
-                if (sign < 0 && m == 0) continue;
-                const int mu = sign * m;
-                const double* Z = val(l, mu);
-                const double* Zb = m <= l - 1 ? val(l - 1, mu) : nullptr;
-                double* Zn = val(l + 1, mu);
-                for (std::size_t b = 0; b < n; ++b) Zn[b] = a * z[b] * Z[b] - (Zb ? back * Zb[b] : 0.0);
-                for (int c = 0; c < 3; ++c) {
-                    const double* dZ = grad(l, mu, c);
-                    const double* dZb = Zb ? grad(l - 1, mu, c) : nullptr;
-                    double* dZn = grad(l + 1, mu, c);
-                    for (std::size_t b = 0; b < n; ++b)
-                        dZn[b] = a * (z[b] * dZ[b] + (c == 2 ? Z[b] : 0.0)) - (dZb ? back * dZb[b] : 0.0);
+            up[l][m] = (2.0 * l + 1.0) / norm;
+            back[l][m] = std::sqrt((l + m) * (l - m + 0.0)) / norm;
+        }
+    }
+    for (std::size_t b = 0; b < n; b += 4) {
+        const v4 X = simd::load4(x + b), Yv = simd::load4(y + b), Z = simd::load4(z + b);
+        v4 v[kMaxK], gx[kMaxK], gy[kMaxK], gz[kMaxK];
+        v[0] = simd::broadcast4(1.0);
+        gx[0] = gy[0] = gz[0] = zero;
+        for (int l = 0; l < L; ++l) {
+            // Diagonal: C_{l+1,l+1} = f (x C_ll - y S_ll), S_{l+1,l+1} = f (y C_ll + x S_ll).
+            const double f = diag[l];
+            const std::size_t c0 = harmonic(l, l), s0 = harmonic(l, -l);
+            const std::size_t cn = harmonic(l + 1, l + 1), sn = harmonic(l + 1, -(l + 1));
+            const v4 C = v[c0], S = l > 0 ? v[s0] : zero;
+            const v4 dCx = gx[c0], dCy = gy[c0], dCz = gz[c0];
+            const v4 dSx = l > 0 ? gx[s0] : zero, dSy = l > 0 ? gy[s0] : zero, dSz = l > 0 ? gz[s0] : zero;
+            v[cn] = f * (X * C - Yv * S);
+            v[sn] = f * (Yv * C + X * S);
+            gx[cn] = f * (X * dCx - Yv * dSx + C);
+            gy[cn] = f * (X * dCy - Yv * dSy - S);
+            gz[cn] = f * (X * dCz - Yv * dSz);
+            gx[sn] = f * (Yv * dCx + X * dSx + S);
+            gy[sn] = f * (Yv * dCy + X * dSy + C);
+            gz[sn] = f * (Yv * dCz + X * dSz);
+            // Upward in l at fixed |mu| = m <= l:
+            //   Z_{l+1,m} = ((2l+1) z Z_lm - sqrt((l+m)(l-m)) Z_{l-1,m}) / sqrt((l+m+1)(l-m+1)).
+            for (int m = 0; m <= l; ++m) {
+                const double a = up[l][m], bk = back[l][m];
+                for (int sign : {+1, -1}) {
+                    if (sign < 0 && m == 0) continue;
+                    const int mu = sign * m;
+                    const std::size_t k = harmonic(l, mu), kn = harmonic(l + 1, mu);
+                    const bool has_back = m <= l - 1;
+                    const std::size_t kb = has_back ? harmonic(l - 1, mu) : 0;
+                    const v4 Zl = v[k];
+                    v[kn] = a * Z * Zl - (has_back ? bk * v[kb] : zero);
+                    gx[kn] = a * (Z * gx[k]) - (has_back ? bk * gx[kb] : zero);
+                    gy[kn] = a * (Z * gy[k]) - (has_back ? bk * gy[kb] : zero);
+                    gz[kn] = a * (Z * gz[k] + Zl) - (has_back ? bk * gz[kb] : zero);
                 }
             }
+        }
+        for (std::size_t k = 0; k < K; ++k) {
+            simd::store4(Y + k * stride + b, v[k]);
+            simd::store4(dY + 3 * k * stride + b, gx[k]);
+            simd::store4(dY + (3 * k + 1) * stride + b, gy[k]);
+            simd::store4(dY + (3 * k + 2) * stride + b, gz[k]);
         }
     }
 }
@@ -165,22 +176,25 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
                 if (!keep_gradients) continue;
                 // d(w Y)/dq_agent = -w' Y u - (w / r) (dY - (dY . u) u)
                 const double *gx = t.dY.data() + 3 * k * st, *gy = gx + st, *gz = gy + st;
-                simd::v8 sx = simd::broadcast(0.0), sy = sx, sz = sx;
-                for (std::size_t b = 0; b < np; b += simd::kLanes) {
-                    using simd::load;
-                    const simd::v8 ux = load(t.ux + b), uy = load(t.uy + b), uz = load(t.uz + b);
-                    const simd::v8 Gx = load(gx + b), Gy = load(gy + b), Gz = load(gz + b);
-                    const simd::v8 radial = load(dw + b) * load(Y + b);
-                    const simd::v8 tang = load(w + b) * load(t.inv_r + b);
-                    const simd::v8 along = Gx * ux + Gy * uy + Gz * uz;
-                    sx += radial * ux + tang * (Gx - along * ux);
-                    sy += radial * uy + tang * (Gy - along * uy);
-                    sz += radial * uz + tang * (Gz - along * uz);
-                }
-                double* d = s.dc.data() + ((a * M + m) * K + k) * 3;
-                d[0] = -simd::sum(sx);
-                d[1] = -simd::sum(sy);
-                d[2] = -simd::sum(sz);
+                double* g3 = s.dc.data() + ((a * M + m) * K + k) * 3;
+                simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
+                    using V = decltype(zero);
+                    const auto load = [](const double* p) MLDYN_LAMBDA_INLINE { return simd::load_as<V>(p); };
+                    V sx{}, sy{}, sz{};
+                    for (std::size_t b = 0; b < np; b += simd::kLanes) {
+                        const V ux = load(t.ux + b), uy = load(t.uy + b), uz = load(t.uz + b);
+                        const V Gx = load(gx + b), Gy = load(gy + b), Gz = load(gz + b);
+                        const V radial = load(dw + b) * load(Y + b);
+                        const V tang = load(w + b) * load(t.inv_r + b);
+                        const V along = Gx * ux + Gy * uy + Gz * uz;
+                        sx += radial * ux + tang * (Gx - along * ux);
+                        sy += radial * uy + tang * (Gy - along * uy);
+                        sz += radial * uz + tang * (Gz - along * uz);
+                    }
+                    g3[0] = -simd::sum(sx);
+                    g3[1] = -simd::sum(sy);
+                    g3[2] = -simd::sum(sz);
+                });
             }
         }
     }
@@ -243,22 +257,28 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
     auto& s = static_cast<AngularScratch&>(base);
     const std::size_t M = basis_.size(), C = channels(), K = static_cast<std::size_t>((l_max_ + 1) * (l_max_ + 1));
     const std::size_t pairs = C * (C + 1) / 2;
-    // G[alpha, k] = dH/dc[alpha, k] = sum_beta g[l(k), alpha, beta] c[beta, k] (twice for beta = alpha).
+    // G[alpha, k] = dH/dc[alpha, k] = sum_beta S_l[alpha, beta] c[beta, k] with S_l the symmetric matrix of
+    // g[l(k), alpha <= beta] (twice g on the diagonal), k-major (G[k * C + alpha]) so that the sum over
+    // beta runs over contiguous alpha.
     std::fill(s.G.begin(), s.G.end(), 0.0);
+    for (std::size_t al = 0; al < C; ++al)
+        for (std::size_t k = 0; k < K; ++k) s.cT[k * C + al] = s.c[al * K + k];
     for (int l = 1; l <= l_max_; ++l) {
-        const std::size_t k0 = harmonic(l, -l), k1 = harmonic(l, l) + 1;
         const double* gl = g + static_cast<std::size_t>(l - 1) * pairs;
         for (std::size_t al = 0; al < C; ++al)
             for (std::size_t be = al; be < C; ++be) {
                 const double coef = gl[pair_index(al, be, C)];
-                if (coef == 0.0) continue;
-                double *Ga = s.G.data() + al * K, *Gb = s.G.data() + be * K;
-                const double *ca = s.c.data() + al * K, *cb = s.c.data() + be * K;
-                for (std::size_t k = k0; k < k1; ++k) {
-                    Ga[k] += coef * cb[k];
-                    Gb[k] += coef * ca[k];
-                }
+                s.S[al * C + be] = s.S[be * C + al] = al == be ? 2.0 * coef : coef;
             }
+        for (std::size_t k = harmonic(l, -l); k <= harmonic(l, l); ++k) {
+            double* Gk = s.G.data() + k * C;
+            for (std::size_t be = 0; be < C; ++be) {
+                const double x = s.cT[k * C + be];
+                const double* Sb = s.S.data() + be * C;
+#pragma omp simd
+                for (std::size_t al = 0; al < C; ++al) Gk[al] += Sb[al] * x;
+            }
+        }
     }
     // F_agent = sum_j [A_j u_j + (V_j - (V_j . u_j) u_j) / r_j] with, over the harmonics k,
     // A_j = sum_k (sum_m G[a m, k] w'_m(r_j)) Y_k(u_j) and V_j = sum_k (sum_m G[a m, k] w_m(r_j)) dY_k(u_j).
@@ -270,14 +290,14 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
         const SpeciesTerms& t = s.species[a];
         const std::size_t n = t.count, st = t.stride;
         if (!n) continue;
-        const double* Ga = s.G.data() + a * M * K;
+        const double* Ga = s.G.data() + a * M;
         for (std::size_t b = 0; b < n; b += 4) {
             using simd::load4;
             v4 A = simd::broadcast4(0.0), Vx = A, Vy = A, Vz = A;
             for (std::size_t k = 1; k < K; ++k) {
                 v4 T = simd::broadcast4(0.0), Tp = T;
                 for (std::size_t m = 0; m < M; ++m) {
-                    const v4 Gk = simd::broadcast4(Ga[m * K + k]);
+                    const v4 Gk = simd::broadcast4(Ga[k * C + m]);
                     T += Gk * load4(t.w.data() + m * st + b);
                     Tp += Gk * load4(t.dw.data() + m * st + b);
                 }

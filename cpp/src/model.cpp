@@ -93,7 +93,6 @@ double AgentLossModel::agent_force(std::size_t s, const AgentEnvironment& env, S
 
 MLDYN_MULTIVERSION double AgentLossModel::loss_gradient(std::size_t s, const double* phi_f, double* grad_f) const {
     using simd::kLanes;
-    using simd::v8;
     const std::size_t F = n_features(), Fq = n_quadratic_, stride = bt_stride_;
     const double* A = A_.data() + s * F;
     // g = dH/dphi = A_s + B_s phi_q;  H = A.phi + 1/2 phi_q.B.phi_q. (B phi)[f] = sum_e B[f][e] phi[e]
@@ -101,20 +100,27 @@ MLDYN_MULTIVERSION double AgentLossModel::loss_gradient(std::size_t s, const dou
     // registers (rows of B transposed, zero-padded to `stride`); 0 beyond the block.
     double* bphi = grad_f;
     for (std::size_t f = Fq; f < F; ++f) bphi[f] = 0.0;
-    for (std::size_t f0 = 0; f0 < Fq; f0 += 4 * kLanes) {
-        v8 a0{}, a1{}, a2{}, a3{};
-        if (quadratic_)
-            for (std::size_t e = 0; e < Fq; ++e) {
-                const double pe = phi_f[e];
-                const double* Bt = Bt_.data() + (s * Fq + e) * stride + f0;
-                a0 += pe * simd::load(Bt);
-                a1 += pe * simd::load(Bt + kLanes);
-                a2 += pe * simd::load(Bt + 2 * kLanes);
-                a3 += pe * simd::load(Bt + 3 * kLanes);
-            }
-        const v8 blocks[4] = {a0, a1, a2, a3};
-        for (std::size_t f = f0; f < std::min(Fq, f0 + 4 * kLanes); ++f) bphi[f] = blocks[(f - f0) / kLanes][(f - f0) % kLanes];
-    }
+    simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
+        using V = decltype(zero);
+        for (std::size_t f0 = 0; f0 < Fq; f0 += 4 * kLanes) {
+            V a0{}, a1{}, a2{}, a3{};
+            if (quadratic_)
+                for (std::size_t e = 0; e < Fq; ++e) {
+                    const double pe = phi_f[e];
+                    const double* Bt = Bt_.data() + (s * Fq + e) * stride + f0;
+                    a0 += pe * simd::load_as<V>(Bt);
+                    a1 += pe * simd::load_as<V>(Bt + kLanes);
+                    a2 += pe * simd::load_as<V>(Bt + 2 * kLanes);
+                    a3 += pe * simd::load_as<V>(Bt + 3 * kLanes);
+                }
+            double blocks[4 * kLanes];
+            simd::store(blocks, a0);
+            simd::store(blocks + kLanes, a1);
+            simd::store(blocks + 2 * kLanes, a2);
+            simd::store(blocks + 3 * kLanes, a3);
+            for (std::size_t f = f0; f < std::min(Fq, f0 + 4 * kLanes); ++f) bphi[f] = blocks[f - f0];
+        }
+    });
     double h = 0.0;
 #pragma omp simd reduction(+ : h)
     for (std::size_t f = 0; f < F; ++f) {

@@ -76,31 +76,34 @@ MLDYN_MULTIVERSION void RadialDescriptor::values(const AgentEnvironment& env, De
     auto& scratch = static_cast<RadialScratch&>(scratch_base);
     const std::size_t M = basis_.size();
     const bool switched = basis_.switched();
-    using simd::v8;
     // Weights (unswitched values; add_force derives their derivatives from them) and phi, in whole
     // SIMD blocks (the padding lanes are masked out of the sums).
-    for (std::size_t a = 0; a < n_species_; ++a) {
-        const AgentEnvironment::Neighbours& nb = env.within(a, basis_.r_cut(), scratch.near[a]);
-        SpeciesWeights& sw = scratch.species[a];
-        sw.reserve(nb.capacity, M);
-        const std::size_t count = nb.count, C = sw.stride, padded = simd::padded(count);
-        if (count) {
-            basis_.evaluate_values(nb.r.data(), nb.inv_r.data(), padded, sw.w.data(), C);
-            if (switched) basis_.switching_batch(nb.r.data(), padded, sw.s.data(), sw.ds.data());
-        }
-        v8 last{};
-        for (std::size_t l = 0; l < kLanes; ++l) last[l] = padded - kLanes + l < count ? 1.0 : 0.0;
-        for (std::size_t m = 0; m < M; ++m) {
-            const double* w = sw.w.data() + m * C;
-            v8 sum{};
-            for (std::size_t b0 = 0; b0 < padded; b0 += kLanes) {
-                v8 x = simd::load(w + b0);
-                if (switched) x *= simd::load(sw.s.data() + b0);
-                sum += b0 + kLanes < padded ? x : x * last;
+    simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
+        using V = decltype(zero);
+        for (std::size_t a = 0; a < n_species_; ++a) {
+            const AgentEnvironment::Neighbours& nb = env.within(a, basis_.r_cut(), scratch.near[a]);
+            SpeciesWeights& sw = scratch.species[a];
+            sw.reserve(nb.capacity, M);
+            const std::size_t count = nb.count, C = sw.stride, padded = simd::padded(count);
+            if (count) {
+                basis_.evaluate_values(nb.r.data(), nb.inv_r.data(), padded, sw.w.data(), C);
+                if (switched) basis_.switching_batch(nb.r.data(), padded, sw.s.data(), sw.ds.data());
             }
-            phi[a * M + m] = simd::sum(sum);
+            double mask[kLanes];
+            for (std::size_t l = 0; l < kLanes; ++l) mask[l] = padded - kLanes + l < count ? 1.0 : 0.0;
+            const V last = simd::load_as<V>(mask);
+            for (std::size_t m = 0; m < M; ++m) {
+                const double* w = sw.w.data() + m * C;
+                V sum{};
+                for (std::size_t b0 = 0; b0 < padded; b0 += kLanes) {
+                    V x = simd::load_as<V>(w + b0);
+                    if (switched) x *= simd::load_as<V>(sw.s.data() + b0);
+                    sum += b0 + kLanes < padded ? x : x * last;
+                }
+                phi[a * M + m] = simd::sum(sum);
+            }
         }
-    }
+    });
 }
 
 MLDYN_MULTIVERSION void RadialDescriptor::contract(const AgentEnvironment& env, DescriptorScratch& scratch_base,
@@ -108,7 +111,6 @@ MLDYN_MULTIVERSION void RadialDescriptor::contract(const AgentEnvironment& env, 
     auto& scratch = static_cast<RadialScratch&>(scratch_base);
     const std::size_t M = basis_.size();
     const bool switched = basis_.switched();
-    using simd::v8;
     // F_k = -g . dphi/dq_k = sum_j a_j u_kj with a_j = sum_m g[s_j, m] d/dr [w_m S](r_kj), where
     // w_m' = factor_m w_m times 1, r or 1/r (exponential, Gaussian, power), or factor_m (x^4 - 1)^2 x^4 / r
     // with x = r_w / r (core): one sum per family, kept in registers over a SIMD block of neighbours.
@@ -117,43 +119,46 @@ MLDYN_MULTIVERSION void RadialDescriptor::contract(const AgentEnvironment& env, 
     const std::size_t n_exp = family_start_[1], n_exp_gauss = family_start_[2], n_plain = family_start_[3];
     double* coef = scratch.coef.data();
     double* plain = coef + M;
-    v8 fx8{}, fy8{}, fz8{};
-    for (std::size_t a = 0; a < n_species_; ++a) {
-        // the neighbours `values` used (filtered there if this descriptor reaches less far)
-        const AgentEnvironment::Neighbours& nb = env.cutoff() > basis_.r_cut() ? scratch.near[a] : env.species(a);
-        const SpeciesWeights& sw = scratch.species[a];
-        const std::size_t count = nb.count, C = sw.stride;
-        for (std::size_t q = 0; q < M; ++q) {
-            plain[q] = g[a * M + by_family[q]];
-            coef[q] = plain[q] * factor_[by_family[q]];
-        }
-        const double* w = sw.w.data();
-        for (std::size_t b0 = 0; b0 < count; b0 += kLanes) {
-            v8 ae{}, ag{}, ap{};
-            for (std::size_t q = 0; q < n_exp; ++q) ae += coef[q] * simd::load(w + by_family[q] * C + b0);
-            for (std::size_t q = n_exp; q < n_exp_gauss; ++q) ag += coef[q] * simd::load(w + by_family[q] * C + b0);
-            for (std::size_t q = n_exp_gauss; q < n_plain; ++q) ap += coef[q] * simd::load(w + by_family[q] * C + b0);
-            const v8 rr = simd::load(nb.r.data() + b0), ir = simd::load(nb.inv_r.data() + b0);
-            v8 d = ae + rr * ag + ir * ap;
-            for (std::size_t q = n_plain; q < M; ++q) {
-                const v8 x = param_[by_family[q]] * ir, x2 = x * x, x4 = x2 * x2;
-                v8 t = x4 - 1.0;
-                t = t > 0.0 ? t : 0.0;
-                d += coef[q] * t * t * x4 * ir;
+    simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
+        using V = decltype(zero);
+        const auto load = [](const double* p) MLDYN_LAMBDA_INLINE { return simd::load_as<V>(p); };
+        V fx8{}, fy8{}, fz8{};
+        for (std::size_t a = 0; a < n_species_; ++a) {
+            // the neighbours `values` used (filtered there if this descriptor reaches less far)
+            const AgentEnvironment::Neighbours& nb = env.cutoff() > basis_.r_cut() ? scratch.near[a] : env.species(a);
+            const SpeciesWeights& sw = scratch.species[a];
+            const std::size_t count = nb.count, C = sw.stride;
+            for (std::size_t q = 0; q < M; ++q) {
+                plain[q] = g[a * M + by_family[q]];
+                coef[q] = plain[q] * factor_[by_family[q]];
             }
-            if (switched) {
-                v8 a0{};
-                for (std::size_t q = 0; q < M; ++q) a0 += plain[q] * simd::load(w + by_family[q] * C + b0);
-                d = d * simd::load(sw.s.data() + b0) + a0 * simd::load(sw.ds.data() + b0);
+            const double* w = sw.w.data();
+            for (std::size_t b0 = 0; b0 < count; b0 += kLanes) {
+                V ae{}, ag{}, ap{};
+                for (std::size_t q = 0; q < n_exp; ++q) ae += coef[q] * load(w + by_family[q] * C + b0);
+                for (std::size_t q = n_exp; q < n_exp_gauss; ++q) ag += coef[q] * load(w + by_family[q] * C + b0);
+                for (std::size_t q = n_exp_gauss; q < n_plain; ++q) ap += coef[q] * load(w + by_family[q] * C + b0);
+                const V rr = load(nb.r.data() + b0), ir = load(nb.inv_r.data() + b0);
+                V d = ae + rr * ag + ir * ap;
+                for (std::size_t q = n_plain; q < M; ++q) {
+                    const V x = param_[by_family[q]] * ir, x2 = x * x, x4 = x2 * x2;
+                    const V t = simd::positive_part(x4 - 1.0);
+                    d += coef[q] * t * t * x4 * ir;
+                }
+                if (switched) {
+                    V a0{};
+                    for (std::size_t q = 0; q < M; ++q) a0 += plain[q] * load(w + by_family[q] * C + b0);
+                    d = d * load(sw.s.data() + b0) + a0 * load(sw.ds.data() + b0);
+                }
+                fx8 += d * load(nb.ux.data() + b0);
+                fy8 += d * load(nb.uy.data() + b0);
+                fz8 += d * load(nb.uz.data() + b0);
             }
-            fx8 += d * simd::load(nb.ux.data() + b0);
-            fy8 += d * simd::load(nb.uy.data() + b0);
-            fz8 += d * simd::load(nb.uz.data() + b0);
         }
-    }
-    force[0] += simd::sum(fx8);
-    force[1] += simd::sum(fy8);
-    force[2] += simd::sum(fz8);
+        force[0] += simd::sum(fx8);
+        force[1] += simd::sum(fy8);
+        force[2] += simd::sum(fz8);
+    });
 }
 
 MLDYN_MULTIVERSION void RadialDescriptor::values_and_gradients(const AgentEnvironment& env,
