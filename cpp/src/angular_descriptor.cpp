@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "detail/simd.hpp"
 
@@ -38,7 +39,7 @@ struct AngularScratch final : DescriptorScratch {
     std::vector<SpeciesTerms> species;
     std::vector<double> c;   // moments c[alpha * K + k]
     std::vector<double> dc;  // d c / d q_agent: dc[(alpha * K + k) * 3 + coordinate]
-    std::vector<double> cT;  // the moments k-major: cT[k * C + alpha]
+    std::vector<double> cT;  // the moments k-major: cT[k * C + alpha] (moments writes both)
     std::vector<double> S;   // one degree's coefficients as a symmetric C x C matrix
     std::vector<double> G;   // dH / dc, k-major: G[k * C + alpha]
 };
@@ -198,22 +199,29 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
             }
         }
     }
+    // k-major copy for the power spectrum and dH/dc (contract)
+    const std::size_t C = channels();
+    for (std::size_t al = 0; al < C; ++al)
+        for (std::size_t k = 0; k < K; ++k) s.cT[k * C + al] = s.c[al * K + k];
 }
 
-void AngularDescriptor::power_spectrum(const DescriptorScratch& base, double* phi) const {
+MLDYN_MULTIVERSION void AngularDescriptor::power_spectrum(const DescriptorScratch& base, double* phi) const {
     const auto& s = static_cast<const AngularScratch&>(base);
-    const std::size_t C = channels(), K = static_cast<std::size_t>((l_max_ + 1) * (l_max_ + 1));
+    const std::size_t C = channels();
     const std::size_t pairs = C * (C + 1) / 2;
+    // phi[l, alpha <= beta] = sum_k cT[k, alpha] cT[k, beta]: per k and alpha one contiguous run of beta.
+    std::fill(phi, phi + static_cast<std::size_t>(l_max_) * pairs, 0.0);
     for (int l = 1; l <= l_max_; ++l) {
-        const std::size_t k0 = harmonic(l, -l), k1 = harmonic(l, l) + 1;
         double* out = phi + static_cast<std::size_t>(l - 1) * pairs;
-        for (std::size_t al = 0; al < C; ++al)
-            for (std::size_t be = al; be < C; ++be) {
-                const double *ca = s.c.data() + al * K, *cb = s.c.data() + be * K;
-                double sum = 0.0;
-                for (std::size_t k = k0; k < k1; ++k) sum += ca[k] * cb[k];
-                out[pair_index(al, be, C)] = sum;
+        for (std::size_t k = harmonic(l, -l); k <= harmonic(l, l); ++k) {
+            const double* ck = s.cT.data() + k * C;
+            for (std::size_t al = 0; al < C; ++al) {
+                const double x = ck[al];
+                double* row = out + pair_index(al, al, C);
+#pragma omp simd
+                for (std::size_t j = 0; j < C - al; ++j) row[j] += x * ck[al + j];
             }
+        }
     }
 }
 
@@ -261,8 +269,6 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
     // g[l(k), alpha <= beta] (twice g on the diagonal), k-major (G[k * C + alpha]) so that the sum over
     // beta runs over contiguous alpha.
     std::fill(s.G.begin(), s.G.end(), 0.0);
-    for (std::size_t al = 0; al < C; ++al)
-        for (std::size_t k = 0; k < K; ++k) s.cT[k * C + al] = s.c[al * K + k];
     for (int l = 1; l <= l_max_; ++l) {
         const double* gl = g + static_cast<std::size_t>(l - 1) * pairs;
         for (std::size_t al = 0; al < C; ++al)
@@ -284,35 +290,64 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
     // A_j = sum_k (sum_m G[a m, k] w'_m(r_j)) Y_k(u_j) and V_j = sum_k (sum_m G[a m, k] w_m(r_j)) dY_k(u_j).
     // One block of kLanes neighbours at a time, its A and V kept in registers over k and m; the
     // padding has zero weights, so it adds nothing.
+    // With M known at compile time (up to 6 radial functions) the block's weights stay in registers
+    // over the harmonics instead of being loaded again for each.
     using simd::v4;
+    using simd::load4;
     v4 fx = simd::broadcast4(0.0), fy = fx, fz = fx;
-    for (std::size_t a = 0; a < n_species_; ++a) {
-        const SpeciesTerms& t = s.species[a];
-        const std::size_t n = t.count, st = t.stride;
-        if (!n) continue;
-        const double* Ga = s.G.data() + a * M;
-        for (std::size_t b = 0; b < n; b += 4) {
-            using simd::load4;
-            v4 A = simd::broadcast4(0.0), Vx = A, Vy = A, Vz = A;
-            for (std::size_t k = 1; k < K; ++k) {
-                v4 T = simd::broadcast4(0.0), Tp = T;
-                for (std::size_t m = 0; m < M; ++m) {
-                    const v4 Gk = simd::broadcast4(Ga[k * C + m]);
-                    T += Gk * load4(t.w.data() + m * st + b);
-                    Tp += Gk * load4(t.dw.data() + m * st + b);
+    auto species_blocks = [&](auto fixed_m) MLDYN_LAMBDA_INLINE {
+        constexpr std::size_t Mc = decltype(fixed_m)::value;  // 0: M only known at run time
+        for (std::size_t a = 0; a < n_species_; ++a) {
+            const SpeciesTerms& t = s.species[a];
+            const std::size_t n = t.count, st = t.stride;
+            if (!n) continue;
+            const double* Ga = s.G.data() + a * M;
+            for (std::size_t b = 0; b < n; b += 4) {
+                v4 A = simd::broadcast4(0.0), Vx = A, Vy = A, Vz = A;
+                v4 W[Mc ? Mc : 1], D[Mc ? Mc : 1];
+                if constexpr (Mc > 0)
+                    for (std::size_t m = 0; m < Mc; ++m) {
+                        W[m] = load4(t.w.data() + m * st + b);
+                        D[m] = load4(t.dw.data() + m * st + b);
+                    }
+                for (std::size_t k = 1; k < K; ++k) {
+                    v4 T = simd::broadcast4(0.0), Tp = T;
+                    const double* Gk = Ga + k * C;
+                    if constexpr (Mc > 0) {
+                        for (std::size_t m = 0; m < Mc; ++m) {
+                            const v4 g = simd::broadcast4(Gk[m]);
+                            T += g * W[m];
+                            Tp += g * D[m];
+                        }
+                    } else {
+                        for (std::size_t m = 0; m < M; ++m) {
+                            const v4 g = simd::broadcast4(Gk[m]);
+                            T += g * load4(t.w.data() + m * st + b);
+                            Tp += g * load4(t.dw.data() + m * st + b);
+                        }
+                    }
+                    const double* gx = t.dY.data() + 3 * k * st + b;
+                    A += Tp * load4(t.Y.data() + k * st + b);
+                    Vx += T * load4(gx);
+                    Vy += T * load4(gx + st);
+                    Vz += T * load4(gx + 2 * st);
                 }
-                const double* gx = t.dY.data() + 3 * k * st + b;
-                A += Tp * load4(t.Y.data() + k * st + b);
-                Vx += T * load4(gx);
-                Vy += T * load4(gx + st);
-                Vz += T * load4(gx + 2 * st);
+                const v4 ux = load4(t.ux + b), uy = load4(t.uy + b), uz = load4(t.uz + b), ir = load4(t.inv_r + b);
+                const v4 along = Vx * ux + Vy * uy + Vz * uz;
+                fx += A * ux + (Vx - along * ux) * ir;
+                fy += A * uy + (Vy - along * uy) * ir;
+                fz += A * uz + (Vz - along * uz) * ir;
             }
-            const v4 ux = load4(t.ux + b), uy = load4(t.uy + b), uz = load4(t.uz + b), ir = load4(t.inv_r + b);
-            const v4 along = Vx * ux + Vy * uy + Vz * uz;
-            fx += A * ux + (Vx - along * ux) * ir;
-            fy += A * uy + (Vy - along * uy) * ir;
-            fz += A * uz + (Vz - along * uz) * ir;
         }
+    };
+    switch (M) {
+        case 1: species_blocks(std::integral_constant<std::size_t, 1>{}); break;
+        case 2: species_blocks(std::integral_constant<std::size_t, 2>{}); break;
+        case 3: species_blocks(std::integral_constant<std::size_t, 3>{}); break;
+        case 4: species_blocks(std::integral_constant<std::size_t, 4>{}); break;
+        case 5: species_blocks(std::integral_constant<std::size_t, 5>{}); break;
+        case 6: species_blocks(std::integral_constant<std::size_t, 6>{}); break;
+        default: species_blocks(std::integral_constant<std::size_t, 0>{});
     }
     force[0] += simd::sum(fx);
     force[1] += simd::sum(fy);
