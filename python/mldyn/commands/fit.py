@@ -52,7 +52,6 @@ def _split(value: str):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..fit.stability import WALL_STRENGTH_EV
     add_data_arguments(p)
     p.add_argument("-o", "--output", required=True, help="model file to write (JSON)")
     p.add_argument("--loss", choices=("linear", "quadratic"), default="quadratic", help="agent loss (default quadratic)")
@@ -72,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "stability checks; paper: the paper's 18 radial functions alone, no walls, no checks")
     p.add_argument("--walls", type=_walls, default=None,
                    help="strength of the short-range walls at the training floors, eV, or 'none' "
-                        f"(default: {WALL_STRENGTH_EV:g} for the recommended recipe, none for the paper's)")
+                        "(default: 1000 for the recommended recipe, none for the paper's)")
     p.add_argument("--no-checks", action="store_true",
                    help="skip the stability checks (scan of compressed pairs, short MD probes)")
     p.add_argument("--probe-steps", type=int, default=None, help="steps of each MD probe run (default 2000)")
