@@ -12,12 +12,13 @@ in RESULTS.md (machine, date, commit).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
 import mldyn
 from mldyn.fit import RECOMMENDED, evaluate_forces, fit_model
-from mldyn.fit.model_fit import RECOMMENDED_RADIAL
+from mldyn.fit.model_fit import RECOMMENDED_ANGULAR, RECOMMENDED_RADIAL
 
 from _results import markdown_table, write_section
 
@@ -31,8 +32,10 @@ ROWS = [
                                                                              select=7)),
     ("10 radial functions, quadratic, walls (recommended without angular)",
      dict(descriptors=(RECOMMENDED_RADIAL,), walls=RECOMMENDED["walls"], checks=True)),
-    ("recommended: 10 radial (quadratic) + angular l_max 4 (linear), walls, checks (default `mldyn fit`)",
-     dict(RECOMMENDED)),
+    ("the recommended recipe before 2026-12-04: 10 radial (quadratic) + angular l_max 4 (linear), walls, checks",
+     dict(RECOMMENDED, descriptors=(RECOMMENDED_RADIAL, dataclasses.replace(RECOMMENDED_ANGULAR, l_max=4)), loss="quadratic")),
+    ("recommended with `--loss quadratic` (radial invariants in the quadratic block)", dict(RECOMMENDED, loss="quadratic")),
+    ("recommended: 10 radial + angular l_max 5, linear, walls, checks (default `mldyn fit`)", dict(RECOMMENDED)),
 ]
 
 

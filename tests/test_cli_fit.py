@@ -11,17 +11,18 @@ from mldyn.model import load_model
 
 @pytest.fixture
 def fitted(fitted_h2o32):
-    """Quadratic model with selection to 7 functions (the session's `mldyn fit @h2o32 --select 7`)."""
+    """The recommended (linear) model with selection to 7 functions (the session's `mldyn fit @h2o32 --select 7`)."""
     return fitted_h2o32[0]
 
 
 def test_fit_writes_model_table_and_selection_plot(fitted, capsys):
     model = load_model(fitted)
-    assert model.species == ["O", "H"] and model.quadratic
+    assert model.species == ["O", "H"] and not model.quadratic and model.metadata["loss"] == "linear"
     # the recommended recipe: radial + angular invariants, walls below the training floors, checks passed
     assert [type(d).__name__ for d in model.descriptors] == ["Radial", "Angular", "Radial"]
     meta = model.metadata
     assert meta["walls"]["at"] == "closest training distance" and meta["stability"]["passed"]
+    assert meta["walls"]["strength_eV"]["O-O"] == pytest.approx(8 * meta["walls"]["strength_eV"]["O-H"], rel=0.1)
     assert set(meta["closest_pairs_A"]) == {"O-O", "O-H", "H-H"} and meta["recipe"] == "recommended"
     assert {len(v) for v in meta["selected_functions"].values()} == {7}
     assert meta["split"]["frames"]["train"] == 360 and meta["split"]["frames"]["test"] == 60
@@ -85,3 +86,12 @@ def test_test_refuses_species_the_model_does_not_know(fitted, tmp_path, capsys):
     data.save(tmp_path / "od.npz")
     assert main(["test", str(fitted), str(tmp_path / "od.npz"), "--json"]) == 2
     assert "does not know" in capsys.readouterr().err
+
+
+def test_loss_quadratic_puts_the_radial_invariants_of_the_recommended_recipe_into_the_quadratic_block(tmp_path):
+    out = tmp_path / "quadratic.json"
+    assert main(["fit", "@h2o32", "-o", str(out), "--loss", "quadratic", "--no-checks", "--quiet"]) == 0
+    model = load_model(out)
+    radial = model.descriptors[0]
+    assert model.quadratic and model.metadata["loss"] == "quadratic"
+    assert model.n_quadratic == 2 * len(radial) < model.n_features  # angular invariants and walls stay linear

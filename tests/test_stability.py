@@ -12,7 +12,7 @@ from mldyn.cli import main
 from mldyn.dataset import Dataset
 from mldyn.fit import fit_model
 from mldyn.fit.stability import (floor_matrix, md_probe, scan_repulsion, training_floors, wall_descriptor,
-                                 WALL_STRENGTH_EV)
+                                 wall_strengths, WALL_STRENGTH_EV_PER_AMU)
 
 import reference as R
 
@@ -54,7 +54,7 @@ def test_floors_are_the_closest_training_distances_per_species_pair():
 
 def test_walls_are_a_pair_potential_that_is_zero_above_the_floor_and_repels_below():
     floors = {"O-O": 2.3, "O-H": 0.9, "H-H": 1.35}
-    wall, A = wall_descriptor(["O", "H"], floors, WALL_STRENGTH_EV)
+    wall, A = wall_descriptor(["O", "H"], floors, WALL_STRENGTH_EV_PER_AMU)
     model = mldyn.AgentLossModel(["O", "H"], wall, A)
     assert model.conservative  # B = 0, radial, A symmetric in the species pair
     for a, b, floor in (("O", "O", 2.3), ("O", "H", 0.9), ("H", "H", 1.35)):
@@ -67,7 +67,18 @@ def test_walls_are_a_pair_potential_that_is_zero_above_the_floor_and_repels_belo
     # stronger closer: ~ strength * (1 - r/floor)^3 near the floor, (floor/r)^12 / 64 far below it
     _, e1 = model.compute(np.array([[0.0, 0, 0], [2.3 * 0.9, 0, 0]]), ["O", "O"], None)
     _, e2 = model.compute(np.array([[0.0, 0, 0], [2.3 * 0.6, 0, 0]]), ["O", "O"], None)
-    assert 1e-3 * WALL_STRENGTH_EV < e1[0] < 5e-3 * WALL_STRENGTH_EV and e2[0] > 1000 * e1[0]
+    assert 1e-3 * WALL_STRENGTH_EV_PER_AMU < e1[0] < 5e-3 * WALL_STRENGTH_EV_PER_AMU and e2[0] > 1000 * e1[0]
+
+
+def test_wall_strengths_scale_with_the_reduced_mass_of_the_pair():
+    """Equally stiff for every pair's motion: strength = eV/amu x reduced mass (water: O-O 8x H-H 16x)."""
+    strengths = wall_strengths(["O", "H"], [15.999, 1.008], 1000.0)
+    assert strengths == pytest.approx({"O-O": 7999.5, "O-H": 1000 * 15.999 * 1.008 / 17.007, "H-H": 504.0})
+    wall, A = wall_descriptor(["O", "H"], {"O-O": 2.3, "O-H": 0.9, "H-H": 1.35}, strengths)
+    assert len(wall) == 3 and A.shape == (2, 6)  # A[agent, neighbour species * 3 + pair]
+    assert (A[0, 0], A[0, 3 + 1], A[1, 0 + 1], A[1, 3 + 2]) == pytest.approx(
+        (strengths["O-O"], strengths["O-H"], strengths["O-H"], strengths["H-H"]))
+    assert np.count_nonzero(A) == 4
 
 
 def test_scan_and_probe_flag_an_attractive_fit_and_pass_with_walls():
@@ -78,7 +89,7 @@ def test_scan_and_probe_flag_an_attractive_fit_and_pass_with_walls():
     assert not scan["passed"] and scan["attractive"] and scan["worst_along_force_eV_per_A"]["C-C"] > 0
     probe = md_probe(bare, data, floors, temperature=300.0, steps=1500, runs=1)
     assert not probe["passed"] and "contact limit" in probe["runs"][0]["error"]
-    walled = fit_model(data, ATTRACTIVE, "linear", split=(0.0, 0.8, 0.2, 0.0), walls=WALL_STRENGTH_EV,
+    walled = fit_model(data, ATTRACTIVE, "linear", split=(0.0, 0.8, 0.2, 0.0), walls=WALL_STRENGTH_EV_PER_AMU,
                        progress=False).model
     assert scan_repulsion(walled, data, floors)["passed"]
     assert md_probe(walled, data, floors, temperature=300.0, steps=1500, runs=1)["passed"]
@@ -91,11 +102,11 @@ def test_fit_with_checks_returns_a_model_that_passes_or_says_none_did():
     assert report.stability is not None and not report.stability.passed
     assert len(report.candidates) == 7 and not any(c["passed"] for c in report.candidates)  # every ridge floor tried
     assert report.model.metadata["stability"]["passed"] is False
-    good = fit_model(data, ATTRACTIVE, "linear", split=(0.0, 0.8, 0.2, 0.0), walls=WALL_STRENGTH_EV, checks=True,
+    good = fit_model(data, ATTRACTIVE, "linear", split=(0.0, 0.8, 0.2, 0.0), walls=WALL_STRENGTH_EV_PER_AMU, checks=True,
                      probe_steps=800, progress=False)
     assert good.stability.passed and len(good.candidates) == 1
     meta = good.model.metadata
-    assert meta["stability"]["passed"] and meta["walls"]["strength_eV"] == WALL_STRENGTH_EV
+    assert meta["stability"]["passed"] and meta["walls"]["strength_eV_per_amu"] == WALL_STRENGTH_EV_PER_AMU
     assert meta["closest_pairs_A"]["C-C"] == pytest.approx(training_floors(data.split(0.0, 0.8, 0.2, 0.0).train)["C-C"])
 
 
@@ -115,7 +126,7 @@ def test_mldyn_fit_refuses_a_model_that_fails_the_checks(tmp_path, capsys):
 
 def test_a_model_with_walls_round_trips_through_its_file(tmp_path):
     floors = {"O-O": 2.3, "O-H": 0.9, "H-H": 1.35}
-    wall, A = wall_descriptor(["O", "H"], floors, WALL_STRENGTH_EV)
+    wall, A = wall_descriptor(["O", "H"], floors, WALL_STRENGTH_EV_PER_AMU)
     model = mldyn.AgentLossModel(["O", "H"], wall, A)
     model.metadata = {"walls": floors}
     model.save(tmp_path / "w.json")

@@ -49,7 +49,7 @@ def run(args) -> int:
 
     models = {}
     for key, given, title, opts in (
-            ("recommended", args.model, "the recommended model: radial (quadratic) + angular invariants, walls, "
+            ("recommended", args.model, "the recommended model: radial + angular invariants (linear loss), walls, "
                                         "stability checks", {}),
             ("paper", args.paper_model, "the paper's model: 18 radial functions, quadratic, selection to 7",
              {"recipe": "paper", "select": DEMO_SELECT})):

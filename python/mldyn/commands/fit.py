@@ -54,7 +54,8 @@ def _split(value: str):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_data_arguments(p)
     p.add_argument("-o", "--output", required=True, help="model file to write (JSON)")
-    p.add_argument("--loss", choices=("linear", "quadratic"), default="quadratic", help="agent loss (default quadratic)")
+    p.add_argument("--loss", choices=("linear", "quadratic"), default=None,
+                   help="agent loss (default: linear for the recommended recipe, quadratic for the paper's)")
     p.add_argument("--select", type=_select, default=None,
                    help="backward elimination of weight functions: keep K functions, or 'auto' (lowest validation error)")
     p.add_argument("--ridge", type=_ridge, default="auto",
@@ -66,11 +67,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cutoff", type=float, default=None, help="cutoff in Å (default: half the smallest cell width)")
     p.add_argument("--r-on", type=float, default=None, help="start of the smooth switching to zero at the cutoff, Å")
     p.add_argument("--recipe", choices=("recommended", "paper"), default="recommended",
-                   help="recommended (default): 10 radial functions of the paper's families (quadratic) plus angular "
-                        "invariants (linear), short-range walls below the closest training distances and the "
+                   help="recommended (default): 10 radial functions of the paper's families plus angular "
+                        "invariants (l_max 5) in a linear loss, short-range walls below the closest training distances and the "
                         "stability checks; paper: the paper's 18 radial functions alone, no walls, no checks")
     p.add_argument("--walls", type=_walls, default=None,
-                   help="strength of the short-range walls at the training floors, eV, or 'none' "
+                   help="strength of the short-range walls at the training floors, eV per amu of the pair's reduced mass "
+                        "(water: O-O 8 x, O-H 0.95 x, H-H 0.5 x this in eV), or 'none' "
                         "(default: 1000 for the recommended recipe, none for the paper's)")
     p.add_argument("--no-checks", action="store_true",
                    help="skip the stability checks (scan of compressed pairs, short MD probes)")
@@ -84,9 +86,9 @@ def _walls(value: str):
     try:
         x = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--walls takes a strength in eV or 'none', got {value!r}") from None
+        raise argparse.ArgumentTypeError(f"--walls takes a strength in eV/amu or 'none', got {value!r}") from None
     if not x > 0:
-        raise argparse.ArgumentTypeError("--walls must be > 0 eV (or 'none')")
+        raise argparse.ArgumentTypeError("--walls must be > 0 eV/amu (or 'none')")
     return x
 
 
@@ -96,7 +98,8 @@ def recipe_options(recipe: str, walls=None, no_checks: bool = False, cutoff=None
     from ..fit import RECOMMENDED
 
     if recipe == "paper":
-        opts = {"descriptors": (Radial.paper(r_cut=cutoff, r_on=r_on),), "walls": None, "checks": False}
+        opts = {"descriptors": (Radial.paper(r_cut=cutoff, r_on=r_on),), "loss": "quadratic", "walls": None,
+                "checks": False}
     else:
         radial = RECOMMENDED["descriptors"][0]
         radial = Radial(radial.functions, cutoff if cutoff is not None else radial.r_cut, r_on)
@@ -122,7 +125,7 @@ def format_table(table: dict, species: list, frames: int) -> str:
     return "\n".join(lines)
 
 
-def fit_and_report(dataset, source: str, output, *, recipe: str = "recommended", loss="quadratic", select=None,
+def fit_and_report(dataset, source: str, output, *, recipe: str = "recommended", loss=None, select=None,
                    ridge="auto", split=None, cutoff=None, r_on=None, walls=None,
                    no_checks: bool = False, probe_steps=None, progress=True, command="mldyn fit"):
     """Fit, save the model to ``output`` (with the selection curve next to it when selecting) and
@@ -133,7 +136,9 @@ def fit_and_report(dataset, source: str, output, *, recipe: str = "recommended",
     from ..report.plots import plot_selection_curves
 
     opts = recipe_options(recipe, walls, no_checks, cutoff, r_on)
-    report = fit_model(dataset, loss=loss, select=select, ridge=ridge, split=split, progress=progress,
+    if loss is not None:
+        opts["loss"] = loss
+    report = fit_model(dataset, select=select, ridge=ridge, split=split, progress=progress,
                        probe_steps=probe_steps, **opts)
     model = report.model
     provenance = ([d.provenance for d in dataset] if isinstance(dataset, (list, tuple))

@@ -7,8 +7,9 @@ pieces guard against that:
 * **floors** — the closest distance of every species pair in the training frames (Å);
 * **walls** — a radial descriptor of ``core`` functions, one per species pair, w = ((r_w/r)^4 - 1)^3 / 64
   (~(1 - r/r_w)^3 just below r_w = the pair's floor, ~(r_w/r)^12 / 64 closer) and exactly 0 from the
-  floor on, with a fixed positive coefficient
-  (``strength``, eV): a conservative repulsion that acts only where there was no data, so it
+  floor on, with a fixed positive coefficient (the pair's strength, eV: :data:`WALL_STRENGTH_EV_PER_AMU`
+  times its reduced mass, so that every wall is as stiff for its pair's motion and one time step
+  resolves them all): a conservative repulsion that acts only where there was no data, so it
   never changes the fit;
 * **checks** — (1) a scan: in validation frames the nearest neighbour of each species of sampled
   agents is pushed along their line to fractions of the floor, and the force on both atoms along
@@ -26,15 +27,18 @@ from ..analysis.contacts import closest_pairs
 from ..analysis.frames import minimum_image
 from ..descriptors import Radial
 
-__all__ = ["training_floors", "floor_matrix", "wall_descriptor", "scan_repulsion", "md_probe", "StabilityChecks",
-           "WALL_STRENGTH_EV", "SCAN_FRACTIONS", "PROBE_CONTACT", "PROBE_STEPS"]
+__all__ = ["training_floors", "floor_matrix", "wall_descriptor", "wall_strengths", "scan_repulsion", "md_probe",
+           "StabilityChecks", "WALL_STRENGTH_EV_PER_AMU", "SCAN_FRACTIONS", "PROBE_CONTACT", "PROBE_STEPS"]
 
-#: Coefficient of every wall (eV): the wall's energy is ~strength * (1 - r / floor)^3 just below the
-#: floor, 2.3 eV at 10 % below it (~50 kT at 550 K) and 4.7 x strength at 40 % below; the O-O force
-#: is 38 eV/Å at 10 % below the floor and ~47,000 eV/Å at 40 %. (10,000 eV was tried: learned runs
-#: of the model fitted on the full 800-frame CP2K run then failed within 0.1-4 ps, atoms kicked by
-#: more than 1 Å in one 0.5 fs step.)
-WALL_STRENGTH_EV = 1000.0
+#: Strength of the walls per amu of the pair's reduced mass (eV/amu): a wall's energy is
+#: ~strength * (1 - r / floor)^3 just below the floor. For water: O-O 8000 eV (0.27 eV and 13 eV/Å at
+#: 3 % below its 2.29 Å floor, 2.8 eV and 70 eV/Å at 6 %), O-H 948 eV, H-H 504 eV. One strength for every pair was too weak for the heavy
+#: pair or too stiff for the light ones: at 1000 eV learned runs of the bundled water brought O-O pairs
+#: to 2.13 Å, 7 % below their floor (2.22 Å with these walls; CP2K 2.28 Å); at 10,000 eV the light
+#: pairs' walls were too stiff for a 0.5 fs step (atoms kicked by more than 1 Å in one step). (A
+#: dense state that some learned runs fell into, O-O piled up below the floor, came from the
+#: quadratic loss, not from the walls: see RECOMMENDED in model_fit.py.)
+WALL_STRENGTH_EV_PER_AMU = 1000.0
 #: Distances of the scan, as fractions of the pair's floor.
 SCAN_FRACTIONS = (0.95, 0.9, 0.8, 0.7, 0.6)
 #: A probe fails when a pair comes closer than this fraction of its floor.
@@ -60,8 +64,21 @@ def floor_matrix(floors: dict, names) -> np.ndarray:
     return out
 
 
-def wall_descriptor(names, floors: dict, strength: float = WALL_STRENGTH_EV):
+def wall_strengths(names, masses, per_amu: float = WALL_STRENGTH_EV_PER_AMU) -> dict:
+    """{"A-B": strength (eV)} of every species pair: ``per_amu`` (eV/amu) times the reduced mass (amu)
+    of species ``names`` with ``masses`` (amu)."""
+    out = {}
+    for a in range(len(names)):
+        for b in range(a, len(names)):
+            mu = float(masses[a]) * float(masses[b]) / (float(masses[a]) + float(masses[b]))
+            out[f"{names[a]}-{names[b]}"] = float(per_amu) * mu
+    return out
+
+
+def wall_descriptor(names, floors: dict, strength):
     """(Radial descriptor of one ``core`` function per species pair with a finite floor, its A (S, S*M)).
+
+    ``strength``: eV, one for every pair or a {"A-B": eV} dict (:func:`wall_strengths`).
 
     For agents of species s, the wall of pair (s, a) acts on neighbours of species a only (the
     other entries of A are 0); A is symmetric in the species pair, so the walls are a pair potential.
@@ -76,8 +93,11 @@ def wall_descriptor(names, floors: dict, strength: float = WALL_STRENGTH_EV):
     M = len(functions)
     A = np.zeros((S, S * M))
     for p, (a, b) in enumerate(pairs):
-        A[a, b * M + p] = strength
-        A[b, a * M + p] = strength
+        if isinstance(strength, dict):
+            x = strength.get(f"{names[a]}-{names[b]}", strength.get(f"{names[b]}-{names[a]}"))
+        else:
+            x = strength
+        A[a, b * M + p] = A[b, a * M + p] = float(x)
     return Radial(functions, r_cut=max(r for _, r in functions) * (1 + 1e-9) + 1e-6), A
 
 
