@@ -213,7 +213,7 @@ def report(state: dict, out: dict, ref: dict, args) -> str:
                               "H: the same", "per frame Spearman"], rows),
               "Where the model extrapolates, the uncertainty ranks agents and frames by their error, but the predicted "
               "error is far below the actual one: the fit's parameter uncertainty does not contain the error of the "
-              "model's form (a quadratic loss of these invariants) away from the data. It picks the frames to label; "
+              "model's form (a loss of these invariants) away from the data. It picks the frames to label; "
               "it is not an error bar there.", ""]
     rows = []
     for (label, T), r in out["runs"].items():
@@ -243,25 +243,16 @@ NOTES = """
   run directories (`Dataset.subset` + `mldyn.io.cp2k_writer.write_cp2k_run`), the bundled `in.inp` beside the
   first: the exploration and both models saw only steps 200-699; 700-799 are the held-out frames. The CP2K
   reference of the observables is the whole bundled run (steps 200-799, `@h2o32`).
-- The exploration ran with the default CP2K command of that day, `mpirun -np 2 cp2k.psmp` with the first `mpirun`
-  on the PATH: pip's MPICH launcher, while Debian's CP2K is built with Open MPI. It started two independent
-  one-rank copies of every single point (same result, half the machine each). `mldyn explore` now takes the
-  launcher beside the CP2K executable (`/usr/bin/mpirun`, 2 ranks): the same single point (iteration 2,
-  frame 1, 29 SCF steps) took 38 s instead of about 60 s, so the CP2K time above is about 1.6x what the
-  current default needs. Iteration 1 also ran beside other work on the machine.
-- The first three frames of iteration 1 first ran with the deck's MAX_SCF (CP2K's default 50), which a
-  single point from atoms does not converge in; their retry (now MAX_SCF >= 300, from their own unfinished
-  wavefunction) converged in 9-18 steps, but CP2K had appended the retry to the first output and the parser
-  of that day read the first run's "not converged": those three frames were left out (21 of 24 labelled).
-  Outputs of earlier attempts are now moved aside and only the last run of an output is read.
-- One frame (iteration 3, frame 0) did not converge in 300 SCF steps (OT/DIIS stalled at 2e-6 against
-  EPS_SCF 1e-6) and was left out, as the loop reports.- Re-measured with the fixed default (`/usr/bin/mpirun -np 2 cp2k.psmp`, nothing else running), a second
-  `mldyn explore h2o32-200-699` with defaults (2026-12-04 11:43-12:13, commit 5f3071d): 3 iterations, 24, 4 and 5
-  single points (2109, 6 and 7 explored frames above the threshold), all 33 labelled, **24 min of CP2K** in all
-  (33 runs, 43 s on average, most 34-39 s from the previous frame's wavefunction); held-out error of its final model O 0.223,
-  H 0.318 (model-000: 0.243, 0.319); relative error of the exploring model on the frames it had CP2K label:
-  O 1.11 / H 0.51 (model 0), O 0.35 / H 0.40 (model 1), O 0.36 / H 0.47 (model 2). The tables above are of
-  the first exploration.
+- This measurement: the recommended recipe of 2026-12-04 (linear loss, angular l_max 5, walls scaled by the
+  reduced mass), on an AMD EPYC with AVX-512 (a one-core build and a short profile ran beside its first iteration); the whole
+  `mldyn explore` took 12.8 min.
+  Frame 0 of iteration 1 did not converge in CP2K's SCF and was left out, as the loop reports (23 of 24
+  labelled there).
+- The previous measurement (2026-12-04 11:43, commit 7d26c6c; the recipe before: radial quadratic block,
+  angular l_max 4; an AVX2-only VM): 3 iterations of 24, 5 and 2 single points (2109, 6 and 3 explored frames
+  above the threshold), 62 min of CP2K (a wrong MPI launcher made it ~1.6x slower); held-out error O 0.243 ->
+  0.226, H 0.319 -> 0.319; 550 and 650 K runs of 100 ps stable for both models; 12 observables closer to CP2K
+  after exploration, 7 farther.
 """
 
 

@@ -3,7 +3,7 @@
     python benchmarks/bench_uncertainty.py [--model model.json] [--threads 1 2] [--blocks 7] [--write]
 
 The 384-atom water box of bench.py (128 H2O, 15.64 Å) with the recommended model (`mldyn fit @h2o32`,
-fitted here if --model is not given; 374 fitted parameters per species). In one process per thread
+fitted here if --model is not given; linear, about 200 fitted parameters per species). In one process per thread
 count, blocks alternate: 10 NVT steps (0.5 fs) alone, and 10 steps followed by one uncertainty
 evaluation of the configuration (invariants with gradients, then the leverage kernel), as
 `mldyn run --uncertainty` does at every thermo line; the best block of each counts (other load on a

@@ -51,9 +51,10 @@ RECOMMENDED_ANGULAR = Angular((("gauss", 0.7), ("gauss", 1.0), ("gauss", 1.5), (
 #: quadratic term extrapolates: its force coefficients A + B phi change with phi, and on the bundled
 #: water the oxygens' quadratic term made an environment more crowded than any in the data attract
 #: more the more crowded it got (1-3 of 10 learned 10 ps runs fell into a dense state, O-O piled up
-#: below the closest training pair; none of 10 with the linear loss), for 1-3 % of force error
-#: that l_max 5 more than buys back (benchmarks/FIDELITY.md). With ``loss="quadratic"`` only the radial
-#: invariants enter the quadratic block (Table 1's quadratic row).
+#: below the closest training pair; none of 10 with the linear loss). The quadratic block lowers the
+#: test force error by 0-5 %, less than l_max 5 gains over l_max 4 (benchmarks/RESULTS.md, Table 1;
+#: benchmarks/FIDELITY.md). With ``loss="quadratic"`` only the radial invariants enter the quadratic
+#: block (Table 1's quadratic row).
 RECOMMENDED = {"descriptors": (RECOMMENDED_RADIAL, RECOMMENDED_ANGULAR), "loss": "linear", "quadratic_descriptors": 1,
                "walls": WALL_STRENGTH_EV_PER_AMU, "checks": True}
 
