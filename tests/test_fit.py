@@ -148,3 +148,19 @@ def test_fit_refuses_data_without_forces():
     data.forces_fnc = None
     with pytest.raises(ValueError, match="needs reference forces"):
         fit_model(data, BASIS, progress=False)
+
+
+def test_fit_refuses_normal_equations_larger_than_half_the_memory(monkeypatch):
+    import mldyn.fit.model_fit as model_fit
+
+    sizes = {"SC_PHYS_PAGES": 16, "SC_PAGE_SIZE": 4096}  # a 64 KiB machine: room for 32 KiB of equations
+    monkeypatch.setattr(model_fit.os, "sysconf", lambda name: sizes[name])
+    data = synthetic(true_model(), n_frames=8)
+    with pytest.raises(ValueError, match=r"8 invariants per agent, 8 of them in the quadratic block, make 44 parameters"):
+        fit_model(data, BASIS, "linear", progress=False)  # both losses are fitted: P counts the quadratic block
+    angular = mldyn.Angular((("gauss", 1.0), ("gauss", 1.5)), 4, r_cut=4.0)
+    with pytest.raises(ValueError, match=r"normal equations need [0-9.,]+ MiB \(this machine has 0.1 MiB\): .*"
+                                         r"quadratic_descriptors=1"):
+        fit_model(data, [BASIS, angular], "linear", progress=False)
+    sizes["SC_PHYS_PAGES"] = 64  # 256 KiB: 44 parameters fit (62 KiB), the angular ones in the quadratic block do not
+    assert fit_model(data, BASIS, "linear", progress=False).model is not None

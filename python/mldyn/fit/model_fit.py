@@ -11,6 +11,7 @@ choose, among ridges in order of validation error, the first model that passes t
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -231,6 +232,7 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
     S = len(names)
     par = Parametrization(descriptors, S, True, quadratic_descriptors)
     P = par.n_parameters
+    _check_memory(par, S)
     if progress:
         split_systems = [d for d in systems if all(d is not x for x in small)]
         for k, (d, blocks) in enumerate(zip(split_systems, parts)):
@@ -338,6 +340,24 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
     if stability is not None:
         model.metadata["stability"] = {**stability.as_dict(), "candidates": tried}
     return report
+
+
+def _check_memory(par: Parametrization, n_species: int) -> None:
+    """Refuse, before any work, a parametrization whose normal equations (a P x P matrix per species
+    for training and for validation; both losses are always fitted, so P counts the quadratic block)
+    would not fit in half of this machine's memory."""
+    need = 2 * n_species * 8 * par.n_parameters ** 2
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return
+    if need > total / 2:
+        raise ValueError(
+            f"fit: {par.n_features} invariants per agent, {par.n_quadratic} of them in the quadratic block, make "
+            f"{par.n_parameters:,} parameters per species, whose normal equations need {need / 2**20:,.1f} MiB "
+            f"(this machine has {total / 2**20:,.1f} MiB): put fewer invariants into the quadratic block "
+            f"(quadratic_descriptors=1: only the first descriptor's, as the recommended recipe does) or use "
+            f"fewer functions")
 
 
 def attach_covariance(model: AgentLossModel, par: Parametrization, names, fits: dict, train: list, allowed) -> None:
