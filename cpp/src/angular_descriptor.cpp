@@ -35,13 +35,14 @@ struct SpeciesTerms {
 
 struct AngularScratch final : DescriptorScratch {
     AngularScratch(std::size_t n_species, std::size_t C, std::size_t K)
-        : species(n_species), c(C * K), dc(3 * C * K), cT(C * K), S(C * C), G(C * K) {}
+        : species(n_species), c(C * K), dc(3 * C * K), cT(C * K), S(C * C), G(C * K), P(3 * C * C) {}
     std::vector<SpeciesTerms> species;
     std::vector<double> c;   // moments c[alpha * K + k]
-    std::vector<double> dc;  // d c / d q_agent: dc[(alpha * K + k) * 3 + coordinate]
+    std::vector<double> dc;  // d c / d q_agent, k-major: dc[(k * 3 + coordinate) * C + alpha]
     std::vector<double> cT;  // the moments k-major: cT[k * C + alpha] (moments writes both)
     std::vector<double> S;   // one degree's coefficients as a symmetric C x C matrix
     std::vector<double> G;   // dH / dc, k-major: G[k * C + alpha]
+    std::vector<double> P;   // one degree's sum_k dc[k, alpha] c[k, beta]: P[(coordinate * C + alpha) * C + beta]
 };
 
 /// Real spherical harmonics Y_l^mu (Racah's normalisation) of the unit vectors (x, y, z)[b] for
@@ -167,35 +168,60 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
         harmonics(l_max_, t.ux, t.uy, t.uz, np, st, t.Y.data(), t.dY.data());
         for (std::size_t m = 0; m < M; ++m) {
             const double* w = t.w.data() + m * st;
-            const double* dw = t.dw.data() + m * st;
             double* c = s.c.data() + (a * M + m) * K;
             for (std::size_t k = 1; k < K; ++k) {
                 const double* Y = t.Y.data() + k * st;
                 simd::v4 sum = simd::broadcast4(0.0);
                 for (std::size_t b = 0; b < n; b += 4) sum += simd::load4(w + b) * simd::load4(Y + b);
                 c[k] = simd::sum(sum);
-                if (!keep_gradients) continue;
-                // d(w Y)/dq_agent = -w' Y u - (w / r) (dY - (dY . u) u)
-                const double *gx = t.dY.data() + 3 * k * st, *gy = gx + st, *gz = gy + st;
-                double* g3 = s.dc.data() + ((a * M + m) * K + k) * 3;
-                simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
-                    using V = decltype(zero);
-                    const auto load = [](const double* p) MLDYN_LAMBDA_INLINE { return simd::load_as<V>(p); };
-                    V sx{}, sy{}, sz{};
+            }
+        }
+        if (!keep_gradients) continue;
+        // d c[a m, k] / dq_agent = -sum_j [w'_m Y_k u + (w_m / r) (dY_k - (dY_k . u) u)]_j. Per harmonic
+        // and block of neighbours the radial (Y u) and tangential vectors are formed once, then every
+        // radial function of a chunk of up to 6 (their sums kept in registers) adds its share.
+        const std::size_t C = channels();
+        auto chunk = [&](auto fixed_m, std::size_t m0) MLDYN_LAMBDA_INLINE {
+            constexpr std::size_t Mc = decltype(fixed_m)::value;
+            simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
+                using V = decltype(zero);
+                const auto load = [](const double* p) MLDYN_LAMBDA_INLINE { return simd::load_as<V>(p); };
+                for (std::size_t k = 1; k < K; ++k) {
+                    const double *Y = t.Y.data() + k * st, *gx = t.dY.data() + 3 * k * st, *gy = gx + st,
+                                 *gz = gy + st;
+                    V sx[Mc], sy[Mc], sz[Mc];
+                    for (std::size_t m = 0; m < Mc; ++m) sx[m] = sy[m] = sz[m] = zero;
                     for (std::size_t b = 0; b < np; b += simd::kLanes) {
                         const V ux = load(t.ux + b), uy = load(t.uy + b), uz = load(t.uz + b);
                         const V Gx = load(gx + b), Gy = load(gy + b), Gz = load(gz + b);
-                        const V radial = load(dw + b) * load(Y + b);
-                        const V tang = load(w + b) * load(t.inv_r + b);
+                        const V y = load(Y + b), ir = load(t.inv_r + b);
                         const V along = Gx * ux + Gy * uy + Gz * uz;
-                        sx += radial * ux + tang * (Gx - along * ux);
-                        sy += radial * uy + tang * (Gy - along * uy);
-                        sz += radial * uz + tang * (Gz - along * uz);
+                        const V rx = y * ux, ry = y * uy, rz = y * uz;
+                        const V tx = (Gx - along * ux) * ir, ty = (Gy - along * uy) * ir, tz = (Gz - along * uz) * ir;
+                        for (std::size_t m = 0; m < Mc; ++m) {
+                            const V dw = load(t.dw.data() + (m0 + m) * st + b), w = load(t.w.data() + (m0 + m) * st + b);
+                            sx[m] += dw * rx + w * tx;
+                            sy[m] += dw * ry + w * ty;
+                            sz[m] += dw * rz + w * tz;
+                        }
                     }
-                    g3[0] = -simd::sum(sx);
-                    g3[1] = -simd::sum(sy);
-                    g3[2] = -simd::sum(sz);
-                });
+                    double* dk = s.dc.data() + k * 3 * C + a * M + m0;
+                    for (std::size_t m = 0; m < Mc; ++m) {
+                        dk[m] = -simd::sum(sx[m]);
+                        dk[C + m] = -simd::sum(sy[m]);
+                        dk[2 * C + m] = -simd::sum(sz[m]);
+                    }
+                }
+            });
+        };
+        for (std::size_t m0 = 0; m0 < M; m0 += 6) {
+            switch (std::min<std::size_t>(M - m0, 6)) {
+                case 1: chunk(std::integral_constant<std::size_t, 1>{}, m0); break;
+                case 2: chunk(std::integral_constant<std::size_t, 2>{}, m0); break;
+                case 3: chunk(std::integral_constant<std::size_t, 3>{}, m0); break;
+                case 4: chunk(std::integral_constant<std::size_t, 4>{}, m0); break;
+                case 5: chunk(std::integral_constant<std::size_t, 5>{}, m0); break;
+                default: chunk(std::integral_constant<std::size_t, 6>{}, m0);
             }
         }
     }
@@ -234,24 +260,36 @@ void AngularDescriptor::features_and_gradients(const AgentEnvironment& env, Desc
                                                double* dphi_fc) const {
     moments(env, base, true);
     power_spectrum(base, phi);
-    const auto& s = static_cast<const AngularScratch&>(base);
-    const std::size_t C = channels(), K = static_cast<std::size_t>((l_max_ + 1) * (l_max_ + 1));
-    const std::size_t pairs = C * (C + 1) / 2;
+    power_spectrum_gradients(base, dphi_fc);
+}
+
+MLDYN_MULTIVERSION void AngularDescriptor::power_spectrum_gradients(DescriptorScratch& base, double* dphi_fc) const {
+    auto& s = static_cast<AngularScratch&>(base);
+    const std::size_t C = channels(), pairs = C * (C + 1) / 2;
+    // d phi[l, alpha <= beta] = sum_k (dc[k, alpha] c[k, beta] + c[k, alpha] dc[k, beta]) over the degree's k
+    // = P[alpha, beta] + P[beta, alpha] with P = sum_k dc[k, .] c[k, .]^T: per k, coordinate and alpha one
+    // contiguous run over beta.
     for (int l = 1; l <= l_max_; ++l) {
-        const std::size_t k0 = harmonic(l, -l), k1 = harmonic(l, l) + 1;
+        std::fill(s.P.begin(), s.P.end(), 0.0);
+        for (std::size_t k = harmonic(l, -l); k <= harmonic(l, l); ++k) {
+            const double* ck = s.cT.data() + k * C;
+            for (std::size_t x = 0; x < 3; ++x) {
+                const double* dk = s.dc.data() + (k * 3 + x) * C;
+                double* Px = s.P.data() + x * C * C;
+                for (std::size_t al = 0; al < C; ++al) {
+                    const double d = dk[al];
+                    double* row = Px + al * C;
+#pragma omp simd
+                    for (std::size_t be = 0; be < C; ++be) row[be] += d * ck[be];
+                }
+            }
+        }
         double* out = dphi_fc + 3 * static_cast<std::size_t>(l - 1) * pairs;
         for (std::size_t al = 0; al < C; ++al)
             for (std::size_t be = al; be < C; ++be) {
-                double g[3] = {0.0, 0.0, 0.0};
-                for (std::size_t k = k0; k < k1; ++k) {
-                    const double ca = s.c[al * K + k], cb = s.c[be * K + k];
-                    const double *da = s.dc.data() + (al * K + k) * 3, *db = s.dc.data() + (be * K + k) * 3;
-                    for (int c = 0; c < 3; ++c) g[c] += da[c] * cb + ca * db[c];
-                }
                 double* d = out + 3 * pair_index(al, be, C);
-                d[0] = g[0];
-                d[1] = g[1];
-                d[2] = g[2];
+                for (std::size_t x = 0; x < 3; ++x)
+                    d[x] = s.P[(x * C + al) * C + be] + s.P[(x * C + be) * C + al];
             }
     }
 }
