@@ -68,11 +68,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--r-on", type=float, default=None, help="start of the smooth switching to zero at the cutoff, Å")
     p.add_argument("--recipe", choices=("recommended", "paper"), default="recommended",
                    help="recommended (default): 10 radial functions of the paper's families plus angular "
-                        "invariants (l_max 5) in a linear loss, short-range walls below the closest training distances and the "
-                        "stability checks; paper: the paper's 18 radial functions alone, no walls, no checks")
+                        "invariants (l_max 5) in a linear loss, short-range walls below the closest training "
+                        "distances and the stability checks; paper: the paper's 18 radial functions alone, "
+                        "no walls, no checks")
     p.add_argument("--walls", type=_walls, default=None,
-                   help="strength of the short-range walls at the training floors, eV per amu of the pair's reduced mass "
-                        "(water: O-O 8 x, O-H 0.95 x, H-H 0.5 x this in eV), or 'none' "
+                   help="strength of the short-range walls at the training floors, eV per amu of the pair's "
+                        "reduced mass (water: O-O 8 x, O-H 0.95 x, H-H 0.5 x this in eV), or 'none' "
                         "(default: 1000 for the recommended recipe, none for the paper's)")
     p.add_argument("--no-checks", action="store_true",
                    help="skip the stability checks (scan of compressed pairs, short MD probes)")

@@ -56,8 +56,8 @@ RECOMMENDED_ANGULAR = Angular((("gauss", 0.7), ("gauss", 1.0), ("gauss", 1.5), (
 #: test force error by 0-5 %, less than l_max 5 gains over l_max 4 (benchmarks/RESULTS.md, Table 1;
 #: benchmarks/FIDELITY.md). With ``loss="quadratic"`` only the radial invariants enter the quadratic
 #: block (Table 1's quadratic row).
-RECOMMENDED = {"descriptors": (RECOMMENDED_RADIAL, RECOMMENDED_ANGULAR), "loss": "linear", "quadratic_descriptors": 1,
-               "walls": WALL_STRENGTH_EV_PER_AMU, "checks": True}
+RECOMMENDED = {"descriptors": (RECOMMENDED_RADIAL, RECOMMENDED_ANGULAR), "loss": "linear",
+               "quadratic_descriptors": 1, "walls": WALL_STRENGTH_EV_PER_AMU, "checks": True}
 
 
 def resolve_cutoffs(descriptors, dataset) -> tuple:

@@ -31,13 +31,14 @@ __all__ = ["training_floors", "floor_matrix", "wall_descriptor", "wall_strengths
            "StabilityChecks", "WALL_STRENGTH_EV_PER_AMU", "SCAN_FRACTIONS", "PROBE_CONTACT", "PROBE_STEPS"]
 
 #: Strength of the walls per amu of the pair's reduced mass (eV/amu): a wall's energy is
-#: ~strength * (1 - r / floor)^3 just below the floor. For water: O-O 8000 eV (0.27 eV and 13 eV/Å at
-#: 3 % below its 2.29 Å floor, 2.8 eV and 70 eV/Å at 6 %), O-H 948 eV, H-H 504 eV. One strength for every pair was too weak for the heavy
-#: pair or too stiff for the light ones: at 1000 eV learned runs of the bundled water brought O-O pairs
-#: to 2.13 Å, 7 % below their floor (2.22 Å with these walls; CP2K 2.28 Å); at 10,000 eV the light
-#: pairs' walls were too stiff for a 0.5 fs step (atoms kicked by more than 1 Å in one step). (A
-#: dense state that some learned runs fell into, O-O piled up below the floor, came from the
-#: quadratic loss, not from the walls: see RECOMMENDED in model_fit.py.)
+#: ~strength * (1 - r / floor)^3 just below the floor. For water: O-O 8000 eV (0.27 eV and 13 eV/Å
+#: at 3 % below its 2.29 Å floor, 2.8 eV and 70 eV/Å at 6 %), O-H 948 eV, H-H 504 eV. One strength
+#: for every pair was too weak for the heavy pair or too stiff for the light ones: at 1000 eV learned
+#: runs of the bundled water brought O-O pairs to 2.13 Å, 7 % below their floor (2.22 Å with these
+#: walls; CP2K 2.28 Å); at 10,000 eV the light pairs' walls were too stiff for a 0.5 fs step (atoms
+#: kicked by more than 1 Å in one step). (A dense state that some learned runs fell into, O-O piled
+#: up below the floor, came from the quadratic loss, not from the walls: see RECOMMENDED in
+#: model_fit.py.)
 WALL_STRENGTH_EV_PER_AMU = 1000.0
 #: Distances of the scan, as fractions of the pair's floor.
 SCAN_FRACTIONS = (0.95, 0.9, 0.8, 0.7, 0.6)
@@ -93,10 +94,7 @@ def wall_descriptor(names, floors: dict, strength):
     M = len(functions)
     A = np.zeros((S, S * M))
     for p, (a, b) in enumerate(pairs):
-        if isinstance(strength, dict):
-            x = strength.get(f"{names[a]}-{names[b]}", strength.get(f"{names[b]}-{names[a]}"))
-        else:
-            x = strength
+        x = strength[f"{names[a]}-{names[b]}"] if isinstance(strength, dict) else strength
         A[a, b * M + p] = A[b, a * M + p] = float(x)
     return Radial(functions, r_cut=max(r for _, r in functions) * (1 + 1e-9) + 1e-6), A
 
