@@ -235,6 +235,40 @@ def _run_files(toy, tmp_path):
     return str(model), str(tmp_path / "start.extxyz")
 
 
+def test_simulation_records_the_uncertainty_with_the_forces_of_thermo_steps(toy):
+    """A tracked run records at every thermo row the largest uncertainty of that configuration (as
+    evaluated apart); the forces of those steps come from the invariants' gradients (one pass for both)
+    and equal the plain forces to rounding, so the trajectory is the same."""
+    from mldyn import _core
+    from mldyn.md import Simulation
+
+    _, data, report = toy
+    model = report.model
+
+    def start():
+        return Simulation(model, data.positions_fnc[3], data.species_n, CELL, dt=0.1, temperature=300.0, seed=3)
+
+    plain, tracked = start(), start()
+    tracked.track_uncertainty()
+    _, plain_thermo = plain.run_recording(30, thermo_every=10)
+    _, thermo = tracked.run_recording(30, thermo_every=10)
+    assert "uncertainty" not in plain_thermo
+    assert list(thermo["step"]) == [10, 20, 30]
+    assert np.all(thermo["uncertainty"] > 0)
+    u = model.force_uncertainty(tracked.positions, tracked.species_n, CELL)
+    assert thermo["uncertainty"][-1] == pytest.approx(u.max(), rel=1e-9)
+    assert thermo["uncertain_atom"][-1] == np.argmax(u)
+    # step 30's forces came from the gradient pass (the toy model has a quadratic block: -(A + B phi) . dphi)
+    scale = np.abs(plain.forces).max()
+    np.testing.assert_allclose(tracked.forces, model.forces(tracked.positions, tracked.species_n, CELL),
+                               rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(tracked.positions, plain.positions, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(tracked.forces, plain.forces, rtol=0, atol=1e-9 * scale)
+    other = _core.ForceCovariance(5, [[0], [0]], [np.ones(1), np.ones(1)], [1.0, 1.0])
+    with pytest.raises(ValueError, match="force covariance was made for 5 parameters per species, the model has"):
+        tracked.core.set_force_covariance(other)
+
+
 def test_run_writes_the_largest_uncertainty_at_every_thermo_line(toy, tmp_path, capsys):
     model, start = _run_files(toy, tmp_path)
     rc = cli.main(["run", model, "--init", start, "--steps", "45", "--temperature", "300", "-o", str(tmp_path / "r"), "--dt", "0.1",

@@ -51,6 +51,10 @@ void export_simulation(py::module_& m) {
         .def_property_readonly("neighbour_list_builds",
                                &Simulation::neighbour_list_builds)
         .def("set_force_cap", &Simulation::set_force_cap, py::arg("cap"))
+        .def("set_force_covariance",
+             [](Simulation& s, std::shared_ptr<ForceCovariance> c) { s.set_force_covariance(std::move(c)); },
+             py::arg("covariance").none(true),
+             "Record the largest per-agent force uncertainty (eV/Å) at every thermo row (None: stop).")
         .def("set_contact_limits",
              [](Simulation& s, const DoubleArray& limits) { s.set_contact_limits(to_vector(limits)); },
              py::arg("limits"), "Contact limits (S, S) in Å; a step bringing atoms closer fails (<= 0: no check).")
@@ -95,6 +99,10 @@ void export_simulation(py::module_& m) {
                  thermo["clipped"] = to_array(rec.thermo_clipped, {nt});
                  const py::ssize_t S = s.model().n_species();
                  thermo["closest"] = to_array(rec.thermo_closest, {nt, S * (S + 1) / 2});
+                 if (s.tracks_uncertainty()) {
+                     thermo["uncertainty"] = to_array(rec.thermo_uncertainty, {nt});
+                     thermo["uncertain_atom"] = to_array(rec.thermo_uncertain_atom, {nt});
+                 }
                  return py::make_tuple(frames, thermo, error.empty() ? py::object(py::none()) : py::str(error));
              },
              py::arg("n_steps"), py::arg("frame_every") = 0, py::arg("thermo_every") = 0,

@@ -5,9 +5,11 @@
 #include <limits>
 #include <sstream>
 #include <stdexcept>
+#include <string>
 
 #include "detail/separations.hpp"
 #include "detail/simd.hpp"
+#include "mldyn/design.hpp"
 
 namespace mldyn {
 
@@ -196,6 +198,36 @@ void Evaluator::forces(const Cell& cell, const double* positions_nc, const int* 
                                              phi_.data() + i * F, forces_nc + 3 * i);
         if (loss_n) loss_n[i] = h;
     });
+}
+
+void Evaluator::forces_and_leverage(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
+                                    NeighbourMethod method, const ForceCovariance& covariance, double* forces_nc,
+                                    double* loss_n, double* leverage_n) {
+    if (!model_) throw std::logic_error("evaluator: forces need a model (this evaluator has only descriptors)");
+    const std::size_t F = descriptors_->n_features(), Fq = model_->n_quadratic();
+    if (n_fit_parameters(F, Fq) != covariance.n_parameters())
+        throw std::invalid_argument("force covariance: made for " + std::to_string(covariance.n_parameters()) +
+                                    " parameters per species, the model has " + std::to_string(n_fit_parameters(F, Fq)));
+    std::lock_guard<std::mutex> guard(scratch_.mutex);
+    phi_.resize(n * F);
+    dphi_.resize(3 * n * F);
+    sweep(cell, positions_nc, species_n, n, method, [&](std::size_t i, ThreadScratch& ts) {
+        double *phi = phi_.data() + i * F, *dphi = dphi_.data() + 3 * i * F, *g = ts.model.grad.data();
+        descriptors_->features_and_gradients(ts.env, ts.parts, phi, dphi);
+        const double h = model_->loss_gradient(static_cast<std::size_t>(species_n[i]), phi, g);
+        double fx = 0.0, fy = 0.0, fz = 0.0;
+        for (std::size_t f = 0; f < F; ++f) {
+            fx -= g[f] * dphi[3 * f];
+            fy -= g[f] * dphi[3 * f + 1];
+            fz -= g[f] * dphi[3 * f + 2];
+        }
+        double* force = forces_nc + 3 * i;
+        force[0] = fx;
+        force[1] = fy;
+        force[2] = fz;
+        if (loss_n) loss_n[i] = h;
+    });
+    covariance.leverage(phi_.data(), dphi_.data(), species_n, n, F, Fq, leverage_n);
 }
 
 }  // namespace mldyn

@@ -2,10 +2,12 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 
+#include "mldyn/design.hpp"
 #include "mldyn/units.hpp"
 
 namespace mldyn {
@@ -215,12 +217,35 @@ void Simulation::set_state(const std::vector<double>& positions_nc, const std::v
     v_ = velocities_nc;
     step_ = step;
     time_ = time;
+    uncertainty_step_ = -1;
     compute_forces();
 }
 
-void Simulation::compute_forces() {
+void Simulation::set_force_covariance(std::shared_ptr<const ForceCovariance> covariance) {
+    const AgentLossModel& m = model();
+    if (covariance && covariance->n_parameters() != n_fit_parameters(m.n_features(), m.n_quadratic()))
+        throw std::invalid_argument("simulation: the force covariance was made for " +
+                                    std::to_string(covariance->n_parameters()) + " parameters per species, the model has " +
+                                    std::to_string(n_fit_parameters(m.n_features(), m.n_quadratic())));
+    covariance_ = std::move(covariance);
+    uncertainty_step_ = -1;
+}
+
+void Simulation::compute_forces(bool uncertainty) {
     const std::size_t n = species_.size();
-    evaluator_.forces(cell_, q_.data(), species_.data(), n, method_, f_.data(), loss_.data());
+    if (uncertainty) {
+        uncertainty_.resize(n);
+        evaluator_.forces_and_leverage(cell_, q_.data(), species_.data(), n, method_, *covariance_, f_.data(),
+                                       loss_.data(), uncertainty_.data());
+        const std::vector<SpeciesCovariance>& sc = covariance_->species();
+        for (std::size_t i = 0; i < n; ++i) {  // leverage -> sqrt(noise_variance_s h); NaN stays NaN
+            const std::size_t s = static_cast<std::size_t>(species_[i]);
+            const double noise = s < sc.size() ? sc[s].noise_variance : std::numeric_limits<double>::quiet_NaN();
+            uncertainty_[i] = std::sqrt(noise * uncertainty_[i]);
+        }
+    } else {
+        evaluator_.forces(cell_, q_.data(), species_.data(), n, method_, f_.data(), loss_.data());
+    }
     if (force_cap_ > 0.0) {
         for (std::size_t i = 0; i < n; ++i) {
             double* f = f_.data() + 3 * i;
@@ -313,6 +338,18 @@ void Simulation::record(long frame_every, long thermo_every, Recording& rec) con
         const int S = model().n_species();
         for (int s = 0; s < S; ++s)
             for (int a = s; a < S; ++a) rec.thermo_closest.push_back(closest(s, a));
+        if (covariance_) {
+            double largest = std::numeric_limits<double>::quiet_NaN();
+            long atom = -1;
+            if (uncertainty_step_ == step_)
+                for (std::size_t i = 0; i < uncertainty_.size(); ++i)
+                    if (uncertainty_[i] > largest || (atom < 0 && !std::isnan(uncertainty_[i]))) {
+                        largest = uncertainty_[i];
+                        atom = static_cast<long>(i);
+                    }
+            rec.thermo_uncertainty.push_back(largest);
+            rec.thermo_uncertain_atom.push_back(atom);
+        }
     }
 }
 
@@ -330,6 +367,8 @@ void Simulation::run(long n_steps, long frame_every, long thermo_every, Recordin
     std::vector<double> q0, v0, f0, l0, e0, ve0;
     for (long s = 0; s < n_steps; ++s) {
         q0 = q_; v0 = v_; f0 = f_; l0 = loss_; e0 = eta_; ve0 = veta_;
+        // the uncertainty of a thermo row's configuration comes with the forces of the step to it
+        const bool uncertainty = covariance_ && rec && thermo_every > 0 && (step_ + 1) % thermo_every == 0;
         const long clipped0 = clipped_total_;
         if (nvt_) chain_half_step(half);
         if (learning)
@@ -356,7 +395,7 @@ void Simulation::run(long n_steps, long frame_every, long thermo_every, Recordin
             problem = why.str();
         } else {
             try {
-                compute_forces();
+                compute_forces(uncertainty);
                 if (!all_finite(f_)) problem = "forces became NaN or inf";
                 else problem = contact_problem();
             } catch (const std::invalid_argument& e) {
@@ -378,6 +417,7 @@ void Simulation::run(long n_steps, long frame_every, long thermo_every, Recordin
         if (nvt_) chain_half_step(half);
         ++step_;
         time_ += dt_;
+        if (uncertainty) uncertainty_step_ = step_;
         if (rec) record(frame_every, thermo_every, *rec);
     }
 }

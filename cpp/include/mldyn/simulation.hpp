@@ -30,6 +30,10 @@ struct Recording {
     std::vector<long> thermo_step, thermo_clipped;
     std::vector<double> thermo_time, thermo_kinetic, thermo_temperature, thermo_half_loss, thermo_mean_loss,
         thermo_conserved, thermo_closest;
+    /// With a force covariance (Simulation::set_force_covariance): the largest per-agent force
+    /// uncertainty (eV/Å) of each thermo row's configuration and its atom (NaN and -1 if none).
+    std::vector<double> thermo_uncertainty;
+    std::vector<long> thermo_uncertain_atom;
     void clear();
 };
 
@@ -88,6 +92,13 @@ public:
     /// counts): a step that brings two atoms of species s and a closer than the limit fails like a
     /// NaN, naming the atoms. <= 0 (or an empty vector) disables the check.
     void set_contact_limits(const std::vector<double>& limits_ss);
+    /// Evaluate the per-agent force uncertainty sqrt(noise_variance_s h_k) (eV/Å, see
+    /// force_covariance.hpp) of every thermo row's configuration, together with the forces of the
+    /// step that reaches it (Evaluator::forces_and_leverage: the forces of those steps then equal
+    /// the plain ones to rounding only). Null switches it off. Throws std::invalid_argument if the
+    /// covariance does not fit the model.
+    void set_force_covariance(std::shared_ptr<const ForceCovariance> covariance);
+    bool tracks_uncertainty() const { return covariance_ != nullptr; }
     /// Closest distance (Å) between atoms of species s and a at the current positions (+inf if
     /// none within the cutoff), and one such pair of atoms (i of species s, j of species a).
     double closest(int s, int a, std::size_t* i = nullptr, std::size_t* j = nullptr) const;
@@ -149,7 +160,8 @@ public:
     void set_clipped_count(long c) { clipped_total_ = c; }
 
 private:
-    void compute_forces();
+    /// Forces (and losses) at the current positions; with `uncertainty`, also uncertainty_.
+    void compute_forces(bool uncertainty = false);
     /// Why the current positions break a contact limit, or "" (see set_contact_limits).
     std::string contact_problem() const;
     void record(long frame_every, long thermo_every, Recording& rec) const;
@@ -175,6 +187,9 @@ private:
     double max_displacement_ = 0.0;
     long clipped_total_ = 0;
     std::vector<double> contact_limit_;  // S x S, Å; empty: no check
+    std::shared_ptr<const ForceCovariance> covariance_;
+    std::vector<double> uncertainty_;    // n, eV/Å, of the positions at step uncertainty_step_
+    long uncertainty_step_ = -1;
 };
 
 }  // namespace mldyn

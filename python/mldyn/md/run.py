@@ -105,6 +105,8 @@ def _build_simulation(cfg: RunConfig, model, symbols, pos, vel, cell33) -> Simul
                      max_displacement=cfg.max_displacement, per_species_thermostat=cfg.thermostat == "per-species",
                      masses_n=atom_masses(cfg, model, symbols))
     sim.core.set_contact_limits(contact_limits(model, cfg.contact_limit))
+    if cfg.uncertainty:
+        sim.track_uncertainty()  # recorded at every thermo row, with the forces of the step to it
     return sim
 
 
@@ -319,7 +321,7 @@ def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, pro
                                   f"whole frames at step {files.last_step}, with a checkpoint at step {s}; "
                                   f"continue with: mldyn run --restart {rundir}")
             nxt = min(cfg.steps, (s // cfg.checkpoint_every + 1) * cfg.checkpoint_every, s + chunk)
-            if cfg.uncertainty:  # stop at every thermo line: the uncertainty is evaluated there
+            if watch.limit is not None and watch.on == "stop":  # stop at the first thermo line above the limit
                 nxt = min(nxt, (s // cfg.thermo_every + 1) * cfg.thermo_every)
             if stop_at is not None:
                 nxt = min(nxt, max(stop_at, s + 1))
@@ -339,10 +341,9 @@ def _advance(cfg: RunConfig, rundir: Path, sim: Simulation, files: RunFiles, pro
                            f"another frame")
                 (rundir / "stopped.txt").write_text(message + "\n")  # why, for `mldyn compare` and later readers
                 raise RunFailed(message) from None
-            if cfg.uncertainty and len(thermo["step"]) and int(thermo["step"][-1]) == sim.step:
-                u_max, k_max = uncertainty_now(sim)
-                thermo = {**thermo, "uncertainty": np.append(np.full(len(thermo["step"]) - 1, np.nan), u_max)}
-                watch.see(sim.step, u_max, k_max, files.symbols)
+            if cfg.uncertainty:
+                for st, u, k in zip(thermo["step"], thermo["uncertainty"], thermo["uncertain_atom"]):
+                    watch.see(int(st), float(u), int(k), files.symbols)
             files.add_recorded(frames, thermo)
             temps.extend(thermo["temperature"].tolist())
             if watch.stop_message:

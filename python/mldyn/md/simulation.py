@@ -9,6 +9,7 @@ from .. import _core
 from ..cell import make_cell
 from ..invariants import NEIGHBOUR_METHODS, as_positions
 from ..model import AgentLossModel
+from ..uncertainty import require_covariance
 
 __all__ = ["Simulation", "SimulationError", "maxwell_boltzmann", "ENSEMBLES", "default_ensemble"]
 
@@ -113,6 +114,13 @@ class Simulation:
                 raise ValueError(f"max_displacement must be positive (Å), got {max_displacement}")
             self._sim.set_max_displacement(float(max_displacement))
 
+    def track_uncertainty(self, enabled: bool = True) -> None:
+        """Record the largest per-agent force uncertainty (eV/Å, see :mod:`mldyn.uncertainty`) at every
+        thermo row of :meth:`run_recording` (keys ``uncertainty`` and ``uncertain_atom``). It is computed
+        with the forces of the step that reaches the row, for less than a separate evaluation costs;
+        those steps' forces then equal the plain ones to rounding, not bit for bit."""
+        self._sim.set_force_covariance(require_covariance(self.model) if enabled else None)
+
     def run(self, n_steps: int, callback: Callable[["Simulation"], object] | None = None, every: int = 0) -> None:
         """Advance ``n_steps`` steps. If ``callback`` is given it is called with this
         simulation every ``every`` steps (and after the last step); the steps in
@@ -138,7 +146,8 @@ class Simulation:
         after every step that is a multiple of ``frame_every`` (keys step, time (fs), positions,
         velocities, forces (F, n, 3; Å, Å/fs, eV/Å), half_loss, kinetic, thermostat (eV),
         temperature (K)) and of ``thermo_every`` (step, time, kinetic, temperature, half_loss,
-        mean_loss, conserved (eV; NaN if none), clipped). 0 records nothing.
+        mean_loss, conserved (eV; NaN if none), clipped, closest (Å), and with :meth:`track_uncertainty`
+        uncertainty (eV/Å) and uncertain_atom). 0 records nothing.
         Raises :class:`SimulationError` (carrying what was recorded) if a step fails."""
         frames, thermo, error = self._sim.run(int(n_steps), int(frame_every), int(thermo_every))
         if error is not None:
