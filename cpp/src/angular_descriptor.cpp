@@ -35,15 +35,41 @@ struct SpeciesTerms {
 
 struct AngularScratch final : DescriptorScratch {
     AngularScratch(std::size_t n_species, std::size_t C, std::size_t K)
-        : species(n_species), c(C * K), dc(3 * C * K), cT(C * K), S(C * C), G(C * K), P(3 * C * C) {}
+        : species(n_species), c(C * K), dc(3 * C * K), cT(C * K + simd::kLanes), S(C * C + simd::kLanes),
+          G(C * K + simd::kLanes), P(3 * C * C) {}
     std::vector<SpeciesTerms> species;
     std::vector<double> c;   // moments c[alpha * K + k]
     std::vector<double> dc;  // d c / d q_agent, k-major: dc[(k * 3 + coordinate) * C + alpha]
+    // cT, S and G end in kLanes spare entries: the small-C kernels load and store whole vectors.
     std::vector<double> cT;  // the moments k-major: cT[k * C + alpha] (moments writes both)
     std::vector<double> S;   // one degree's coefficients as a symmetric C x C matrix
     std::vector<double> G;   // dH / dc, k-major: G[k * C + alpha]
     std::vector<double> P;   // one degree's sum_k dc[k, alpha] c[k, beta]: P[(coordinate * C + alpha) * C + beta]
 };
+
+/// The solid-harmonic recursion's coefficients up to kMaxL: diag[l] for the diagonal step from l,
+/// up[l][m] and back[l][m] for the upward step at fixed m. Computed once (they cost ~50 square
+/// roots and divisions, as much as the harmonics of a few neighbours).
+struct RecursionCoefficients {
+    static constexpr int kL = AngularDescriptor::kMaxL;
+    double diag[kL], up[kL][kL], back[kL][kL];
+};
+
+const RecursionCoefficients& recursion_coefficients() {
+    static const RecursionCoefficients table = [] {
+        RecursionCoefficients t{};
+        for (int l = 0; l < RecursionCoefficients::kL; ++l) {
+            t.diag[l] = std::sqrt((l == 0 ? 2.0 : 1.0) * (2.0 * l + 1.0) / (2.0 * l + 2.0));
+            for (int m = 0; m <= l; ++m) {
+                const double norm = std::sqrt((l + m + 1.0) * (l - m + 1.0));
+                t.up[l][m] = (2.0 * l + 1.0) / norm;
+                t.back[l][m] = std::sqrt((l + m) * (l - m + 0.0)) / norm;
+            }
+        }
+        return t;
+    }();
+    return table;
+}
 
 /// Real spherical harmonics Y_l^mu (Racah's normalisation) of the unit vectors (x, y, z)[b] for
 /// l <= L, and their gradients with respect to (x, y, z), by the recursion for regular solid
@@ -57,17 +83,7 @@ MLDYN_MULTIVERSION void harmonics(int L, const double* x, const double* y, const
     constexpr std::size_t kMaxK = (AngularDescriptor::kMaxL + 1) * (AngularDescriptor::kMaxL + 1);
     const std::size_t K = static_cast<std::size_t>((L + 1) * (L + 1));
     const v4 zero = simd::broadcast4(0.0);
-    // The recursion's coefficients: diag[l] for the diagonal step from l, up[l][m] and back[l][m] upward.
-    constexpr int kL = AngularDescriptor::kMaxL;
-    double diag[kL], up[kL][kL], back[kL][kL];
-    for (int l = 0; l < L; ++l) {
-        diag[l] = std::sqrt((l == 0 ? 2.0 : 1.0) * (2.0 * l + 1.0) / (2.0 * l + 2.0));
-        for (int m = 0; m <= l; ++m) {
-            const double norm = std::sqrt((l + m + 1.0) * (l - m + 1.0));
-            up[l][m] = (2.0 * l + 1.0) / norm;
-            back[l][m] = std::sqrt((l + m) * (l - m + 0.0)) / norm;
-        }
-    }
+    const auto& [diag, up, back] = recursion_coefficients();
     for (std::size_t b = 0; b < n; b += 4) {
         const v4 X = simd::load4(x + b), Yv = simd::load4(y + b), Z = simd::load4(z + b);
         v4 v[kMaxK], gx[kMaxK], gy[kMaxK], gz[kMaxK];
@@ -113,6 +129,22 @@ MLDYN_MULTIVERSION void harmonics(int L, const double* x, const double* y, const
             simd::store4(dY + (3 * k + 1) * stride + b, gy[k]);
             simd::store4(dY + (3 * k + 2) * stride + b, gz[k]);
         }
+    }
+}
+
+/// Calls body(std::integral_constant<size_t, C>) for C = 1..kLanes and returns true; false for larger C.
+/// Kernels over the C channels of one harmonic then keep one vector per channel in registers.
+template <class Body> MLDYN_INLINE bool with_fixed_channels(std::size_t C, Body&& body) {
+    switch (C) {
+        case 1: body(std::integral_constant<std::size_t, 1>{}); return true;
+        case 2: body(std::integral_constant<std::size_t, 2>{}); return true;
+        case 3: body(std::integral_constant<std::size_t, 3>{}); return true;
+        case 4: body(std::integral_constant<std::size_t, 4>{}); return true;
+        case 5: body(std::integral_constant<std::size_t, 5>{}); return true;
+        case 6: body(std::integral_constant<std::size_t, 6>{}); return true;
+        case 7: body(std::integral_constant<std::size_t, 7>{}); return true;
+        case 8: body(std::integral_constant<std::size_t, 8>{}); return true;
+        default: return false;
     }
 }
 
@@ -169,7 +201,20 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
         for (std::size_t m = 0; m < M; ++m) {
             const double* w = t.w.data() + m * st;
             double* c = s.c.data() + (a * M + m) * K;
-            for (std::size_t k = 1; k < K; ++k) {
+            std::size_t k = 1;
+            for (; k + 4 <= K; k += 4) {  // four harmonics per pass over the neighbours, reduced together
+                const double* Y = t.Y.data() + k * st;
+                simd::v4 s0 = simd::broadcast4(0.0), s1 = s0, s2 = s0, s3 = s0;
+                for (std::size_t b = 0; b < n; b += 4) {
+                    const simd::v4 wb = simd::load4(w + b);
+                    s0 += wb * simd::load4(Y + b);
+                    s1 += wb * simd::load4(Y + st + b);
+                    s2 += wb * simd::load4(Y + 2 * st + b);
+                    s3 += wb * simd::load4(Y + 3 * st + b);
+                }
+                simd::store4(c + k, simd::sums(s0, s1, s2, s3));
+            }
+            for (; k < K; ++k) {
                 const double* Y = t.Y.data() + k * st;
                 simd::v4 sum = simd::broadcast4(0.0);
                 for (std::size_t b = 0; b < n; b += 4) sum += simd::load4(w + b) * simd::load4(Y + b);
@@ -235,7 +280,35 @@ MLDYN_MULTIVERSION void AngularDescriptor::power_spectrum(const DescriptorScratc
     const auto& s = static_cast<const AngularScratch&>(base);
     const std::size_t C = channels();
     const std::size_t pairs = C * (C + 1) / 2;
-    // phi[l, alpha <= beta] = sum_k cT[k, alpha] cT[k, beta]: per k and alpha one contiguous run of beta.
+    // phi[l, alpha <= beta] = sum_k cT[k, alpha] cT[k, beta]. Up to kLanes channels: per degree the
+    // C x C Gram matrix, row alpha one vector over beta kept in a register over k (lanes past C unused).
+    const bool done = with_fixed_channels(C, [&](auto fixed_c) MLDYN_LAMBDA_INLINE {
+        constexpr std::size_t Cc = decltype(fixed_c)::value;
+        simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
+            using V = decltype(zero);
+            // All degrees' rows stored first, then packed: a scalar load right after the vector
+            // store it reads from stalls (measured: 40% of this function's time).
+            double rows[kMaxL][Cc][simd::kLanes];
+            for (int l = 1; l <= l_max_; ++l) {
+                V gram[Cc];
+                for (std::size_t al = 0; al < Cc; ++al) gram[al] = zero;
+                for (std::size_t k = harmonic(l, -l); k <= harmonic(l, l); ++k) {
+                    const double* ck = s.cT.data() + k * Cc;
+                    const V row = simd::load_as<V>(ck);
+                    for (std::size_t al = 0; al < Cc; ++al) gram[al] += ck[al] * row;
+                }
+                for (std::size_t al = 0; al < Cc; ++al) simd::store(rows[l - 1][al], gram[al]);
+            }
+            for (int l = 1; l <= l_max_; ++l) {
+                double* out = phi + static_cast<std::size_t>(l - 1) * pairs;
+                for (std::size_t al = 0; al < Cc; ++al)
+#pragma GCC unroll 8  // a short copy: GCC would otherwise call rep movs, whose start-up costs more
+                    for (std::size_t be = al; be < Cc; ++be) *out++ = rows[l - 1][al][be];
+            }
+        });
+    });
+    if (done) return;
+    // More channels: per k and alpha one contiguous run of beta.
     std::fill(phi, phi + static_cast<std::size_t>(l_max_) * pairs, 0.0);
     for (int l = 1; l <= l_max_; ++l) {
         double* out = phi + static_cast<std::size_t>(l - 1) * pairs;
@@ -314,6 +387,23 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
                 const double coef = gl[pair_index(al, be, C)];
                 s.S[al * C + be] = s.S[be * C + al] = al == be ? 2.0 * coef : coef;
             }
+        // Up to kLanes channels: the rows of S in registers, G[k, .] one vector (its spare lanes are
+        // overwritten by the next k, or land in G's spare entries).
+        const bool done = with_fixed_channels(C, [&](auto fixed_c) MLDYN_LAMBDA_INLINE {
+            constexpr std::size_t Cc = decltype(fixed_c)::value;
+            simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
+                using V = decltype(zero);
+                V rows[Cc];
+                for (std::size_t be = 0; be < Cc; ++be) rows[be] = simd::load_as<V>(s.S.data() + be * Cc);
+                for (std::size_t k = harmonic(l, -l); k <= harmonic(l, l); ++k) {
+                    const double* ck = s.cT.data() + k * Cc;
+                    V Gk = zero;
+                    for (std::size_t be = 0; be < Cc; ++be) Gk += rows[be] * ck[be];
+                    simd::store(s.G.data() + k * Cc, Gk);
+                }
+            });
+        });
+        if (done) continue;
         for (std::size_t k = harmonic(l, -l); k <= harmonic(l, l); ++k) {
             double* Gk = s.G.data() + k * C;
             for (std::size_t be = 0; be < C; ++be) {

@@ -11,11 +11,15 @@
 // MLDYN_NO_DISPATCH for one plain version per function (profiling; with your own -march).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(MLDYN_NO_DISPATCH)
 #define MLDYN_X86_DISPATCH 1
-// x86-64-v3 is AVX2 with FMA (a plain "avx2" clone has no FMA); GCC 12 is the first to dispatch on it.
+// x86-64-v3 is AVX2 with FMA (a plain "avx2" clone has no FMA), x86-64-v4 adds AVX-512 with its
+// 256-bit forms (an "avx512f" clone has FMA only for 512-bit vectors: its 4-wide kernels ran as
+// separate multiplies and adds, 20% of the angular MD step); GCC 12 is the first to dispatch on them.
 #if __GNUC__ >= 12
-#define MLDYN_MULTIVERSION __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
+#define MLDYN_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define MLDYN_HAVE_WIDE_CLONE() __builtin_cpu_supports("x86-64-v4")
 #else
 #define MLDYN_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#define MLDYN_HAVE_WIDE_CLONE() __builtin_cpu_supports("avx512f")
 #endif
 #else
 #define MLDYN_MULTIVERSION
@@ -89,6 +93,14 @@ MLDYN_INLINE v4 load4(const double* p) { return *reinterpret_cast<const v4_unali
 MLDYN_INLINE v4 broadcast4(double x) { return v4{x, x, x, x}; }
 MLDYN_INLINE void store4(double* p, v4 x) { *reinterpret_cast<v4_unaligned*>(p) = x; }
 MLDYN_INLINE double sum(v4 x) { return (x[0] + x[1]) + (x[2] + x[3]); }
+/// {sum(a), sum(b), sum(c), sum(d)} (each in sum's order), in five shuffles and three adds instead of
+/// four separate reductions.
+MLDYN_INLINE v4 sums(v4 a, v4 b, v4 c, v4 d) {
+    typedef long long i4 __attribute__((vector_size(32)));
+    const v4 ab = __builtin_shuffle(a, b, i4{0, 4, 2, 6}) + __builtin_shuffle(a, b, i4{1, 5, 3, 7});
+    const v4 cd = __builtin_shuffle(c, d, i4{0, 4, 2, 6}) + __builtin_shuffle(c, d, i4{1, 5, 3, 7});
+    return __builtin_shuffle(ab, cd, i4{0, 1, 4, 5}) + __builtin_shuffle(ab, cd, i4{2, 3, 6, 7});
+}
 
 /// Eight doubles as two AVX2 registers. GCC holds a v8 that the target cannot keep in one register
 /// in memory: every += of a v8 accumulator goes through the stack (measured: the quadratic loss
@@ -123,7 +135,7 @@ MLDYN_INLINE v8pair positive_part(v8pair x) { return {x.lo > 0.0 ? x.lo : 0.0, x
 /// function, with a generic lambda marked MLDYN_LAMBDA_INLINE, the body is compiled into each clone.
 template <class Body> MLDYN_INLINE void with_v8(Body&& body) {
 #if defined(MLDYN_X86_DISPATCH)
-    if (__builtin_cpu_supports("avx512f")) {
+    if (MLDYN_HAVE_WIDE_CLONE()) {  // the CPUs whose clone is the AVX-512 one
         body(v8{});
         return;
     }
