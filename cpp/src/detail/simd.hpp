@@ -126,6 +126,16 @@ MLDYN_INLINE void store(double* p, v8pair x) {
     store4(p, x.lo);
     store4(p + 4, x.hi);
 }
+/// One vector's two halves added: the first step of reducing several v8 at once (see sums).
+MLDYN_INLINE v4 halves(v8 x) {
+    typedef long long i8 __attribute__((vector_size(64)));
+    const v8 hi = __builtin_shuffle(x, i8{4, 5, 6, 7, 0, 1, 2, 3});
+    const v8 t = x + hi;
+    return v4{t[0], t[1], t[2], t[3]};
+}
+MLDYN_INLINE v4 halves(v8pair x) { return x.lo + x.hi; }
+/// {sum of a's lanes, b's, c's, d's} for 8-lane vectors (a fixed order, not that of sum).
+template <class V> MLDYN_INLINE v4 sums(V a, V b, V c, V d) { return sums(halves(a), halves(b), halves(c), halves(d)); }
 MLDYN_INLINE double sum(v8pair x) { return ((x.lo[0] + x.lo[1]) + (x.lo[2] + x.lo[3])) + ((x.hi[0] + x.hi[1]) + (x.hi[2] + x.hi[3])); }
 /// max(x, 0) lane by lane.
 MLDYN_INLINE v8 positive_part(v8 x) { return x > 0.0 ? x : 0.0; }
