@@ -252,8 +252,8 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
                     }
                     double* dk = s.dc.data() + k * 3 * C + a * M + m0;
                     std::size_t m = 0;
-                    for (; m + 4 <= Mc; m += 4) {  // four sums reduced together (a reduction each costs
-                        const simd::v4 minus = simd::broadcast4(-1.0);  // as much as the block's arithmetic)
+                    for (; m + 4 <= Mc; m += 4) {  // four sums reduced together: fewer shuffles than four
+                        const simd::v4 minus = simd::broadcast4(-1.0);  // reductions one by one
                         simd::store4(dk + m, minus * simd::sums(sx[m], sx[m + 1], sx[m + 2], sx[m + 3]));
                         simd::store4(dk + C + m, minus * simd::sums(sy[m], sy[m + 1], sy[m + 2], sy[m + 3]));
                         simd::store4(dk + 2 * C + m, minus * simd::sums(sz[m], sz[m + 1], sz[m + 2], sz[m + 3]));
@@ -293,8 +293,7 @@ MLDYN_MULTIVERSION void AngularDescriptor::power_spectrum(const DescriptorScratc
         constexpr std::size_t Cc = decltype(fixed_c)::value;
         simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
             using V = decltype(zero);
-            // All degrees' rows stored first, then packed: a scalar load right after the vector
-            // store it reads from stalls (measured: 40% of this function's time).
+            // All degrees' rows stored, then packed into phi row by row.
             double rows[kMaxL][Cc][simd::kLanes];
             for (int l = 1; l <= l_max_; ++l) {
                 V gram[Cc];
