@@ -1,6 +1,6 @@
 """What the per-agent force uncertainty costs in MD: evaluated every 10 steps against the MD step itself.
 
-    python benchmarks/bench_uncertainty.py [--model model.json] [--threads 1 2] [--blocks 7] [--write]
+    python benchmarks/bench_uncertainty.py [--model model.json] [--threads 1 2] [--blocks 40] [--write]
 
 The 384-atom water box of bench.py (128 H2O, 15.64 Å) with the recommended model (`mldyn fit @h2o32`,
 fitted here if --model is not given; linear, about 200 fitted parameters per species). In one process per thread
@@ -63,7 +63,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", help="model file (default: fit the recommended model on @h2o32 here)")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--blocks", type=int, default=7)
+    ap.add_argument("--blocks", type=int, default=40, help="alternating blocks of 10 steps (the minimum of a difference of two timings needs many)")
     ap.add_argument("--write", action="store_true", help="write the section of RESULTS.md")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,18 +16,19 @@ namespace {
 constexpr std::size_t harmonic(int l, int mu) { return static_cast<std::size_t>(l * l + l + mu); }
 
 /// One species' neighbours inside the descriptor's cutoff, and everything per neighbour b:
-/// weights w[m * stride + b] and dw/dr, harmonics Y[k * stride + b] and their gradients with
+/// weights w[m * stride + b], dw/dr and w/r (gradients only), harmonics Y[k * stride + b] and their gradients with
 /// respect to the unit vector, dY[(3 k + c) * stride + b].
 struct SpeciesTerms {
     std::size_t count = 0, stride = 0;
     AgentEnvironment::Neighbours near;               // filtered copy when the environment reaches farther
     const double *ux = nullptr, *uy = nullptr, *uz = nullptr, *inv_r = nullptr;  // the neighbours in use
-    std::vector<double> w, dw, Y, dY;
+    std::vector<double> w, dw, wr, Y, dY;
     void reserve(std::size_t n, std::size_t M, std::size_t K) {
         if (n <= stride && !w.empty()) return;
         stride = std::max<std::size_t>(32, simd::padded(2 * n));
         w.resize(M * stride);
         dw.resize(M * stride);
+        wr.resize(M * stride);
         Y.resize(K * stride);
         dY.resize(3 * K * stride);
     }
@@ -226,6 +227,9 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
         // and block of neighbours the radial (Y u) and tangential vectors are formed once, then every
         // radial function of a chunk of up to 6 (their sums kept in registers) adds its share.
         const std::size_t C = channels();
+        for (std::size_t m = 0; m < M; ++m)  // w / r once, not (dY - (dY . u) u) / r once per harmonic
+#pragma omp simd
+            for (std::size_t b = 0; b < np; ++b) t.wr[m * st + b] = t.w[m * st + b] * t.inv_r[b];
         auto chunk = [&](auto fixed_m, std::size_t m0) MLDYN_LAMBDA_INLINE {
             constexpr std::size_t Mc = decltype(fixed_m)::value;
             simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
@@ -239,15 +243,18 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
                     for (std::size_t b = 0; b < np; b += simd::kLanes) {
                         const V ux = load(t.ux + b), uy = load(t.uy + b), uz = load(t.uz + b);
                         const V Gx = load(gx + b), Gy = load(gy + b), Gz = load(gz + b);
-                        const V y = load(Y + b), ir = load(t.inv_r + b);
+                        const V y = load(Y + b);
                         const V along = Gx * ux + Gy * uy + Gz * uz;
                         const V rx = y * ux, ry = y * uy, rz = y * uz;
-                        const V tx = (Gx - along * ux) * ir, ty = (Gy - along * uy) * ir, tz = (Gz - along * uz) * ir;
+                        const V tx = Gx - along * ux, ty = Gy - along * uy, tz = Gz - along * uz;
                         for (std::size_t m = 0; m < Mc; ++m) {
-                            const V dw = load(t.dw.data() + (m0 + m) * st + b), w = load(t.w.data() + (m0 + m) * st + b);
-                            sx[m] += dw * rx + w * tx;
-                            sy[m] += dw * ry + w * ty;
-                            sz[m] += dw * rz + w * tz;
+                            const V dw = load(t.dw.data() + (m0 + m) * st + b), w = load(t.wr.data() + (m0 + m) * st + b);
+                            sx[m] += dw * rx;  // two multiply-adds each (a + (b + c) would be three)
+                            sx[m] += w * tx;
+                            sy[m] += dw * ry;
+                            sy[m] += w * ty;
+                            sz[m] += dw * rz;
+                            sz[m] += w * tz;
                         }
                     }
                     double* dk = s.dc.data() + k * 3 * C + a * M + m0;
