@@ -137,7 +137,7 @@ void ForceCovariance::leverage(const double* phi_nf, const double* dphi_nfc, con
             const std::vector<std::size_t>& mine = agents[s];
             x.resize(3 * kBlock * m);
             const std::ptrdiff_t n_blocks = static_cast<std::ptrdiff_t>((mine.size() + kBlock - 1) / kBlock);
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1) nowait  // threads done with one species start the next
             for (std::ptrdiff_t b = 0; b < n_blocks; ++b) {
                 const std::size_t first = static_cast<std::size_t>(b) * kBlock;
                 const std::size_t count = std::min(kBlock, mine.size() - first);
