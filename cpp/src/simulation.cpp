@@ -338,10 +338,10 @@ void Simulation::record(long frame_every, long thermo_every, Recording& rec) con
         const int S = model().n_species();
         for (int s = 0; s < S; ++s)
             for (int a = s; a < S; ++a) rec.thermo_closest.push_back(closest(s, a));
-        if (covariance_) {
+        {  // a row every time, NaN and -1 when not evaluated: the columns stay aligned with thermo_step
             double largest = std::numeric_limits<double>::quiet_NaN();
             long atom = -1;
-            if (uncertainty_step_ == step_)
+            if (covariance_ && uncertainty_step_ == step_)
                 for (std::size_t i = 0; i < uncertainty_.size(); ++i)
                     if (uncertainty_[i] > largest || (atom < 0 && !std::isnan(uncertainty_[i]))) {
                         largest = uncertainty_[i];
@@ -405,6 +405,7 @@ void Simulation::run(long n_steps, long frame_every, long thermo_every, Recordin
         if (!problem.empty()) {
             q_ = q0; v_ = v0; f_ = f0; loss_ = l0; eta_ = e0; veta_ = ve0;
             clipped_total_ = clipped0;
+            if (uncertainty) uncertainty_step_ = -1;  // uncertainty_ holds the refused positions' values
             std::ostringstream msg;
             msg << "simulation: step " << step_ + 1 << " failed (" << problem << "); the state is kept at step "
                 << step_;

@@ -30,8 +30,8 @@ struct Recording {
     std::vector<long> thermo_step, thermo_clipped;
     std::vector<double> thermo_time, thermo_kinetic, thermo_temperature, thermo_half_loss, thermo_mean_loss,
         thermo_conserved, thermo_closest;
-    /// With a force covariance (Simulation::set_force_covariance): the largest per-agent force
-    /// uncertainty (eV/Å) of each thermo row's configuration and its atom (NaN and -1 if none).
+    /// The largest per-agent force uncertainty (eV/Å) of each thermo row's configuration and its
+    /// atom, with a force covariance (Simulation::set_force_covariance); NaN and -1 without one.
     std::vector<double> thermo_uncertainty;
     std::vector<long> thermo_uncertain_atom;
     void clear();
