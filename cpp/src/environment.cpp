@@ -40,15 +40,9 @@ const AgentEnvironment::Neighbours& AgentEnvironment::within(std::size_t a, doub
         for (std::vector<double>* v : {&buffer.ux, &buffer.uy, &buffer.uz, &buffer.r, &buffer.inv_r})
             v->resize(buffer.capacity);
     }
-    std::size_t k = 0;
-    for (std::size_t b = 0; b < nb.count; ++b) {  // branch-free: every entry written, kept ones advance k
-        buffer.ux[k] = nb.ux[b];
-        buffer.uy[k] = nb.uy[b];
-        buffer.uz[k] = nb.uz[b];
-        buffer.r[k] = nb.r[b];
-        buffer.inv_r[k] = nb.inv_r[b];
-        k += nb.r[b] < r_cut;
-    }
+    const double* const in[5] = {nb.ux.data(), nb.uy.data(), nb.uz.data(), nb.r.data(), nb.inv_r.data()};
+    double* const out[5] = {buffer.ux.data(), buffer.uy.data(), buffer.uz.data(), buffer.r.data(), buffer.inv_r.data()};
+    const std::size_t k = detail::compact_closer(in, nb.count, r_cut, out);
     buffer.count = k;
     for (std::size_t b = k; b < simd::padded(k); ++b) {
         buffer.ux[b] = buffer.uy[b] = buffer.uz[b] = 0.0;

@@ -20,6 +20,11 @@ std::size_t compact_inside(const double* r2, std::size_t n, double cutoff2, std:
 std::size_t compact_geometry(const double* dx, const double* dy, const double* dz, const double* r2, std::size_t n,
                              double cutoff2, double* ox, double* oy, double* oz, double* or2, bool& coincident);
 
+/// Copies the n pairs' unit vectors, distances and inverse distances (in = out = {ux, uy, uz, r, inv_r})
+/// with r < r_cut (Å) to the front of `out`, in order, and returns how many; each output needs room
+/// for n + 8 entries.
+std::size_t compact_closer(const double* const in[5], std::size_t n, double r_cut, double* const out[5]);
+
 /// For n pairs with separations (x, y, z, Å) and squared distances r (Å²): r becomes the
 /// distance (Å), inv_r its inverse (1/Å) and (x, y, z) the unit vector. AVX-512 uses a
 /// reciprocal square root refined by two Newton steps (a few ulp from the division).
