@@ -265,7 +265,7 @@ def test_simulation_records_the_uncertainty_with_the_forces_of_thermo_steps(toy)
     np.testing.assert_allclose(tracked.positions, plain.positions, rtol=0, atol=1e-10)
     np.testing.assert_allclose(tracked.forces, plain.forces, rtol=0, atol=1e-9 * scale)
     other = _core.ForceCovariance(5, [[0], [0]], [np.ones(1), np.ones(1)], [1.0, 1.0])
-    with pytest.raises(ValueError, match="force covariance was made for 5 parameters per species, the model has"):
+    with pytest.raises(ValueError, match="force covariance: made for 5 parameters per species, the model's invariants give"):
         tracked.core.set_force_covariance(other)
 
 

@@ -5,11 +5,9 @@
 #include <limits>
 #include <sstream>
 #include <stdexcept>
-#include <string>
 
 #include "detail/separations.hpp"
 #include "detail/simd.hpp"
-#include "mldyn/design.hpp"
 
 namespace mldyn {
 
@@ -205,9 +203,7 @@ void Evaluator::forces_and_leverage(const Cell& cell, const double* positions_nc
                                     double* loss_n, double* leverage_n) {
     if (!model_) throw std::logic_error("evaluator: forces need a model (this evaluator has only descriptors)");
     const std::size_t F = descriptors_->n_features(), Fq = model_->n_quadratic();
-    if (n_fit_parameters(F, Fq) != covariance.n_parameters())
-        throw std::invalid_argument("force covariance: made for " + std::to_string(covariance.n_parameters()) +
-                                    " parameters per species, the model has " + std::to_string(n_fit_parameters(F, Fq)));
+    covariance.check_fits(F, Fq);
     std::lock_guard<std::mutex> guard(scratch_.mutex);
     phi_.resize(n * F);
     dphi_.resize(3 * n * F);

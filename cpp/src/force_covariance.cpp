@@ -47,8 +47,8 @@ constexpr std::size_t kRows = 6;   // design rows per register block
 MLDYN_MULTIVERSION void add_leverage(const double* M, std::size_t m, const double* x, double* h) {
     const double* row = M;
     std::size_t j = 0;
-    // Four factor rows times six design rows per pass where the FP registers allow it (24 sums: one
-    // load per two multiply-adds, where two rows at a time need one per 1.5).
+    // Four factor rows times six design rows per pass (24 sums in registers: one load per two
+    // multiply-adds; two rows at a time needed one per 1.5 and ran 10% slower).
     for (; j + 3 < m; j += 4) {  // rows j..j+3: their first j + 1 entries together, then the tails
         const double* r0 = row;
         const double* r1 = r0 + j + 1;
@@ -81,44 +81,29 @@ MLDYN_MULTIVERSION void add_leverage(const double* M, std::size_t m, const doubl
         }
         row += 4 * j + 10;
     }
-    for (; j + 1 < m; j += 2) {  // rows j and j + 1: the first j + 1 entries together, then row j+1's last
-        const double* r0 = row;
-        const double* r1 = row + j + 1;
-        for (std::size_t b = 0; b < 3 * kBlock; b += kRows) {
-            const double *x0 = x + b * m, *x1 = x0 + m, *x2 = x1 + m, *x3 = x2 + m, *x4 = x3 + m, *x5 = x4 + m;
-            double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0;
-#pragma omp simd reduction(+ : a0, a1, a2, a3, a4, a5, c0, c1, c2, c3, c4, c5)
-            for (std::size_t i = 0; i <= j; ++i) {
-                const double u = r0[i], v = r1[i];
-                a0 += u * x0[i]; a1 += u * x1[i]; a2 += u * x2[i]; a3 += u * x3[i]; a4 += u * x4[i]; a5 += u * x5[i];
-                c0 += v * x0[i]; c1 += v * x1[i]; c2 += v * x2[i]; c3 += v * x3[i]; c4 += v * x4[i]; c5 += v * x5[i];
-            }
-            const double w = r1[j + 1];
-            c0 += w * x0[j + 1]; c1 += w * x1[j + 1]; c2 += w * x2[j + 1];
-            c3 += w * x3[j + 1]; c4 += w * x4[j + 1]; c5 += w * x5[j + 1];
-            double* hb = h + b;
-            hb[0] += a0 * a0 + c0 * c0; hb[1] += a1 * a1 + c1 * c1; hb[2] += a2 * a2 + c2 * c2;
-            hb[3] += a3 * a3 + c3 * c3; hb[4] += a4 * a4 + c4 * c4; hb[5] += a5 * a5 + c5 * c5;
-        }
-        row += 2 * j + 3;
-    }
-    if (j < m) {  // the last row of an odd m
+    for (; j < m; ++j) {  // the last m mod 4 rows, one at a time
         for (std::size_t r = 0; r < 3 * kBlock; ++r) {
             double y = 0.0;
             for (std::size_t i = 0; i <= j; ++i) y += row[i] * x[r * m + i];
             h[r] += y * y;
         }
+        row += j + 1;
     }
 }
 
 }  // namespace
 
-void ForceCovariance::leverage(const double* phi_nf, const double* dphi_nfc, const int* species_n, std::size_t n,
-                               std::size_t F, std::size_t Fq, double* h_n) const {
+void ForceCovariance::check_fits(std::size_t F, std::size_t Fq) const {
     const std::size_t P = n_fit_parameters(F, Fq);
     if (P != n_parameters_)
         throw std::invalid_argument("force covariance: made for " + std::to_string(n_parameters_) +
-                                    " parameters per species, the invariants give " + std::to_string(P));
+                                    " parameters per species, the model's invariants give " + std::to_string(P));
+}
+
+void ForceCovariance::leverage(const double* phi_nf, const double* dphi_nfc, const int* species_n, std::size_t n,
+                               std::size_t F, std::size_t Fq, double* h_n) const {
+    check_fits(F, Fq);
+    const std::size_t P = n_parameters_;
     const double nan = std::numeric_limits<double>::quiet_NaN();
     for (std::size_t k = 0; k < n; ++k) h_n[k] = nan;
     // The agents of each species, then one parallel region for all species (a region's start costs

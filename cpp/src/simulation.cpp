@@ -7,7 +7,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "mldyn/design.hpp"
 #include "mldyn/units.hpp"
 
 namespace mldyn {
@@ -222,11 +221,7 @@ void Simulation::set_state(const std::vector<double>& positions_nc, const std::v
 }
 
 void Simulation::set_force_covariance(std::shared_ptr<const ForceCovariance> covariance) {
-    const AgentLossModel& m = model();
-    if (covariance && covariance->n_parameters() != n_fit_parameters(m.n_features(), m.n_quadratic()))
-        throw std::invalid_argument("simulation: the force covariance was made for " +
-                                    std::to_string(covariance->n_parameters()) + " parameters per species, the model has " +
-                                    std::to_string(n_fit_parameters(m.n_features(), m.n_quadratic())));
+    if (covariance) covariance->check_fits(model().n_features(), model().n_quadratic());
     covariance_ = std::move(covariance);
     uncertainty_step_ = -1;
 }

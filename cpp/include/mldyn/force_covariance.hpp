@@ -36,6 +36,10 @@ public:
     std::size_t n_parameters() const { return n_parameters_; }
     const std::vector<SpeciesCovariance>& species() const { return species_; }
 
+    /// Throws std::invalid_argument unless the covariance was made for the parameters of F
+    /// invariants with the quadratic block on the first Fq (n_fit_parameters(F, Fq)).
+    void check_fits(std::size_t n_features, std::size_t n_quadratic) const;
+
     /// Leverage h (n) of every agent from its invariants phi (n x F) and their gradients dphi
     /// (n x F x 3, per Å) with the quadratic block on the first Fq; NaN for an agent whose species
     /// has no fitted parameters. OpenMP over blocks of agents.
