@@ -73,44 +73,51 @@ const RecursionCoefficients& recursion_coefficients() {
 }
 
 /// Real spherical harmonics Y_l^mu (Racah's normalisation) of the unit vectors (x, y, z)[b] for
-/// l <= L, and their gradients with respect to (x, y, z), by the recursion for regular solid
-/// harmonics (Helgaker, Jørgensen, Olsen, eqs. 6.4.70-73) with r^2 = 1: an extension off the unit
+/// l <= L, and with kGradients their gradients with respect to (x, y, z), by the recursion for regular
+/// solid harmonics (Helgaker, Jørgensen, Olsen, eqs. 6.4.70-73) with r^2 = 1: an extension off the unit
 /// sphere whose tangential gradient is the harmonic's (only that is used).
-MLDYN_MULTIVERSION void harmonics(int L, const double* x, const double* y, const double* z, std::size_t n,
-                                  std::size_t stride, double* Y, double* dY) {
+template <bool kGradients, int L>
+MLDYN_INLINE void harmonics_body(const double* x, const double* y, const double* z, std::size_t n,
+                                 std::size_t stride, double* Y, double* dY) {
     // Four neighbours at a time, the recursion in local arrays (in L1 or registers), then stored: a
     // loop over the neighbours per harmonic and coordinate costs more in loop overhead than it computes.
     using simd::v4;
     constexpr std::size_t kMaxK = (AngularDescriptor::kMaxL + 1) * (AngularDescriptor::kMaxL + 1);
-    const std::size_t K = static_cast<std::size_t>((L + 1) * (L + 1));
+    constexpr std::size_t kG = kGradients ? kMaxK : 1;
+    constexpr std::size_t K = static_cast<std::size_t>((L + 1) * (L + 1));
     const v4 zero = simd::broadcast4(0.0);
     const auto& [diag, up, back] = recursion_coefficients();
     for (std::size_t b = 0; b < n; b += 4) {
         const v4 X = simd::load4(x + b), Yv = simd::load4(y + b), Z = simd::load4(z + b);
-        v4 v[kMaxK], gx[kMaxK], gy[kMaxK], gz[kMaxK];
+        v4 v[kMaxK], gx[kG], gy[kG], gz[kG];
         v[0] = simd::broadcast4(1.0);
-        gx[0] = gy[0] = gz[0] = zero;
+        if constexpr (kGradients) gx[0] = gy[0] = gz[0] = zero;
+#pragma GCC unroll 8
         for (int l = 0; l < L; ++l) {
             // Diagonal: C_{l+1,l+1} = f (x C_ll - y S_ll), S_{l+1,l+1} = f (y C_ll + x S_ll).
             const double f = diag[l];
             const std::size_t c0 = harmonic(l, l), s0 = harmonic(l, -l);
             const std::size_t cn = harmonic(l + 1, l + 1), sn = harmonic(l + 1, -(l + 1));
             const v4 C = v[c0], S = l > 0 ? v[s0] : zero;
-            const v4 dCx = gx[c0], dCy = gy[c0], dCz = gz[c0];
-            const v4 dSx = l > 0 ? gx[s0] : zero, dSy = l > 0 ? gy[s0] : zero, dSz = l > 0 ? gz[s0] : zero;
             v[cn] = f * (X * C - Yv * S);
             v[sn] = f * (Yv * C + X * S);
-            gx[cn] = f * (X * dCx - Yv * dSx + C);
-            gy[cn] = f * (X * dCy - Yv * dSy - S);
-            gz[cn] = f * (X * dCz - Yv * dSz);
-            gx[sn] = f * (Yv * dCx + X * dSx + S);
-            gy[sn] = f * (Yv * dCy + X * dSy + C);
-            gz[sn] = f * (Yv * dCz + X * dSz);
+            if constexpr (kGradients) {
+                const v4 dCx = gx[c0], dCy = gy[c0], dCz = gz[c0];
+                const v4 dSx = l > 0 ? gx[s0] : zero, dSy = l > 0 ? gy[s0] : zero, dSz = l > 0 ? gz[s0] : zero;
+                gx[cn] = f * (X * dCx - Yv * dSx + C);
+                gy[cn] = f * (X * dCy - Yv * dSy - S);
+                gz[cn] = f * (X * dCz - Yv * dSz);
+                gx[sn] = f * (Yv * dCx + X * dSx + S);
+                gy[sn] = f * (Yv * dCy + X * dSy + C);
+                gz[sn] = f * (Yv * dCz + X * dSz);
+            }
             // Upward in l at fixed |mu| = m <= l:
             //   Z_{l+1,m} = ((2l+1) z Z_lm - sqrt((l+m)(l-m)) Z_{l-1,m}) / sqrt((l+m+1)(l-m+1)).
+#pragma GCC unroll 8
             for (int m = 0; m <= l; ++m) {
                 const double a = up[l][m], bk = back[l][m];
-                for (int sign : {+1, -1}) {
+#pragma GCC unroll 2
+                for (int sign = 1; sign >= -1; sign -= 2) {
                     if (sign < 0 && m == 0) continue;
                     const int mu = sign * m;
                     const std::size_t k = harmonic(l, mu), kn = harmonic(l + 1, mu);
@@ -118,18 +125,96 @@ MLDYN_MULTIVERSION void harmonics(int L, const double* x, const double* y, const
                     const std::size_t kb = has_back ? harmonic(l - 1, mu) : 0;
                     const v4 Zl = v[k];
                     v[kn] = a * Z * Zl - (has_back ? bk * v[kb] : zero);
-                    gx[kn] = a * (Z * gx[k]) - (has_back ? bk * gx[kb] : zero);
-                    gy[kn] = a * (Z * gy[k]) - (has_back ? bk * gy[kb] : zero);
-                    gz[kn] = a * (Z * gz[k] + Zl) - (has_back ? bk * gz[kb] : zero);
+                    if constexpr (kGradients) {
+                        gx[kn] = a * (Z * gx[k]) - (has_back ? bk * gx[kb] : zero);
+                        gy[kn] = a * (Z * gy[k]) - (has_back ? bk * gy[kb] : zero);
+                        gz[kn] = a * (Z * gz[k] + Zl) - (has_back ? bk * gz[kb] : zero);
+                    }
                 }
             }
         }
+#pragma GCC unroll 64
         for (std::size_t k = 0; k < K; ++k) {
             simd::store4(Y + k * stride + b, v[k]);
-            simd::store4(dY + 3 * k * stride + b, gx[k]);
-            simd::store4(dY + (3 * k + 1) * stride + b, gy[k]);
-            simd::store4(dY + (3 * k + 2) * stride + b, gz[k]);
+            if constexpr (kGradients) {
+                simd::store4(dY + 3 * k * stride + b, gx[k]);
+                simd::store4(dY + (3 * k + 1) * stride + b, gy[k]);
+                simd::store4(dY + (3 * k + 2) * stride + b, gz[k]);
+            }
         }
+    }
+}
+
+/// Calls body(std::integral_constant<int, L>) for the run-time L (1..kMaxL): the recursions unrolled,
+/// their indices known at compile time.
+template <class Body> MLDYN_INLINE void with_fixed_l(int L, Body&& body) {
+    static_assert(AngularDescriptor::kMaxL == 6, "with_fixed_l covers 1..6");
+    switch (L) {
+        case 1: body(std::integral_constant<int, 1>{}); break;
+        case 2: body(std::integral_constant<int, 2>{}); break;
+        case 3: body(std::integral_constant<int, 3>{}); break;
+        case 4: body(std::integral_constant<int, 4>{}); break;
+        case 5: body(std::integral_constant<int, 5>{}); break;
+        default: body(std::integral_constant<int, 6>{});
+    }
+}
+
+MLDYN_MULTIVERSION void harmonics(int L, const double* x, const double* y, const double* z, std::size_t n,
+                                  std::size_t stride, double* Y, double* dY) {
+    with_fixed_l(L, [&](auto fixed_l) MLDYN_LAMBDA_INLINE {
+        harmonics_body<true, decltype(fixed_l)::value>(x, y, z, n, stride, Y, dY);
+    });
+}
+
+/// The harmonics alone (forces need no gradients of them: contract differentiates the recursion backwards).
+MLDYN_MULTIVERSION void harmonic_values(int L, const double* x, const double* y, const double* z, std::size_t n,
+                                        std::size_t stride, double* Y) {
+    with_fixed_l(L, [&](auto fixed_l) MLDYN_LAMBDA_INLINE {
+        harmonics_body<false, decltype(fixed_l)::value>(x, y, z, n, stride, Y, nullptr);
+    });
+}
+
+/// Reverse-mode derivative of the harmonic recursion for one block of four neighbours: given the
+/// harmonics v[k] (as harmonics_body computes them) and the adjoints adj[k] = dE/dY_k (k >= 1), adds
+/// dE/d(x, y, z) = sum_k adj[k] dY_k/d(x, y, z) to (gx, gy, gz). adj is overwritten. The steps of the
+/// forward recursion in reverse order: a degree's adjoints are whole once every degree above it is done.
+template <int L>
+MLDYN_INLINE void harmonics_adjoint(simd::v4 X, simd::v4 Yv, simd::v4 Z, const simd::v4* v, simd::v4* adj,
+                                    simd::v4& gx, simd::v4& gy, simd::v4& gz) {
+    using simd::v4;
+    const auto& [diag, up, back] = recursion_coefficients();
+#pragma GCC unroll 8
+    for (int l = L - 1; l >= 0; --l) {
+#pragma GCC unroll 8
+        for (int m = l; m >= 0; --m) {
+            const double a = up[l][m], bk = back[l][m];
+#pragma GCC unroll 2
+            for (int sign = -1; sign <= 1; sign += 2) {
+                if (sign < 0 && m == 0) continue;
+                const int mu = sign * m;
+                const std::size_t k = harmonic(l, mu), kn = harmonic(l + 1, mu);
+                // v[kn] = a z v[k] - bk v[kb]
+                const v4 an = a * adj[kn];
+                gz += an * v[k];
+                adj[k] += an * Z;
+                if (m <= l - 1) adj[harmonic(l - 1, mu)] -= bk * adj[kn];
+            }
+        }
+        // v[cn] = f (x C - y S), v[sn] = f (y C + x S)
+        const double f = diag[l];
+        const std::size_t c0 = harmonic(l, l), s0 = harmonic(l, -l);
+        const v4 ac = f * adj[harmonic(l + 1, l + 1)], as = f * adj[harmonic(l + 1, -(l + 1))];
+        const v4 C = v[c0];
+        if (l > 0) {
+            const v4 S = v[s0];
+            gx += ac * C + as * S;
+            gy += as * C - ac * S;
+            adj[s0] += as * X - ac * Yv;
+        } else {
+            gx += ac * C;
+            gy += as * C;
+        }
+        adj[c0] += ac * X + as * Yv;
     }
 }
 
@@ -198,28 +283,54 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
         basis_.evaluate_batch(nb.r.data(), nb.inv_r.data(), n, t.w.data(), t.dw.data(), st, true);
         for (std::size_t m = 0; m < M; ++m)
             for (std::size_t b = n; b < np; ++b) t.w[m * st + b] = t.dw[m * st + b] = 0.0;
-        harmonics(l_max_, t.ux, t.uy, t.uz, np, st, t.Y.data(), t.dY.data());
-        for (std::size_t m = 0; m < M; ++m) {
-            const double* w = t.w.data() + m * st;
-            double* c = s.c.data() + (a * M + m) * K;
+        if (keep_gradients)
+            harmonics(l_max_, t.ux, t.uy, t.uz, np, st, t.Y.data(), t.dY.data());
+        else
+            harmonic_values(l_max_, t.ux, t.uy, t.uz, np, st, t.Y.data());
+        // c[a m, k] = sum_b w_m(r_b) Y_k(u_b): four harmonics per pass over the neighbours, with up to
+        // 4 radial functions (known at compile time) in the same pass, so that each loaded Y and w
+        // feeds several multiply-adds (one radial function per pass is bound by the loads).
+        const auto accumulate = [&](auto fixed_m, std::size_t m0) MLDYN_LAMBDA_INLINE {
+            constexpr std::size_t Mc = decltype(fixed_m)::value;
+            using simd::v4;
+            double* c = s.c.data() + (a * M + m0) * K;
+            const double* w = t.w.data() + m0 * st;
             std::size_t k = 1;
-            for (; k + 4 <= K; k += 4) {  // four harmonics per pass over the neighbours, reduced together
+            for (; k + 4 <= K; k += 4) {
                 const double* Y = t.Y.data() + k * st;
-                simd::v4 s0 = simd::broadcast4(0.0), s1 = s0, s2 = s0, s3 = s0;
+                v4 acc[Mc][4];
+                for (std::size_t m = 0; m < Mc; ++m) acc[m][0] = acc[m][1] = acc[m][2] = acc[m][3] = simd::broadcast4(0.0);
                 for (std::size_t b = 0; b < n; b += 4) {
-                    const simd::v4 wb = simd::load4(w + b);
-                    s0 += wb * simd::load4(Y + b);
-                    s1 += wb * simd::load4(Y + st + b);
-                    s2 += wb * simd::load4(Y + 2 * st + b);
-                    s3 += wb * simd::load4(Y + 3 * st + b);
+                    const v4 y0 = simd::load4(Y + b), y1 = simd::load4(Y + st + b), y2 = simd::load4(Y + 2 * st + b),
+                             y3 = simd::load4(Y + 3 * st + b);
+                    for (std::size_t m = 0; m < Mc; ++m) {
+                        const v4 wb = simd::load4(w + m * st + b);
+                        acc[m][0] += wb * y0;
+                        acc[m][1] += wb * y1;
+                        acc[m][2] += wb * y2;
+                        acc[m][3] += wb * y3;
+                    }
                 }
-                simd::store4(c + k, simd::sums(s0, s1, s2, s3));
+                for (std::size_t m = 0; m < Mc; ++m)
+                    simd::store4(c + m * K + k, simd::sums(acc[m][0], acc[m][1], acc[m][2], acc[m][3]));
             }
             for (; k < K; ++k) {
                 const double* Y = t.Y.data() + k * st;
-                simd::v4 sum = simd::broadcast4(0.0);
-                for (std::size_t b = 0; b < n; b += 4) sum += simd::load4(w + b) * simd::load4(Y + b);
-                c[k] = simd::sum(sum);
+                v4 acc[Mc];
+                for (std::size_t m = 0; m < Mc; ++m) acc[m] = simd::broadcast4(0.0);
+                for (std::size_t b = 0; b < n; b += 4) {
+                    const v4 y = simd::load4(Y + b);
+                    for (std::size_t m = 0; m < Mc; ++m) acc[m] += simd::load4(w + m * st + b) * y;
+                }
+                for (std::size_t m = 0; m < Mc; ++m) c[m * K + k] = simd::sum(acc[m]);
+            }
+        };
+        for (std::size_t m0 = 0; m0 < M; m0 += 4) {  // up to four radial functions per pass
+            switch (std::min<std::size_t>(M - m0, 4)) {
+                case 1: accumulate(std::integral_constant<std::size_t, 1>{}, m0); break;
+                case 2: accumulate(std::integral_constant<std::size_t, 2>{}, m0); break;
+                case 3: accumulate(std::integral_constant<std::size_t, 3>{}, m0); break;
+                default: accumulate(std::integral_constant<std::size_t, 4>{}, m0);
             }
         }
         if (!keep_gradients) continue;
@@ -417,7 +528,7 @@ void AngularDescriptor::add_force(const AgentEnvironment&, DescriptorScratch& sc
 
 MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, const double* g, double* force) const {
     auto& s = static_cast<AngularScratch&>(base);
-    const std::size_t M = basis_.size(), C = channels(), K = static_cast<std::size_t>((l_max_ + 1) * (l_max_ + 1));
+    const std::size_t M = basis_.size(), C = channels();
     const std::size_t pairs = C * (C + 1) / 2;
     // G[alpha, k] = dH/dc[alpha, k] = sum_beta S_l[alpha, beta] c[beta, k] with S_l the symmetric matrix of
     // g[l(k), alpha <= beta] (twice g on the diagonal), k-major (G[k * C + alpha]) so that the sum over
@@ -458,29 +569,35 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
         }
     }
     // F_agent = sum_j [A_j u_j + (V_j - (V_j . u_j) u_j) / r_j] with, over the harmonics k,
-    // A_j = sum_k (sum_m G[a m, k] w'_m(r_j)) Y_k(u_j) and V_j = sum_k (sum_m G[a m, k] w_m(r_j)) dY_k(u_j).
-    // One block of kLanes neighbours at a time, its A and V kept in registers over k and m; the
-    // padding has zero weights, so it adds nothing.
+    // A_j = sum_k (sum_m G[a m, k] w'_m(r_j)) Y_k(u_j) and V_j = sum_k T_jk dY_k(u_j), T_jk = sum_m G[a m, k] w_m(r_j).
+    // V is the recursion differentiated backwards from the adjoints T (harmonics_adjoint): about as much
+    // work as the harmonics themselves, where forming and storing dY for every k cost three times that.
+    // One block of kLanes neighbours at a time; the padding has zero weights, so it adds nothing.
     // With M known at compile time (up to 6 radial functions) the block's weights stay in registers
     // over the harmonics instead of being loaded again for each.
     using simd::v4;
     using simd::load4;
+    constexpr std::size_t kMaxK = (kMaxL + 1) * (kMaxL + 1);
     v4 fx = simd::broadcast4(0.0), fy = fx, fz = fx;
-    auto species_blocks = [&](auto fixed_m) MLDYN_LAMBDA_INLINE {
+    auto species_blocks = [&](auto fixed_m, auto fixed_l) MLDYN_LAMBDA_INLINE {
         constexpr std::size_t Mc = decltype(fixed_m)::value;  // 0: M only known at run time
+        constexpr int L = decltype(fixed_l)::value;
+        constexpr std::size_t K = static_cast<std::size_t>((L + 1) * (L + 1));
         for (std::size_t a = 0; a < n_species_; ++a) {
             const SpeciesTerms& t = s.species[a];
             const std::size_t n = t.count, st = t.stride;
             if (!n) continue;
             const double* Ga = s.G.data() + a * M;
             for (std::size_t b = 0; b < n; b += 4) {
-                v4 A = simd::broadcast4(0.0), Vx = A, Vy = A, Vz = A;
-                v4 W[Mc ? Mc : 1], D[Mc ? Mc : 1];
+                v4 A = simd::broadcast4(0.0);
+                v4 W[Mc ? Mc : 1], D[Mc ? Mc : 1], v[kMaxK], adj[kMaxK];
                 if constexpr (Mc > 0)
                     for (std::size_t m = 0; m < Mc; ++m) {
                         W[m] = load4(t.w.data() + m * st + b);
                         D[m] = load4(t.dw.data() + m * st + b);
                     }
+                v[0] = simd::broadcast4(1.0);
+                adj[0] = A;
                 for (std::size_t k = 1; k < K; ++k) {
                     v4 T = simd::broadcast4(0.0), Tp = T;
                     const double* Gk = Ga + k * C;
@@ -497,13 +614,13 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
                             Tp += g * load4(t.dw.data() + m * st + b);
                         }
                     }
-                    const double* gx = t.dY.data() + 3 * k * st + b;
-                    A += Tp * load4(t.Y.data() + k * st + b);
-                    Vx += T * load4(gx);
-                    Vy += T * load4(gx + st);
-                    Vz += T * load4(gx + 2 * st);
+                    v[k] = load4(t.Y.data() + k * st + b);
+                    A += Tp * v[k];
+                    adj[k] = T;
                 }
                 const v4 ux = load4(t.ux + b), uy = load4(t.uy + b), uz = load4(t.uz + b), ir = load4(t.inv_r + b);
+                v4 Vx = simd::broadcast4(0.0), Vy = Vx, Vz = Vx;
+                harmonics_adjoint<L>(ux, uy, uz, v, adj, Vx, Vy, Vz);
                 const v4 along = Vx * ux + Vy * uy + Vz * uz;
                 fx += A * ux + (Vx - along * ux) * ir;
                 fy += A * uy + (Vy - along * uy) * ir;
@@ -511,15 +628,17 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
             }
         }
     };
-    switch (M) {
-        case 1: species_blocks(std::integral_constant<std::size_t, 1>{}); break;
-        case 2: species_blocks(std::integral_constant<std::size_t, 2>{}); break;
-        case 3: species_blocks(std::integral_constant<std::size_t, 3>{}); break;
-        case 4: species_blocks(std::integral_constant<std::size_t, 4>{}); break;
-        case 5: species_blocks(std::integral_constant<std::size_t, 5>{}); break;
-        case 6: species_blocks(std::integral_constant<std::size_t, 6>{}); break;
-        default: species_blocks(std::integral_constant<std::size_t, 0>{});
-    }
+    with_fixed_l(l_max_, [&](auto fixed_l) MLDYN_LAMBDA_INLINE {
+        switch (M) {
+            case 1: species_blocks(std::integral_constant<std::size_t, 1>{}, fixed_l); break;
+            case 2: species_blocks(std::integral_constant<std::size_t, 2>{}, fixed_l); break;
+            case 3: species_blocks(std::integral_constant<std::size_t, 3>{}, fixed_l); break;
+            case 4: species_blocks(std::integral_constant<std::size_t, 4>{}, fixed_l); break;
+            case 5: species_blocks(std::integral_constant<std::size_t, 5>{}, fixed_l); break;
+            case 6: species_blocks(std::integral_constant<std::size_t, 6>{}, fixed_l); break;
+            default: species_blocks(std::integral_constant<std::size_t, 0>{}, fixed_l);
+        }
+    });
     force[0] += simd::sum(fx);
     force[1] += simd::sum(fy);
     force[2] += simd::sum(fz);
