@@ -36,13 +36,12 @@ struct SpeciesTerms {
 
 struct AngularScratch final : DescriptorScratch {
     AngularScratch(std::size_t n_species, std::size_t C, std::size_t K)
-        : species(n_species), c(C * K), dc(3 * C * K), cT(C * K + simd::kLanes), S(C * C + simd::kLanes),
+        : species(n_species), dc(3 * C * K), cT(C * K + simd::kLanes), S(C * C + simd::kLanes),
           G(C * K + simd::kLanes), P(3 * C * C) {}
     std::vector<SpeciesTerms> species;
-    std::vector<double> c;   // moments c[alpha * K + k]
     std::vector<double> dc;  // d c / d q_agent, k-major: dc[(k * 3 + coordinate) * C + alpha]
     // cT, S and G end in kLanes spare entries: the small-C kernels load and store whole vectors.
-    std::vector<double> cT;  // the moments k-major: cT[k * C + alpha] (moments writes both)
+    std::vector<double> cT;  // the moments k-major: cT[k * C + alpha]
     std::vector<double> S;   // one degree's coefficients as a symmetric C x C matrix
     std::vector<double> G;   // dH / dc, k-major: G[k * C + alpha]
     std::vector<double> P;   // one degree's sum_k dc[k, alpha] c[k, beta]: P[(coordinate * C + alpha) * C + beta]
@@ -178,10 +177,8 @@ MLDYN_MULTIVERSION void harmonic_values(int L, const double* x, const double* y,
 /// harmonics v[k] (as harmonics_body computes them) and the adjoints adj[k] = dE/dY_k (k >= 1), adds
 /// dE/d(x, y, z) = sum_k adj[k] dY_k/d(x, y, z) to (gx, gy, gz). adj is overwritten. The steps of the
 /// forward recursion in reverse order: a degree's adjoints are whole once every degree above it is done.
-template <int L>
-MLDYN_INLINE void harmonics_adjoint(simd::v4 X, simd::v4 Yv, simd::v4 Z, const simd::v4* v, simd::v4* adj,
-                                    simd::v4& gx, simd::v4& gy, simd::v4& gz) {
-    using simd::v4;
+template <int L, class V>
+MLDYN_INLINE void harmonics_adjoint(V X, V Yv, V Z, const V* v, V* adj, V& gx, V& gy, V& gz) {
     const auto& [diag, up, back] = recursion_coefficients();
 #pragma GCC unroll 8
     for (int l = L - 1; l >= 0; --l) {
@@ -194,19 +191,19 @@ MLDYN_INLINE void harmonics_adjoint(simd::v4 X, simd::v4 Yv, simd::v4 Z, const s
                 const int mu = sign * m;
                 const std::size_t k = harmonic(l, mu), kn = harmonic(l + 1, mu);
                 // v[kn] = a z v[k] - bk v[kb]
-                const v4 an = a * adj[kn];
+                const V an = a * adj[kn];
                 gz += an * v[k];
                 adj[k] += an * Z;
-                if (m <= l - 1) adj[harmonic(l - 1, mu)] -= bk * adj[kn];
+                if (m <= l - 1) adj[harmonic(l - 1, mu)] = adj[harmonic(l - 1, mu)] - bk * adj[kn];
             }
         }
         // v[cn] = f (x C - y S), v[sn] = f (y C + x S)
         const double f = diag[l];
         const std::size_t c0 = harmonic(l, l), s0 = harmonic(l, -l);
-        const v4 ac = f * adj[harmonic(l + 1, l + 1)], as = f * adj[harmonic(l + 1, -(l + 1))];
-        const v4 C = v[c0];
+        const V ac = f * adj[harmonic(l + 1, l + 1)], as = f * adj[harmonic(l + 1, -(l + 1))];
+        const V C = v[c0];
         if (l > 0) {
-            const v4 S = v[s0];
+            const V S = v[s0];
             gx += ac * C + as * S;
             gy += as * C - ac * S;
             adj[s0] += as * X - ac * Yv;
@@ -262,9 +259,9 @@ std::unique_ptr<DescriptorScratch> AngularDescriptor::make_scratch(std::size_t n
 MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, DescriptorScratch& base,
                                                    bool keep_gradients) const {
     auto& s = static_cast<AngularScratch&>(base);
-    const std::size_t M = basis_.size(), K = static_cast<std::size_t>((l_max_ + 1) * (l_max_ + 1));
+    const std::size_t M = basis_.size(), C = channels(), K = static_cast<std::size_t>((l_max_ + 1) * (l_max_ + 1));
     const double rc = basis_.r_cut();
-    std::fill(s.c.begin(), s.c.end(), 0.0);
+    std::fill(s.cT.begin(), s.cT.end(), 0.0);
     if (keep_gradients) std::fill(s.dc.begin(), s.dc.end(), 0.0);
     for (std::size_t a = 0; a < n_species_; ++a) {
         SpeciesTerms& t = s.species[a];
@@ -293,7 +290,7 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
         const auto accumulate = [&](auto fixed_m, std::size_t m0) MLDYN_LAMBDA_INLINE {
             constexpr std::size_t Mc = decltype(fixed_m)::value;
             using simd::v4;
-            double* c = s.c.data() + (a * M + m0) * K;
+            double* c = s.cT.data() + a * M + m0;  // c[k * C + m]
             const double* w = t.w.data() + m0 * st;
             std::size_t k = 1;
             for (; k + 4 <= K; k += 4) {
@@ -311,8 +308,10 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
                         acc[m][3] += wb * y3;
                     }
                 }
-                for (std::size_t m = 0; m < Mc; ++m)
-                    simd::store4(c + m * K + k, simd::sums(acc[m][0], acc[m][1], acc[m][2], acc[m][3]));
+                for (std::size_t m = 0; m < Mc; ++m) {
+                    const v4 sum = simd::sums(acc[m][0], acc[m][1], acc[m][2], acc[m][3]);
+                    for (std::size_t j = 0; j < 4; ++j) c[(k + j) * C + m] = sum[j];
+                }
             }
             for (; k < K; ++k) {
                 const double* Y = t.Y.data() + k * st;
@@ -322,7 +321,7 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
                     const v4 y = simd::load4(Y + b);
                     for (std::size_t m = 0; m < Mc; ++m) acc[m] += simd::load4(w + m * st + b) * y;
                 }
-                for (std::size_t m = 0; m < Mc; ++m) c[m * K + k] = simd::sum(acc[m]);
+                for (std::size_t m = 0; m < Mc; ++m) c[k * C + m] = simd::sum(acc[m]);
             }
         };
         for (std::size_t m0 = 0; m0 < M; m0 += 4) {  // up to four radial functions per pass
@@ -337,7 +336,6 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
         // d c[a m, k] / dq_agent = -sum_j [w'_m Y_k u + (w_m / r) (dY_k - (dY_k . u) u)]_j. Per harmonic
         // and block of neighbours the radial (Y u) and tangential vectors are formed once, then every
         // radial function of a chunk of up to 6 (their sums kept in registers) adds its share.
-        const std::size_t C = channels();
         for (std::size_t m = 0; m < M; ++m)  // w / r once, not (dY - (dY . u) u) / r once per harmonic
 #pragma omp simd
             for (std::size_t b = 0; b < np; ++b) t.wr[m * st + b] = t.w[m * st + b] * t.inv_r[b];
@@ -395,10 +393,6 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
             }
         }
     }
-    // k-major copy for the power spectrum and dH/dc (contract)
-    const std::size_t C = channels();
-    for (std::size_t al = 0; al < C; ++al)
-        for (std::size_t k = 0; k < K; ++k) s.cT[k * C + al] = s.c[al * K + k];
 }
 
 MLDYN_MULTIVERSION void AngularDescriptor::power_spectrum(const DescriptorScratch& base, double* phi) const {
@@ -575,58 +569,63 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
     // One block of kLanes neighbours at a time; the padding has zero weights, so it adds nothing.
     // With M known at compile time (up to 6 radial functions) the block's weights stay in registers
     // over the harmonics instead of being loaded again for each.
-    using simd::v4;
-    using simd::load4;
     constexpr std::size_t kMaxK = (kMaxL + 1) * (kMaxL + 1);
-    v4 fx = simd::broadcast4(0.0), fy = fx, fz = fx;
+    double total[3] = {0.0, 0.0, 0.0};
     auto species_blocks = [&](auto fixed_m, auto fixed_l) MLDYN_LAMBDA_INLINE {
         constexpr std::size_t Mc = decltype(fixed_m)::value;  // 0: M only known at run time
         constexpr int L = decltype(fixed_l)::value;
         constexpr std::size_t K = static_cast<std::size_t>((L + 1) * (L + 1));
-        for (std::size_t a = 0; a < n_species_; ++a) {
-            const SpeciesTerms& t = s.species[a];
-            const std::size_t n = t.count, st = t.stride;
-            if (!n) continue;
-            const double* Ga = s.G.data() + a * M;
-            for (std::size_t b = 0; b < n; b += 4) {
-                v4 A = simd::broadcast4(0.0);
-                v4 W[Mc ? Mc : 1], D[Mc ? Mc : 1], v[kMaxK], adj[kMaxK];
-                if constexpr (Mc > 0)
-                    for (std::size_t m = 0; m < Mc; ++m) {
-                        W[m] = load4(t.w.data() + m * st + b);
-                        D[m] = load4(t.dw.data() + m * st + b);
-                    }
-                v[0] = simd::broadcast4(1.0);
-                adj[0] = A;
-                for (std::size_t k = 1; k < K; ++k) {
-                    v4 T = simd::broadcast4(0.0), Tp = T;
-                    const double* Gk = Ga + k * C;
-                    if constexpr (Mc > 0) {
+        simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
+            using V = decltype(zero);
+            const auto load = [](const double* p) MLDYN_LAMBDA_INLINE { return simd::load_as<V>(p); };
+            const auto splat = [](double x) MLDYN_LAMBDA_INLINE { return simd::broadcast_as<V>(x); };
+            V fx = splat(0.0), fy = fx, fz = fx;
+            for (std::size_t a = 0; a < n_species_; ++a) {
+                const SpeciesTerms& t = s.species[a];
+                const std::size_t n = t.count, st = t.stride;
+                if (!n) continue;
+                const double* Ga = s.G.data() + a * M;
+                for (std::size_t b = 0; b < n; b += simd::kLanes) {
+                    V A = splat(0.0);
+                    V W[Mc ? Mc : 1], D[Mc ? Mc : 1], v[kMaxK], adj[kMaxK];
+                    if constexpr (Mc > 0)
                         for (std::size_t m = 0; m < Mc; ++m) {
-                            const v4 g = simd::broadcast4(Gk[m]);
-                            T += g * W[m];
-                            Tp += g * D[m];
+                            W[m] = load(t.w.data() + m * st + b);
+                            D[m] = load(t.dw.data() + m * st + b);
                         }
-                    } else {
-                        for (std::size_t m = 0; m < M; ++m) {
-                            const v4 g = simd::broadcast4(Gk[m]);
-                            T += g * load4(t.w.data() + m * st + b);
-                            Tp += g * load4(t.dw.data() + m * st + b);
+                    v[0] = splat(1.0);
+                    adj[0] = A;
+                    for (std::size_t k = 1; k < K; ++k) {
+                        V T = splat(0.0), Tp = T;
+                        const double* Gk = Ga + k * C;
+                        if constexpr (Mc > 0) {
+                            for (std::size_t m = 0; m < Mc; ++m) {
+                                T += Gk[m] * W[m];
+                                Tp += Gk[m] * D[m];
+                            }
+                        } else {
+                            for (std::size_t m = 0; m < M; ++m) {
+                                T += Gk[m] * load(t.w.data() + m * st + b);
+                                Tp += Gk[m] * load(t.dw.data() + m * st + b);
+                            }
                         }
+                        v[k] = load(t.Y.data() + k * st + b);
+                        A += Tp * v[k];
+                        adj[k] = T;
                     }
-                    v[k] = load4(t.Y.data() + k * st + b);
-                    A += Tp * v[k];
-                    adj[k] = T;
+                    const V ux = load(t.ux + b), uy = load(t.uy + b), uz = load(t.uz + b), ir = load(t.inv_r + b);
+                    V Vx = splat(0.0), Vy = Vx, Vz = Vx;
+                    harmonics_adjoint<L>(ux, uy, uz, v, adj, Vx, Vy, Vz);
+                    const V along = Vx * ux + Vy * uy + Vz * uz;
+                    fx += A * ux + (Vx - along * ux) * ir;
+                    fy += A * uy + (Vy - along * uy) * ir;
+                    fz += A * uz + (Vz - along * uz) * ir;
                 }
-                const v4 ux = load4(t.ux + b), uy = load4(t.uy + b), uz = load4(t.uz + b), ir = load4(t.inv_r + b);
-                v4 Vx = simd::broadcast4(0.0), Vy = Vx, Vz = Vx;
-                harmonics_adjoint<L>(ux, uy, uz, v, adj, Vx, Vy, Vz);
-                const v4 along = Vx * ux + Vy * uy + Vz * uz;
-                fx += A * ux + (Vx - along * ux) * ir;
-                fy += A * uy + (Vy - along * uy) * ir;
-                fz += A * uz + (Vz - along * uz) * ir;
             }
-        }
+            total[0] = simd::sum(fx);
+            total[1] = simd::sum(fy);
+            total[2] = simd::sum(fz);
+        });
     };
     with_fixed_l(l_max_, [&](auto fixed_l) MLDYN_LAMBDA_INLINE {
         switch (M) {
@@ -639,9 +638,9 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
             default: species_blocks(std::integral_constant<std::size_t, 0>{}, fixed_l);
         }
     });
-    force[0] += simd::sum(fx);
-    force[1] += simd::sum(fy);
-    force[2] += simd::sum(fz);
+    force[0] += total[0];
+    force[1] += total[1];
+    force[2] += total[2];
 }
 
 }  // namespace mldyn

@@ -126,6 +126,9 @@ MLDYN_INLINE void store(double* p, v8pair x) {
     store4(p, x.lo);
     store4(p + 4, x.hi);
 }
+template <class V> MLDYN_INLINE V broadcast_as(double x);
+template <> MLDYN_INLINE v8 broadcast_as<v8>(double x) { return broadcast(x); }
+template <> MLDYN_INLINE v8pair broadcast_as<v8pair>(double x) { return {broadcast4(x), broadcast4(x)}; }
 /// One vector's two halves added: the first step of reducing several v8 at once (see sums).
 MLDYN_INLINE v4 halves(v8 x) {
     typedef long long i8 __attribute__((vector_size(64)));
