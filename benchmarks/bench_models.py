@@ -49,7 +49,7 @@ SYSTEMS = [("recommended (default `mldyn fit`)", "recommended"), ("paper radial,
 
 def mldyn_step(which: str, threads: int, model: str) -> float:
     code = MLDYN_CHILD.format(here=str(HERE), which=which, threads=threads, model=model)
-    env = dict(os.environ, OMP_WAIT_POLICY="passive")
+    env = dict(os.environ)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["s_per_step"]
 

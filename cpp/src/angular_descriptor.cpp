@@ -75,144 +75,133 @@ const RecursionCoefficients& recursion_coefficients() {
 /// l <= L, and with kGradients their gradients with respect to (x, y, z), by the recursion for regular
 /// solid harmonics (Helgaker, Jørgensen, Olsen, eqs. 6.4.70-73) with r^2 = 1: an extension off the unit
 /// sphere whose tangential gradient is the harmonic's (only that is used).
-template <bool kGradients, int L>
-MLDYN_INLINE void harmonics_body(const double* x, const double* y, const double* z, std::size_t n,
+/// The recursion runs as chains: the diagonal C_mm, S_mm from C_{m-1,m-1}, S_{m-1,m-1}, and from each
+/// the chain of fixed mu = +-m upward in l, a three-term recurrence, its last two terms in registers.
+template <bool kGradients>
+MLDYN_INLINE void harmonics_body(int L, const double* x, const double* y, const double* z, std::size_t n,
                                  std::size_t stride, double* Y, double* dY) {
-    // Four neighbours at a time, the recursion in local arrays (in L1 or registers), then stored: a
-    // loop over the neighbours per harmonic and coordinate costs more in loop overhead than it computes.
+    // Four neighbours at a time: a loop over the neighbours per harmonic and coordinate costs more
+    // in loop overhead than it computes.
     using simd::v4;
-    constexpr std::size_t kMaxK = (AngularDescriptor::kMaxL + 1) * (AngularDescriptor::kMaxL + 1);
-    constexpr std::size_t kG = kGradients ? kMaxK : 1;
-    constexpr std::size_t K = static_cast<std::size_t>((L + 1) * (L + 1));
     const v4 zero = simd::broadcast4(0.0);
     const auto& [diag, up, back] = recursion_coefficients();
+    struct Term {
+        v4 v, gx, gy, gz;
+    };
     for (std::size_t b = 0; b < n; b += 4) {
         const v4 X = simd::load4(x + b), Yv = simd::load4(y + b), Z = simd::load4(z + b);
-        v4 v[kMaxK], gx[kG], gy[kG], gz[kG];
-        v[0] = simd::broadcast4(1.0);
-        if constexpr (kGradients) gx[0] = gy[0] = gz[0] = zero;
-#pragma GCC unroll 8
-        for (int l = 0; l < L; ++l) {
-            // Diagonal: C_{l+1,l+1} = f (x C_ll - y S_ll), S_{l+1,l+1} = f (y C_ll + x S_ll).
-            const double f = diag[l];
-            const std::size_t c0 = harmonic(l, l), s0 = harmonic(l, -l);
-            const std::size_t cn = harmonic(l + 1, l + 1), sn = harmonic(l + 1, -(l + 1));
-            const v4 C = v[c0], S = l > 0 ? v[s0] : zero;
-            v[cn] = f * (X * C - Yv * S);
-            v[sn] = f * (Yv * C + X * S);
+        const auto store = [&](std::size_t k, const Term& t) MLDYN_LAMBDA_INLINE {
+            simd::store4(Y + k * stride + b, t.v);
             if constexpr (kGradients) {
-                const v4 dCx = gx[c0], dCy = gy[c0], dCz = gz[c0];
-                const v4 dSx = l > 0 ? gx[s0] : zero, dSy = l > 0 ? gy[s0] : zero, dSz = l > 0 ? gz[s0] : zero;
-                gx[cn] = f * (X * dCx - Yv * dSx + C);
-                gy[cn] = f * (X * dCy - Yv * dSy - S);
-                gz[cn] = f * (X * dCz - Yv * dSz);
-                gx[sn] = f * (Yv * dCx + X * dSx + S);
-                gy[sn] = f * (Yv * dCy + X * dSy + C);
-                gz[sn] = f * (Yv * dCz + X * dSz);
+                simd::store4(dY + 3 * k * stride + b, t.gx);
+                simd::store4(dY + (3 * k + 1) * stride + b, t.gy);
+                simd::store4(dY + (3 * k + 2) * stride + b, t.gz);
             }
-            // Upward in l at fixed |mu| = m <= l:
-            //   Z_{l+1,m} = ((2l+1) z Z_lm - sqrt((l+m)(l-m)) Z_{l-1,m}) / sqrt((l+m+1)(l-m+1)).
-#pragma GCC unroll 8
-            for (int m = 0; m <= l; ++m) {
-                const double a = up[l][m], bk = back[l][m];
-#pragma GCC unroll 2
-                for (int sign = 1; sign >= -1; sign -= 2) {
-                    if (sign < 0 && m == 0) continue;
-                    const int mu = sign * m;
-                    const std::size_t k = harmonic(l, mu), kn = harmonic(l + 1, mu);
-                    const bool has_back = m <= l - 1;
-                    const std::size_t kb = has_back ? harmonic(l - 1, mu) : 0;
-                    const v4 Zl = v[k];
-                    v[kn] = a * Z * Zl - (has_back ? bk * v[kb] : zero);
-                    if constexpr (kGradients) {
-                        gx[kn] = a * (Z * gx[k]) - (has_back ? bk * gx[kb] : zero);
-                        gy[kn] = a * (Z * gy[k]) - (has_back ? bk * gy[kb] : zero);
-                        gz[kn] = a * (Z * gz[k] + Zl) - (has_back ? bk * gz[kb] : zero);
-                    }
+        };
+        Term C{simd::broadcast4(1.0), zero, zero, zero}, S{zero, zero, zero, zero};  // C_00 = 1, S_00 = 0
+        for (int m = 0; m <= L; ++m) {
+            if (m > 0) {  // C_mm = f (x C - y S), S_mm = f (y C + x S) from degree m - 1
+                const double f = diag[m - 1];
+                Term Cn, Sn;
+                Cn.v = f * (X * C.v - Yv * S.v);
+                Sn.v = f * (Yv * C.v + X * S.v);
+                if constexpr (kGradients) {
+                    Cn.gx = f * (X * C.gx - Yv * S.gx + C.v);
+                    Cn.gy = f * (X * C.gy - Yv * S.gy - S.v);
+                    Cn.gz = f * (X * C.gz - Yv * S.gz);
+                    Sn.gx = f * (Yv * C.gx + X * S.gx + S.v);
+                    Sn.gy = f * (Yv * C.gy + X * S.gy + C.v);
+                    Sn.gz = f * (Yv * C.gz + X * S.gz);
                 }
+                C = Cn;
+                S = Sn;
+            }
+            // Z_{l+1,mu} = a z Z_{l,mu} - back Z_{l-1,mu} (back = 0 at l = m), the chains of mu = m and
+            // mu = -m side by side (same coefficients, two independent dependency chains).
+            Term lo[2] = {{zero, zero, zero, zero}, {zero, zero, zero, zero}}, cur[2] = {C, S};
+            const int chains = m > 0 ? 2 : 1;
+            for (int c = 0; c < chains; ++c) store(harmonic(m, c ? -m : m), cur[c]);
+            for (int l = m; l < L; ++l) {
+                const v4 aZ = up[l][m] * Z;
+                const double bk = back[l][m];
+                for (int c = 0; c < 2; ++c) {  // (the second chain of m = 0 is computed and not stored)
+                    Term next;
+                    next.v = aZ * cur[c].v - bk * lo[c].v;
+                    if constexpr (kGradients) {
+                        next.gx = aZ * cur[c].gx - bk * lo[c].gx;
+                        next.gy = aZ * cur[c].gy - bk * lo[c].gy;
+                        next.gz = aZ * cur[c].gz + up[l][m] * cur[c].v - bk * lo[c].gz;
+                    }
+                    lo[c] = cur[c];
+                    cur[c] = next;
+                }
+                for (int c = 0; c < chains; ++c) store(harmonic(l + 1, c ? -m : m), cur[c]);
             }
         }
-#pragma GCC unroll 64
-        for (std::size_t k = 0; k < K; ++k) {
-            simd::store4(Y + k * stride + b, v[k]);
-            if constexpr (kGradients) {
-                simd::store4(dY + 3 * k * stride + b, gx[k]);
-                simd::store4(dY + (3 * k + 1) * stride + b, gy[k]);
-                simd::store4(dY + (3 * k + 2) * stride + b, gz[k]);
-            }
-        }
-    }
-}
-
-/// Calls body(std::integral_constant<int, L>) for the run-time L (1..kMaxL): the recursions unrolled,
-/// their indices known at compile time.
-template <class Body> MLDYN_INLINE void with_fixed_l(int L, Body&& body) {
-    static_assert(AngularDescriptor::kMaxL == 6, "with_fixed_l covers 1..6");
-    switch (L) {
-        case 1: body(std::integral_constant<int, 1>{}); break;
-        case 2: body(std::integral_constant<int, 2>{}); break;
-        case 3: body(std::integral_constant<int, 3>{}); break;
-        case 4: body(std::integral_constant<int, 4>{}); break;
-        case 5: body(std::integral_constant<int, 5>{}); break;
-        default: body(std::integral_constant<int, 6>{});
     }
 }
 
 MLDYN_MULTIVERSION void harmonics(int L, const double* x, const double* y, const double* z, std::size_t n,
                                   std::size_t stride, double* Y, double* dY) {
-    with_fixed_l(L, [&](auto fixed_l) MLDYN_LAMBDA_INLINE {
-        harmonics_body<true, decltype(fixed_l)::value>(x, y, z, n, stride, Y, dY);
-    });
+    harmonics_body<true>(L, x, y, z, n, stride, Y, dY);
 }
 
 /// The harmonics alone (forces need no gradients of them: contract differentiates the recursion backwards).
 MLDYN_MULTIVERSION void harmonic_values(int L, const double* x, const double* y, const double* z, std::size_t n,
                                         std::size_t stride, double* Y) {
-    with_fixed_l(L, [&](auto fixed_l) MLDYN_LAMBDA_INLINE {
-        harmonics_body<false, decltype(fixed_l)::value>(x, y, z, n, stride, Y, nullptr);
-    });
+    harmonics_body<false>(L, x, y, z, n, stride, Y, nullptr);
 }
 
-/// Reverse-mode derivative of the harmonic recursion for one block of four neighbours: given the
-/// harmonics v[k] (as harmonics_body computes them) and the adjoints adj[k] = dE/dY_k (k >= 1), adds
-/// dE/d(x, y, z) = sum_k adj[k] dY_k/d(x, y, z) to (gx, gy, gz). adj is overwritten. The steps of the
-/// forward recursion in reverse order: a degree's adjoints are whole once every degree above it is done.
-template <int L, class V>
-MLDYN_INLINE void harmonics_adjoint(V X, V Yv, V Z, const V* v, V* adj, V& gx, V& gy, V& gz) {
+/// Reverse-mode derivative of the harmonic recursion for one block of neighbours: given the harmonics
+/// v[k] (as harmonics_body computes them) and the adjoints adj[k] = dE/dY_k (k >= 1), adds
+/// dE/d(x, y, z) = sum_k adj[k] dY_k/d(x, y, z) to (gx, gy, gz); adj is overwritten. The chains of
+/// harmonics_body backwards, from the highest m: each chain's adjoints run down in l in registers
+/// (a backward three-term recurrence), then its first term's adjoint goes through the diagonal step
+/// into the first terms of the chains of m - 1.
+template <class V>
+MLDYN_INLINE void harmonics_adjoint(int L, V X, V Yv, V Z, const V* v, V* adj, V& gx, V& gy, V& gz) {
     const auto& [diag, up, back] = recursion_coefficients();
-#pragma GCC unroll 8
-    for (int l = L - 1; l >= 0; --l) {
-#pragma GCC unroll 8
-        for (int m = l; m >= 0; --m) {
+    const V zero = X - X;
+    V gz2 = zero;  // the second chain's share of gz: two dependency chains, not one
+    for (int m = L; m >= 0; --m) {
+        // The chains of mu = m and -m side by side (for m = 0 the second has zero adjoints):
+        // hi = adjoint of Z_{l+1} (whole), mid = of Z_l (its seed and the step l + 1's share).
+        const bool two = m > 0;
+        const auto seed = [&](int l, int c) MLDYN_LAMBDA_INLINE {
+            return c == 0 ? adj[harmonic(l, m)] : two ? adj[harmonic(l, -m)] : zero;
+        };
+        V hi[2] = {seed(L, 0), seed(L, 1)};
+        V mid[2] = {L > m ? seed(L - 1, 0) : zero, L > m ? seed(L - 1, 1) : zero};
+        for (int l = L - 1; l >= m; --l) {
             const double a = up[l][m], bk = back[l][m];
-#pragma GCC unroll 2
-            for (int sign = -1; sign <= 1; sign += 2) {
-                if (sign < 0 && m == 0) continue;
-                const int mu = sign * m;
-                const std::size_t k = harmonic(l, mu), kn = harmonic(l + 1, mu);
-                // v[kn] = a z v[k] - bk v[kb]
-                const V an = a * adj[kn];
-                gz += an * v[k];
-                adj[k] += an * Z;
-                if (m <= l - 1) adj[harmonic(l - 1, mu)] = adj[harmonic(l - 1, mu)] - bk * adj[kn];
+            const V aZ = a * Z;
+            gz += (a * hi[0]) * v[harmonic(l, m)];
+            gz2 += (a * hi[1]) * v[harmonic(l, two ? -m : m)];
+            for (int c = 0; c < 2; ++c) {
+                mid[c] += aZ * hi[c];
+                const V lo = l > m ? seed(l - 1, c) - bk * hi[c] : zero;
+                hi[c] = mid[c];
+                mid[c] = lo;
             }
         }
-        // v[cn] = f (x C - y S), v[sn] = f (y C + x S)
-        const double f = diag[l];
-        const std::size_t c0 = harmonic(l, l), s0 = harmonic(l, -l);
-        const V ac = f * adj[harmonic(l + 1, l + 1)], as = f * adj[harmonic(l + 1, -(l + 1))];
-        const V C = v[c0];
-        if (l > 0) {
-            const V S = v[s0];
+        const V first[2] = {hi[0], hi[1]};  // adjoints of C_mm and S_mm
+        if (m == 0) break;
+        // C_mm = f (x C - y S), S_mm = f (y C + x S) with C, S of degree m - 1
+        const double f = diag[m - 1];
+        const V ac = f * first[0], as = f * first[1];
+        const V C = v[harmonic(m - 1, m - 1)];
+        adj[harmonic(m - 1, m - 1)] += ac * X + as * Yv;
+        if (m > 1) {
+            const V S = v[harmonic(m - 1, -(m - 1))];
             gx += ac * C + as * S;
             gy += as * C - ac * S;
-            adj[s0] += as * X - ac * Yv;
+            adj[harmonic(m - 1, -(m - 1))] += as * X - ac * Yv;
         } else {
             gx += ac * C;
             gy += as * C;
         }
-        adj[c0] += ac * X + as * Yv;
     }
+    gz += gz2;
 }
 
 /// Calls body(std::integral_constant<size_t, C>) for C = 1..kLanes and returns true; false for larger C.
@@ -563,7 +552,8 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
         }
     }
     // F_agent = sum_j [A_j u_j + (V_j - (V_j . u_j) u_j) / r_j] with, over the harmonics k,
-    // A_j = sum_k (sum_m G[a m, k] w'_m(r_j)) Y_k(u_j) and V_j = sum_k T_jk dY_k(u_j), T_jk = sum_m G[a m, k] w_m(r_j).
+    // A_j = sum_k (sum_m G[a m, k] w'_m(r_j)) Y_k(u_j) = sum_m w'_m(r_j) U_jm with U_jm = sum_k G[a m, k] Y_k(u_j),
+    // and V_j = sum_k T_jk dY_k(u_j) with T_jk = sum_m G[a m, k] w_m(r_j).
     // V is the recursion differentiated backwards from the adjoints T (harmonics_adjoint): about as much
     // work as the harmonics themselves, where forming and storing dY for every k cost three times that.
     // One block of kLanes neighbours at a time; the padding has zero weights, so it adds nothing.
@@ -571,10 +561,9 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
     // over the harmonics instead of being loaded again for each.
     constexpr std::size_t kMaxK = (kMaxL + 1) * (kMaxL + 1);
     double total[3] = {0.0, 0.0, 0.0};
-    auto species_blocks = [&](auto fixed_m, auto fixed_l) MLDYN_LAMBDA_INLINE {
+    const std::size_t K = static_cast<std::size_t>((l_max_ + 1) * (l_max_ + 1));
+    auto species_blocks = [&](auto fixed_m) MLDYN_LAMBDA_INLINE {
         constexpr std::size_t Mc = decltype(fixed_m)::value;  // 0: M only known at run time
-        constexpr int L = decltype(fixed_l)::value;
-        constexpr std::size_t K = static_cast<std::size_t>((L + 1) * (L + 1));
         simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
             using V = decltype(zero);
             const auto load = [](const double* p) MLDYN_LAMBDA_INLINE { return simd::load_as<V>(p); };
@@ -587,35 +576,38 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
                 const double* Ga = s.G.data() + a * M;
                 for (std::size_t b = 0; b < n; b += simd::kLanes) {
                     V A = splat(0.0);
-                    V W[Mc ? Mc : 1], D[Mc ? Mc : 1], v[kMaxK], adj[kMaxK];
+                    V W[Mc ? Mc : 1], U[Mc ? Mc : 1], v[kMaxK], adj[kMaxK];
                     if constexpr (Mc > 0)
                         for (std::size_t m = 0; m < Mc; ++m) {
                             W[m] = load(t.w.data() + m * st + b);
-                            D[m] = load(t.dw.data() + m * st + b);
+                            U[m] = A;
                         }
                     v[0] = splat(1.0);
                     adj[0] = A;
                     for (std::size_t k = 1; k < K; ++k) {
-                        V T = splat(0.0), Tp = T;
                         const double* Gk = Ga + k * C;
+                        v[k] = load(t.Y.data() + k * st + b);
+                        V T = splat(0.0);
                         if constexpr (Mc > 0) {
                             for (std::size_t m = 0; m < Mc; ++m) {
                                 T += Gk[m] * W[m];
-                                Tp += Gk[m] * D[m];
+                                U[m] += Gk[m] * v[k];  // A = sum_m w'_m U_m below: no chain of K adds
                             }
                         } else {
+                            V Tp = T;
                             for (std::size_t m = 0; m < M; ++m) {
                                 T += Gk[m] * load(t.w.data() + m * st + b);
                                 Tp += Gk[m] * load(t.dw.data() + m * st + b);
                             }
+                            A += Tp * v[k];
                         }
-                        v[k] = load(t.Y.data() + k * st + b);
-                        A += Tp * v[k];
                         adj[k] = T;
                     }
+                    if constexpr (Mc > 0)
+                        for (std::size_t m = 0; m < Mc; ++m) A += U[m] * load(t.dw.data() + m * st + b);
                     const V ux = load(t.ux + b), uy = load(t.uy + b), uz = load(t.uz + b), ir = load(t.inv_r + b);
                     V Vx = splat(0.0), Vy = Vx, Vz = Vx;
-                    harmonics_adjoint<L>(ux, uy, uz, v, adj, Vx, Vy, Vz);
+                    harmonics_adjoint(l_max_, ux, uy, uz, v, adj, Vx, Vy, Vz);
                     const V along = Vx * ux + Vy * uy + Vz * uz;
                     fx += A * ux + (Vx - along * ux) * ir;
                     fy += A * uy + (Vy - along * uy) * ir;
@@ -627,17 +619,15 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
             total[2] = simd::sum(fz);
         });
     };
-    with_fixed_l(l_max_, [&](auto fixed_l) MLDYN_LAMBDA_INLINE {
-        switch (M) {
-            case 1: species_blocks(std::integral_constant<std::size_t, 1>{}, fixed_l); break;
-            case 2: species_blocks(std::integral_constant<std::size_t, 2>{}, fixed_l); break;
-            case 3: species_blocks(std::integral_constant<std::size_t, 3>{}, fixed_l); break;
-            case 4: species_blocks(std::integral_constant<std::size_t, 4>{}, fixed_l); break;
-            case 5: species_blocks(std::integral_constant<std::size_t, 5>{}, fixed_l); break;
-            case 6: species_blocks(std::integral_constant<std::size_t, 6>{}, fixed_l); break;
-            default: species_blocks(std::integral_constant<std::size_t, 0>{}, fixed_l);
-        }
-    });
+    switch (M) {
+        case 1: species_blocks(std::integral_constant<std::size_t, 1>{}); break;
+        case 2: species_blocks(std::integral_constant<std::size_t, 2>{}); break;
+        case 3: species_blocks(std::integral_constant<std::size_t, 3>{}); break;
+        case 4: species_blocks(std::integral_constant<std::size_t, 4>{}); break;
+        case 5: species_blocks(std::integral_constant<std::size_t, 5>{}); break;
+        case 6: species_blocks(std::integral_constant<std::size_t, 6>{}); break;
+        default: species_blocks(std::integral_constant<std::size_t, 0>{});
+    }
     force[0] += total[0];
     force[1] += total[1];
     force[2] += total[2];
