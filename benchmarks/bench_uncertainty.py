@@ -54,7 +54,7 @@ print(json.dumps({{"step": min(plain), "step_with_u": min(with_u), "eval": min(e
 
 def measure(model: str, threads: int, blocks: int) -> dict:
     code = CHILD.format(here=str(HERE), model=model, threads=threads, blocks=blocks)
-    env = dict(os.environ, OMP_WAIT_POLICY="passive")
+    env = dict(os.environ)  # the OpenMP environment a user has (as bench_models.py, and LAMMPS there)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

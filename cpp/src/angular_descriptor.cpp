@@ -330,15 +330,17 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
             for (std::size_t b = 0; b < np; ++b) t.wr[m * st + b] = t.w[m * st + b] * t.inv_r[b];
         auto chunk = [&](auto fixed_m, std::size_t m0) MLDYN_LAMBDA_INLINE {
             constexpr std::size_t Mc = decltype(fixed_m)::value;
-            simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
+            // Blocks of four neighbours (half a vector): the padding to kLanes and the reduction of
+            // each sum at the end (per k, radial function and coordinate) cost less than in 8 lanes.
+            [&](auto zero) MLDYN_LAMBDA_INLINE {
                 using V = decltype(zero);
-                const auto load = [](const double* p) MLDYN_LAMBDA_INLINE { return simd::load_as<V>(p); };
+                const auto load = [](const double* p) MLDYN_LAMBDA_INLINE { return simd::load4(p); };
                 for (std::size_t k = 1; k < K; ++k) {
                     const double *Y = t.Y.data() + k * st, *gx = t.dY.data() + 3 * k * st, *gy = gx + st,
                                  *gz = gy + st;
                     V sx[Mc], sy[Mc], sz[Mc];
                     for (std::size_t m = 0; m < Mc; ++m) sx[m] = sy[m] = sz[m] = zero;
-                    for (std::size_t b = 0; b < np; b += simd::kLanes) {
+                    for (std::size_t b = 0; b < n; b += 4) {
                         const V ux = load(t.ux + b), uy = load(t.uy + b), uz = load(t.uz + b);
                         const V Gx = load(gx + b), Gy = load(gy + b), Gz = load(gz + b);
                         const V y = load(Y + b);
@@ -369,7 +371,7 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
                         dk[2 * C + m] = -simd::sum(sz[m]);
                     }
                 }
-            });
+            }(simd::v4{});
         };
         for (std::size_t m0 = 0; m0 < M; m0 += 6) {
             switch (std::min<std::size_t>(M - m0, 6)) {

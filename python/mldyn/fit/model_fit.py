@@ -44,8 +44,10 @@ RECOMMENDED_RADIAL = Radial((("exp", 1.0), ("exp", 0.5), ("exp", 1 / 3), ("exp",
 #: The angular descriptor of the recommended recipe: 4 Gaussian channels (0.7-2 Å), l = 1..5,
 #: 3.5 Å cutoff (the first hydration shell; short, so cheap). l = 5 resolves the hydrogens'
 #: environments: held-out H error 0.335 with l_max 4, 0.292 with 5 (0.266 with 6, but its MD step
-#: was 2.3x the paper's 18-function radial step when 5's was 1.7x; 5's is 1.2-1.3x since the kernel work of
-#: 425f87c; linear loss, benchmarks/RESULTS.md).
+#: was 2.3x the paper's 18-function radial step when 5's was 1.7x; 5's is 0.9x since the kernel work of
+#: 425f87c and 0d3892a; linear loss, benchmarks/RESULTS.md). A cheaper angular part does not pay: 3 channels or a
+#: 3.0 Å cutoff raise the hydrogens' hopping in learned MD 1.6-1.8x, l_max 4 misses the H error target, 3.3 Å
+#: with 7 radial functions saves ~7 % of the step for a worse stretch (notes of issue 11).
 RECOMMENDED_ANGULAR = Angular((("gauss", 0.7), ("gauss", 1.0), ("gauss", 1.5), ("gauss", 2.0)), l_max=5, r_cut=3.5)
 
 #: The recommended recipe (``mldyn fit DATA`` without options): radial and angular invariants in a
