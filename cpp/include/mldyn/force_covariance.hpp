@@ -49,6 +49,9 @@ public:
 private:
     std::size_t n_parameters_;
     std::vector<SpeciesCovariance> species_;
+    // Per species, the factor by blocks of 8 rows, column by column: block b holds, for each column
+    // i < min(8 b + 8, m), the 8 entries M[8 b + t][i] (zero above the diagonal and past row m).
+    std::vector<std::vector<double>> row_blocks_;
 };
 
 }  // namespace mldyn
