@@ -98,6 +98,28 @@ def test_uncertainty_is_exact_bayesian_linear_regression(toy):
         np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
+@pytest.mark.parametrize("m", [1, 5, 8, 13, 27])
+def test_leverage_kernel_against_numpy_for_any_parameter_count(m):
+    """The kernel keeps the factor by blocks of 8 rows: counts below, at and between multiples of 8,
+    parameters in any order, two species, a short last block of agents."""
+    from mldyn import _core
+
+    rng = np.random.default_rng(m)
+    F, n = 30, 7  # linear: 30 parameters per species
+    params = [list(rng.permutation(F)[:m]), list(rng.permutation(F)[: max(1, m // 2)])]
+    factors = [rng.normal(size=len(p) * (len(p) + 1) // 2) for p in params]
+    cov = _core.ForceCovariance(F, params, factors, [1.0, 1.0])
+    phi, dphi = rng.normal(size=(n, F)), rng.normal(size=(n, F, 3))
+    species = np.array([0, 1, 0, 0, 1, 0, 0], dtype=np.int32)
+    h = np.asarray(cov.leverage(phi, dphi, species, 0))
+    for k in range(n):
+        p = params[species[k]]
+        M = np.zeros((len(p), len(p)))
+        M[np.tril_indices(len(p))] = factors[species[k]]  # packed row by row
+        x = dphi[k][p]  # (m, 3): the design rows up to their sign
+        assert h[k] == pytest.approx(np.sum((M @ x) ** 2), rel=1e-12)
+
+
 def test_model_file_round_trip_and_old_models(toy, tmp_path):
     _, data, report = toy
     path = report.model.save(tmp_path / "m.json")
