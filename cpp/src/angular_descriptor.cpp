@@ -16,21 +16,24 @@ namespace {
 constexpr std::size_t harmonic(int l, int mu) { return static_cast<std::size_t>(l * l + l + mu); }
 
 /// One species' neighbours inside the descriptor's cutoff, and everything per neighbour b:
-/// weights w[m * stride + b], dw/dr and w/r (gradients only), harmonics Y[k * stride + b] and their gradients with
-/// respect to the unit vector, dY[(3 k + c) * stride + b].
+/// weights w[m * stride + b], dw/dr and w/r (gradients only), harmonics Y[k * stride + b] and, only where the
+/// invariants' gradients are wanted (the MD force needs none: contract), their gradients with respect to the
+/// unit vector, dY[(3 k + c) * stride + b].
 struct SpeciesTerms {
     std::size_t count = 0, stride = 0;
     AgentEnvironment::Neighbours near;               // filtered copy when the environment reaches farther
     const double *ux = nullptr, *uy = nullptr, *uz = nullptr, *inv_r = nullptr;  // the neighbours in use
     std::vector<double> w, dw, wr, Y, dY;
-    void reserve(std::size_t n, std::size_t M, std::size_t K) {
-        if (n <= stride && !w.empty()) return;
-        stride = std::max<std::size_t>(32, simd::padded(2 * n));
-        w.resize(M * stride);
-        dw.resize(M * stride);
-        wr.resize(M * stride);
-        Y.resize(K * stride);
-        dY.resize(3 * K * stride);
+    void reserve(std::size_t n, std::size_t M, std::size_t K, bool gradients) {
+        if (n > stride || w.empty()) {
+            stride = std::max<std::size_t>(32, simd::padded(2 * n));
+            w.resize(M * stride);
+            dw.resize(M * stride);
+            wr.resize(M * stride);
+            Y.resize(K * stride);
+            if (!dY.empty()) dY.resize(3 * K * stride);
+        }
+        if (gradients && dY.size() < 3 * K * stride) dY.resize(3 * K * stride);
     }
 };
 
@@ -256,7 +259,7 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
         SpeciesTerms& t = s.species[a];
         // The neighbours inside this descriptor's cutoff (the environment may reach farther).
         const AgentEnvironment::Neighbours& nb = env.within(a, rc, t.near);
-        t.reserve(nb.count, M, K);
+        t.reserve(nb.count, M, K, keep_gradients);
         t.ux = nb.ux.data();
         t.uy = nb.uy.data();
         t.uz = nb.uz.data();
