@@ -72,6 +72,21 @@ def test_forces_of_a_radial_plus_angular_model_match_the_oracle(neighbours):
     assert R.rel_diff(losses, rl) < 1e-13
 
 
+def test_forces_with_more_than_eight_channels_match_the_oracle():
+    """Three species x three functions: 9 channels, beyond the kernels' fixed-size paths (at most 8)."""
+    rng = np.random.default_rng(4)
+    descs = [Radial((("exp", 1.0),), r_cut=3.9), Angular(FUNCS, 2, 3.5)]
+    F = sum(d.size(3) for d in descs)
+    model = AgentLossModel(["O", "H", "Na"], descs, rng.normal(size=(3, F)),
+                           np.stack([R.random_symmetric(F, rng, 0.01) for _ in range(3)]))
+    pos, sp = configuration(n_species=3, seed=6)
+    f, losses = model.compute(pos, sp, TRICLINIC)
+    rp, rdp = R.model_features(model.to_dict(), pos, sp, TRICLINIC)
+    rf, rl = R.forces_and_losses(rp, rdp, sp, model.A, model.B)
+    assert R.rel_diff(f, rf) < 1e-13
+    assert R.rel_diff(losses, rl) < 1e-13
+
+
 def test_force_is_minus_the_finite_difference_of_the_agents_own_loss():
     """F_k = -dH_k/dq_k (only the agent's own position moves)."""
     model = mixed_model(4)

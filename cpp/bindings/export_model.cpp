@@ -72,7 +72,16 @@ void export_model(py::module_& m) {
         .def_property_readonly("n_species", &AgentLossModel::n_species)
         .def_property_readonly("cutoff", &AgentLossModel::cutoff)
         .def_property_readonly("conservative", &AgentLossModel::conservative)
-        .def_property_readonly("quadratic", &AgentLossModel::quadratic);
+        .def_property_readonly("quadratic", &AgentLossModel::quadratic)
+        .def_property_readonly("tabulated", [](const AgentLossModel& m) {
+            std::vector<bool> out;
+            for (std::size_t d = 0; d < m.descriptors().parts().size(); ++d) out.push_back(m.tabulated(d));
+            return out;
+        }, "Per descriptor: True if the force path takes it from the pair table (PairTable).")
+        .def_property_readonly("table_grid", [](const AgentLossModel& m) -> py::object {
+            if (!m.pair_table()) return py::none();
+            return py::make_tuple(m.pair_table()->spacing(), m.pair_table()->intervals());
+        }, "(largest spacing in Å, intervals) of the pair table, or None.");
 
     py::class_<ModelDefinition>(m, "ModelDefinition", "A validated model (what a model file holds).")
         .def(py::init([](const std::vector<std::string>& species, const std::vector<double>& masses,
@@ -107,10 +116,12 @@ void export_model(py::module_& m) {
                       [](const ModelDefinition& d) { return std::const_pointer_cast<ForceCovariance>(d.covariance()); },
                       [](ModelDefinition& d, std::shared_ptr<ForceCovariance> c) { d.set_covariance(c); },
                       "The fit's parameter covariance (ForceCovariance) or None.")
-        .def("build", [](const ModelDefinition& d, double default_cutoff) {
-                 return std::const_pointer_cast<AgentLossModel>(d.build(default_cutoff));
+        .def("build", [](const ModelDefinition& d, double default_cutoff, bool pair_tables) {
+                 return std::const_pointer_cast<AgentLossModel>(d.build(default_cutoff, pair_tables));
              },
-             py::arg("default_cutoff"), "The model with unresolved cutoffs set to default_cutoff (Å).");
+             py::arg("default_cutoff"), py::arg("pair_tables") = true,
+             "The model with unresolved cutoffs set to default_cutoff (Å); pair_tables=False sums every "
+             "descriptor directly in the force path (no PairTable).");
 
     m.def("parse_model_file", &parse_model_file, py::arg("text"), py::arg("source"),
           "Parse and validate a model file's JSON text (the one model-file reader; see model_file.hpp).");

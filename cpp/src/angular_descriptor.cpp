@@ -253,12 +253,20 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
     auto& s = static_cast<AngularScratch&>(base);
     const std::size_t M = basis_.size(), C = channels(), K = static_cast<std::size_t>((l_max_ + 1) * (l_max_ + 1));
     const double rc = basis_.r_cut();
-    std::fill(s.cT.begin(), s.cT.end(), 0.0);
-    if (keep_gradients) std::fill(s.dc.begin(), s.dc.end(), 0.0);
+    // Every entry with k >= 1 of a species with neighbours is written below; zero the rest (k = 0, and
+    // the species without neighbours) rather than the whole gradient array (7 kB at l_max 5, 2 species).
+    std::fill(s.cT.begin(), s.cT.begin() + static_cast<long>(C), 0.0);
+    if (keep_gradients) std::fill(s.dc.begin(), s.dc.begin() + static_cast<long>(3 * C), 0.0);
     for (std::size_t a = 0; a < n_species_; ++a) {
         SpeciesTerms& t = s.species[a];
         // The neighbours inside this descriptor's cutoff (the environment may reach farther).
         const AgentEnvironment::Neighbours& nb = env.within(a, rc, t.near);
+        if (nb.count == 0)
+            for (std::size_t k = 1; k < K; ++k) {
+                std::fill_n(s.cT.data() + k * C + a * M, M, 0.0);
+                if (keep_gradients)
+                    for (std::size_t x = 0; x < 3; ++x) std::fill_n(s.dc.data() + (k * 3 + x) * C + a * M, M, 0.0);
+            }
         t.reserve(nb.count, M, K, keep_gradients);
         t.ux = nb.ux.data();
         t.uy = nb.uy.data();
@@ -441,6 +449,10 @@ void AngularDescriptor::features(const AgentEnvironment& env, DescriptorScratch&
     power_spectrum(scratch, phi);
 }
 
+void AngularDescriptor::prepare_force(const AgentEnvironment& env, DescriptorScratch& scratch, double*) const {
+    moments(env, scratch, false);
+}
+
 void AngularDescriptor::features_and_gradients(const AgentEnvironment& env, DescriptorScratch& base, double* phi,
                                                double* dphi_fc) const {
     moments(env, base, true);
@@ -520,8 +532,7 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
     const std::size_t pairs = C * (C + 1) / 2;
     // G[alpha, k] = dH/dc[alpha, k] = sum_beta S_l[alpha, beta] c[beta, k] with S_l the symmetric matrix of
     // g[l(k), alpha <= beta] (twice g on the diagonal), k-major (G[k * C + alpha]) so that the sum over
-    // beta runs over contiguous alpha.
-    std::fill(s.G.begin(), s.G.end(), 0.0);
+    // beta runs over contiguous alpha. Every G[k >= 1, .] is written below (k = 0 is never read).
     for (int l = 1; l <= l_max_; ++l) {
         const double* gl = g + static_cast<std::size_t>(l - 1) * pairs;
         for (std::size_t al = 0; al < C; ++al)
@@ -548,6 +559,7 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
         if (done) continue;
         for (std::size_t k = harmonic(l, -l); k <= harmonic(l, l); ++k) {
             double* Gk = s.G.data() + k * C;
+            std::fill_n(Gk, C, 0.0);
             for (std::size_t be = 0; be < C; ++be) {
                 const double x = s.cT[k * C + be];
                 const double* Sb = s.S.data() + be * C;

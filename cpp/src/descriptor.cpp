@@ -5,6 +5,10 @@
 
 namespace mldyn {
 
+void Descriptor::pair_weights(const double*, std::size_t, double*, double*, std::size_t) const {
+    throw std::logic_error("descriptor: pair_weights of a family that is not a pair sum (pair_functions() == 0)");
+}
+
 DescriptorSet::DescriptorSet(std::vector<std::shared_ptr<const Descriptor>> parts, int n_species)
     : parts_(std::move(parts)), n_species_(n_species), offsets_{0} {
     if (n_species < 1) throw std::invalid_argument("descriptors: n_species must be at least 1");

@@ -193,7 +193,7 @@ void Evaluator::forces(const Cell& cell, const double* positions_nc, const int* 
     phi_.resize(n * F);
     sweep(cell, positions_nc, species_n, n, method, [&](std::size_t i, ThreadScratch& ts) {
         const double h = model_->agent_force(static_cast<std::size_t>(species_n[i]), ts.env, ts.model,
-                                             phi_.data() + i * F, forces_nc + 3 * i);
+                                             phi_.data() + i * F, forces_nc + 3 * i, loss_n != nullptr);
         if (loss_n) loss_n[i] = h;
     });
 }

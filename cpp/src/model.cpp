@@ -1,6 +1,7 @@
 #include "mldyn/model.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -49,7 +50,7 @@ void validate_coefficients(std::size_t S, std::size_t F, std::size_t Fq, const s
 }
 
 AgentLossModel::AgentLossModel(DescriptorSet descriptors, std::vector<double> A_sf, std::vector<double> B_sqq,
-                               std::size_t n_quadratic)
+                               std::size_t n_quadratic, bool pair_tables)
     : descriptors_(std::move(descriptors)), A_(std::move(A_sf)), B_(std::move(B_sqq)) {
     const std::size_t S = static_cast<std::size_t>(n_species()), F = n_features();
     n_quadratic_ = n_quadratic == kAllFeatures ? F : n_quadratic;
@@ -76,18 +77,56 @@ AgentLossModel::AgentLossModel(DescriptorSet descriptors, std::vector<double> A_
                         break;
                     }
     }
+    // One table for the pair-sum descriptors that enter the loss linearly.
+    tabulated_.assign(descriptors_.parts().size(), false);
+    std::vector<PairTable::Part> linear_pairs;
+    for (std::size_t d = 0; d < descriptors_.parts().size() && pair_tables; ++d) {
+        const auto& part = descriptors_.parts()[d];
+        if (part->pair_functions() > 0 && !(quadratic_ && descriptors_.offset(d) < Fq))
+            linear_pairs.push_back({part, descriptors_.offset(d)});
+    }
+    if (!linear_pairs.empty()) table_ = PairTable::build(linear_pairs, A_, F, S);
+    for (std::size_t d = 0; d < descriptors_.parts().size() && table_; ++d)
+        for (const PairTable::Part& p : linear_pairs)
+            if (p.offset == descriptors_.offset(d)) tabulated_[d] = true;
 }
 
 AgentLossModel::Scratch AgentLossModel::make_scratch() const {
-    return Scratch{descriptors_.make_scratch(), std::vector<double>(n_features())};
+    return Scratch{descriptors_.make_scratch(), std::vector<double>(n_features()),
+                   std::vector<AgentEnvironment::Neighbours>(static_cast<std::size_t>(n_species())),
+                   std::vector<double>(table_ ? table_->work_size() : 0)};
 }
 
 double AgentLossModel::agent_force(std::size_t s, const AgentEnvironment& env, Scratch& scratch, double* phi,
-                                   double* force) const {
-    descriptors_.features(env, scratch.parts, phi);
-    const double h = loss_gradient(s, phi, scratch.grad.data());
+                                   double* force, bool want_loss) const {
     force[0] = force[1] = force[2] = 0.0;
-    descriptors_.add_force(env, scratch.parts, scratch.grad.data(), force);
+    const auto& parts = descriptors_.parts();
+    if (!want_loss && !quadratic_) {  // g = A_s: the force's ingredients only
+        const double* A = A_.data() + s * n_features();
+        for (std::size_t d = 0; d < parts.size(); ++d)
+            if (!tabulated_[d]) {
+                parts[d]->prepare_force(env, *scratch.parts[d], phi + descriptors_.offset(d));
+                parts[d]->add_force(env, *scratch.parts[d], A + descriptors_.offset(d), force);
+            }
+        if (table_)
+            for (std::size_t a = 0; a < env.n_species(); ++a)
+                table_->add(s, a, env.within(a, table_->cutoff(), scratch.near[a]), force, scratch.work.data(), false);
+        return std::numeric_limits<double>::quiet_NaN();
+    }
+    for (std::size_t d = 0; d < parts.size(); ++d) {
+        double* phi_d = phi + descriptors_.offset(d);
+        if (tabulated_[d])
+            std::fill(phi_d, phi_d + parts[d]->size(), 0.0);  // their loss comes from the table
+        else
+            parts[d]->features(env, *scratch.parts[d], phi_d);
+    }
+    double h = loss_gradient(s, phi, scratch.grad.data());
+    for (std::size_t d = 0; d < parts.size(); ++d)
+        if (!tabulated_[d])
+            parts[d]->add_force(env, *scratch.parts[d], scratch.grad.data() + descriptors_.offset(d), force);
+    if (table_)
+        for (std::size_t a = 0; a < env.n_species(); ++a)
+            h += table_->add(s, a, env.within(a, table_->cutoff(), scratch.near[a]), force, scratch.work.data(), true);
     return h;
 }
 

@@ -121,10 +121,11 @@ bool ModelDefinition::cutoff_from_cell() const {
     return false;
 }
 
-std::shared_ptr<const AgentLossModel> ModelDefinition::build(double default_cutoff) const {
+std::shared_ptr<const AgentLossModel> ModelDefinition::build(double default_cutoff, bool pair_tables) const {
     std::vector<std::shared_ptr<const Descriptor>> parts;
     for (const DescriptorSpec& d : descriptors_) parts.push_back(d.build(n_species(), default_cutoff));
-    return std::make_shared<const AgentLossModel>(DescriptorSet(std::move(parts), n_species()), A_, B_, n_quadratic_);
+    return std::make_shared<const AgentLossModel>(DescriptorSet(std::move(parts), n_species()), A_, B_, n_quadratic_,
+                                                  pair_tables);
 }
 
 // ----------------------------------------------------------------------------- the reader

@@ -31,6 +31,21 @@ struct RadialScratch final : DescriptorScratch {
     std::vector<double> coef;
 };
 
+/// The neighbours of species a inside the basis' cutoff, with their (unswitched) weights and the
+/// switching in `scratch.species[a]`, over whole SIMD blocks (the environment pads its arrays).
+const AgentEnvironment::Neighbours& weigh(const RadialBasis& basis, const AgentEnvironment& env,
+                                          RadialScratch& scratch, std::size_t a) {
+    const AgentEnvironment::Neighbours& nb = env.within(a, basis.r_cut(), scratch.near[a]);
+    SpeciesWeights& sw = scratch.species[a];
+    sw.reserve(nb.capacity, basis.size());
+    const std::size_t padded = simd::padded(nb.count);
+    if (nb.count) {
+        basis.evaluate_values(nb.r.data(), nb.inv_r.data(), padded, sw.w.data(), sw.stride);
+        if (basis.switched()) basis.switching_batch(nb.r.data(), padded, sw.s.data(), sw.ds.data());
+    }
+    return nb;
+}
+
 }  // namespace
 
 using simd::kLanes;
@@ -52,12 +67,31 @@ RadialDescriptor::RadialDescriptor(RadialBasis basis, int n_species)
     }
 }
 
+void RadialDescriptor::pair_weights(const double* r, std::size_t count, double* w, double* dw,
+                                    std::size_t stride) const {
+    std::vector<double> inv_r(count);
+    for (std::size_t b = 0; b < count; ++b) inv_r[b] = 1.0 / r[b];
+    basis_.evaluate_batch(r, inv_r.data(), count, w, dw, stride, true);
+}
+
+std::vector<double> RadialDescriptor::pair_kinks() const {
+    std::vector<double> out;
+    if (basis_.switched()) out.push_back(basis_.r_on());
+    for (const WeightFunction& f : basis_.functions())
+        if (f.kind == WeightKind::Core && f.param < basis_.r_cut()) out.push_back(f.param);
+    return out;
+}
+
 std::unique_ptr<DescriptorScratch> RadialDescriptor::make_scratch(std::size_t n_species) const {
     return std::make_unique<RadialScratch>(n_species, basis_.size());
 }
 
 void RadialDescriptor::features(const AgentEnvironment& env, DescriptorScratch& scratch, double* phi) const {
     values(env, scratch, phi);
+}
+
+void RadialDescriptor::prepare_force(const AgentEnvironment& env, DescriptorScratch& scratch, double*) const {
+    values(env, scratch, nullptr);
 }
 
 void RadialDescriptor::add_force(const AgentEnvironment& env, DescriptorScratch& scratch, const double* g,
@@ -81,14 +115,10 @@ MLDYN_MULTIVERSION void RadialDescriptor::values(const AgentEnvironment& env, De
     simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
         using V = decltype(zero);
         for (std::size_t a = 0; a < n_species_; ++a) {
-            const AgentEnvironment::Neighbours& nb = env.within(a, basis_.r_cut(), scratch.near[a]);
-            SpeciesWeights& sw = scratch.species[a];
-            sw.reserve(nb.capacity, M);
+            const AgentEnvironment::Neighbours& nb = weigh(basis_, env, scratch, a);
+            const SpeciesWeights& sw = scratch.species[a];
             const std::size_t count = nb.count, C = sw.stride, padded = simd::padded(count);
-            if (count) {
-                basis_.evaluate_values(nb.r.data(), nb.inv_r.data(), padded, sw.w.data(), C);
-                if (switched) basis_.switching_batch(nb.r.data(), padded, sw.s.data(), sw.ds.data());
-            }
+            if (!phi) continue;
             double mask[kLanes];
             for (std::size_t l = 0; l < kLanes; ++l) mask[l] = padded - kLanes + l < count ? 1.0 : 0.0;
             const V last = simd::load_as<V>(mask);
@@ -166,34 +196,56 @@ MLDYN_MULTIVERSION void RadialDescriptor::values_and_gradients(const AgentEnviro
                                                                double* dphi_fc) const {
     auto& scratch = static_cast<RadialScratch&>(scratch_base);
     const std::size_t M = basis_.size();
-    for (std::size_t a = 0; a < n_species_; ++a) {
-        const AgentEnvironment::Neighbours& nb = env.within(a, basis_.r_cut(), scratch.near[a]);
-        SpeciesWeights& sw = scratch.species[a];
-        sw.reserve(nb.capacity, M);
-        const std::size_t count = nb.count, C = sw.stride;
-        if (count) basis_.evaluate_batch(nb.r.data(), nb.inv_r.data(), count, sw.w.data(), sw.dw.data(), C, true);
-        for (std::size_t m = 0; m < M; ++m) {
-            const double* w = sw.w.data() + m * C;
-            double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
-            for (std::size_t b = 0; b < count; ++b) sum += w[b];
-            phi[a * M + m] = sum;
-            // d r / d q_k = -u
-            const double* dw = sw.dw.data() + m * C;
-            const double *ux = nb.ux.data(), *uy = nb.uy.data(), *uz = nb.uz.data();
-            double gx = 0.0, gy = 0.0, gz = 0.0;
-#pragma omp simd reduction(+ : gx, gy, gz)
-            for (std::size_t b = 0; b < count; ++b) {
-                gx += dw[b] * ux[b];
-                gy += dw[b] * uy[b];
-                gz += dw[b] * uz[b];
+    const bool switched = basis_.switched();
+    // The weights as in `values`, then per function phi and its gradient over SIMD blocks of neighbours,
+    // the derivative taken from the weight family by family as in `contract` (no derivative arrays):
+    // d phi / d q_k = -sum_j d/dr [w S](r_j) u_j (d r / d q_k = -u; the padding has u = 0).
+    simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
+        using V = decltype(zero);
+        const auto load = [](const double* p) MLDYN_LAMBDA_INLINE { return simd::load_as<V>(p); };
+        for (std::size_t a = 0; a < n_species_; ++a) {
+            const AgentEnvironment::Neighbours& nb = weigh(basis_, env, scratch, a);
+            const SpeciesWeights& sw = scratch.species[a];
+            const std::size_t count = nb.count, C = sw.stride, padded = simd::padded(count);
+            double mask[kLanes];
+            for (std::size_t l = 0; l < kLanes; ++l) mask[l] = padded - kLanes + l < count ? 1.0 : 0.0;
+            const V last = load(mask);
+            for (std::size_t m = 0; m < M; ++m) {
+                const double* w = sw.w.data() + m * C;
+                const double c = factor_[m], rw = param_[m];
+                const WeightKind kind = basis_.functions()[m].kind;
+                V sum{}, gx{}, gy{}, gz{};
+                for (std::size_t b0 = 0; b0 < padded; b0 += kLanes) {
+                    V x = load(w + b0), d{};
+                    switch (kind) {
+                        case WeightKind::Exponential: d = c * x; break;
+                        case WeightKind::Gaussian: d = c * load(nb.r.data() + b0) * x; break;
+                        case WeightKind::Power: d = c * x * load(nb.inv_r.data() + b0); break;
+                        case WeightKind::Core: {
+                            const V ir = load(nb.inv_r.data() + b0), y = rw * ir, y2 = y * y, y4 = y2 * y2;
+                            const V t = simd::positive_part(y4 - 1.0);
+                            d = c * t * t * y4 * ir;
+                            break;
+                        }
+                    }
+                    if (switched) {
+                        const V S = load(sw.s.data() + b0);
+                        d = d * S + x * load(sw.ds.data() + b0);
+                        x *= S;
+                    }
+                    sum += b0 + kLanes < padded ? x : x * last;
+                    gx += d * load(nb.ux.data() + b0);
+                    gy += d * load(nb.uy.data() + b0);
+                    gz += d * load(nb.uz.data() + b0);
+                }
+                phi[a * M + m] = simd::sum(sum);
+                double* g = dphi_fc + 3 * (a * M + m);
+                g[0] = -simd::sum(gx);
+                g[1] = -simd::sum(gy);
+                g[2] = -simd::sum(gz);
             }
-            double* d = dphi_fc + 3 * (a * M + m);
-            d[0] = -gx;
-            d[1] = -gy;
-            d[2] = -gz;
         }
-    }
+    });
 }
 
 }  // namespace mldyn

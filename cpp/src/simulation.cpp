@@ -226,7 +226,7 @@ void Simulation::set_force_covariance(std::shared_ptr<const ForceCovariance> cov
     uncertainty_step_ = -1;
 }
 
-void Simulation::compute_forces(bool uncertainty) {
+void Simulation::compute_forces(bool uncertainty, bool loss) {
     const std::size_t n = species_.size();
     if (uncertainty) {
         uncertainty_.resize(n);
@@ -239,8 +239,9 @@ void Simulation::compute_forces(bool uncertainty) {
             uncertainty_[i] = std::sqrt(noise * uncertainty_[i]);
         }
     } else {
-        evaluator_.forces(cell_, q_.data(), species_.data(), n, method_, f_.data(), loss_.data());
+        evaluator_.forces(cell_, q_.data(), species_.data(), n, method_, f_.data(), loss ? loss_.data() : nullptr);
     }
+    loss_current_ = loss || uncertainty;
     if (force_cap_ > 0.0) {
         for (std::size_t i = 0; i < n; ++i) {
             double* f = f_.data() + 3 * i;
@@ -364,6 +365,9 @@ void Simulation::run(long n_steps, long frame_every, long thermo_every, Recordin
         q0 = q_; v0 = v_; f0 = f_; l0 = loss_; e0 = eta_; ve0 = veta_;
         // the uncertainty of a thermo row's configuration comes with the forces of the step to it
         const bool uncertainty = covariance_ && rec && thermo_every > 0 && (step_ + 1) % thermo_every == 0;
+        const bool recorded = rec && ((frame_every > 0 && (step_ + 1) % frame_every == 0) ||
+                                      (thermo_every > 0 && (step_ + 1) % thermo_every == 0));
+        const bool loss0 = loss_current_;
         const long clipped0 = clipped_total_;
         if (nvt_) chain_half_step(half);
         if (learning)
@@ -390,7 +394,7 @@ void Simulation::run(long n_steps, long frame_every, long thermo_every, Recordin
             problem = why.str();
         } else {
             try {
-                compute_forces(uncertainty);
+                compute_forces(uncertainty, recorded || s + 1 == n_steps);
                 if (!all_finite(f_)) problem = "forces became NaN or inf";
                 else problem = contact_problem();
             } catch (const std::invalid_argument& e) {
@@ -400,6 +404,12 @@ void Simulation::run(long n_steps, long frame_every, long thermo_every, Recordin
         if (!problem.empty()) {
             q_ = q0; v_ = v0; f_ = f0; loss_ = l0; eta_ = e0; veta_ = ve0;
             clipped_total_ = clipped0;
+            loss_current_ = loss0;
+            if (!loss_current_) {  // the kept state's losses were skipped: evaluate them (forces aside)
+                std::vector<double> forces(f_.size());
+                evaluator_.forces(cell_, q_.data(), species_.data(), n, method_, forces.data(), loss_.data());
+                loss_current_ = true;
+            }
             if (uncertainty) uncertainty_step_ = -1;  // uncertainty_ holds the refused positions' values
             std::ostringstream msg;
             msg << "simulation: step " << step_ + 1 << " failed (" << problem << "); the state is kept at step "

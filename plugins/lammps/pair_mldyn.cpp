@@ -190,7 +190,8 @@ void PairMLDyn::compute(int eflag, int vflag)
       if (!env_.set_species(a, dx_[a].data(), dy_[a].data(), dz_[a].data(), r2_[a].data(), r2_[a].size(), cutsq))
         error->one(FLERR, "pair_style mldyn: atom {} has a neighbour at distance 0", atom->tag[i]);
     double force[3];
-    const double H = model_->agent_force(static_cast<std::size_t>(si), env_, *scratch_, phi_.data(), force);
+    // the loss only where LAMMPS wants energies (a linear model's force does not need it)
+    const double H = model_->agent_force(static_cast<std::size_t>(si), env_, *scratch_, phi_.data(), force, eflag != 0);
     f[i][0] += force[0];
     f[i][1] += force[1];
     f[i][2] += force[2];

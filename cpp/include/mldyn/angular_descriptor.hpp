@@ -39,6 +39,8 @@ public:
     std::unique_ptr<DescriptorScratch> make_scratch(std::size_t n_species) const override;
 
     void features(const AgentEnvironment& env, DescriptorScratch& scratch, double* phi) const override;
+    /// The moments only (the power spectrum is the loss's, not the force's).
+    void prepare_force(const AgentEnvironment& env, DescriptorScratch& scratch, double* phi) const override;
     void add_force(const AgentEnvironment& env, DescriptorScratch& scratch, const double* g,
                    double* force) const override;
     void features_and_gradients(const AgentEnvironment& env, DescriptorScratch& scratch, double* phi,

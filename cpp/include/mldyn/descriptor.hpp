@@ -34,12 +34,25 @@ public:
     /// For a pair-sum family (phi[a * M + m] = sum over neighbours j of species a of w_m(r_kj)),
     /// M; 0 otherwise. Lets the model recognise pair potentials (conservative models).
     virtual std::size_t pair_functions() const { return 0; }
+    /// For a pair-sum family: w_m(r) and d w_m / dr (switching included) of the M pair functions at
+    /// `count` distances r (Å) into w[m * stride + b] and dw[m * stride + b] (stride >= count).
+    virtual void pair_weights(const double* r, std::size_t count, double* w, double* dw, std::size_t stride) const;
+    /// For a pair-sum family: the distances (Å) inside the cutoff where some w_m or its derivatives
+    /// are not smooth (the switching onset, the radius of a core), for tables (PairTable).
+    virtual std::vector<double> pair_kinks() const { return {}; }
     virtual std::unique_ptr<DescriptorScratch> make_scratch(std::size_t n_species) const = 0;
 
     /// phi[0, size()) of an agent from its environment; keeps in `scratch` what `add_force` needs.
     virtual void features(const AgentEnvironment& env, DescriptorScratch& scratch, double* phi) const = 0;
+    /// What `add_force` needs, without the invariants: for a loss linear in them (g does not depend
+    /// on phi) when the loss value is not wanted (MD steps between outputs). Default: `features`
+    /// into phi; a family overrides it where the invariants cost more than the force's ingredients.
+    virtual void prepare_force(const AgentEnvironment& env, DescriptorScratch& scratch, double* phi) const {
+        features(env, scratch, phi);
+    }
     /// force[0, 3) += -sum_f g[f] d phi_f / d q_k (eV/Å if g is in eV per unit invariant), for the
-    /// environment and scratch of the last `features` call. The MD path: no d phi is stored.
+    /// environment and scratch of the last `features` (or `prepare_force`) call. The MD path: no
+    /// d phi is stored.
     virtual void add_force(const AgentEnvironment& env, DescriptorScratch& scratch, const double* g,
                            double* force) const = 0;
     /// phi[0, size()) and d phi / d q_k into dphi_fc (size() x 3, row-major; phi units per Å).

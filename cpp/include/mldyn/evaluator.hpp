@@ -59,7 +59,8 @@ public:
                   NeighbourMethod method, double* phi_nf, double* dphi_nfc);
 
     /// Forces (n x 3, eV/Å) and, if not null, losses H_k (n, eV) of every agent, through
-    /// AgentLossModel::agent_force (no d phi stored). Throws std::logic_error without a model.
+    /// AgentLossModel::agent_force (no d phi stored; a linear model skips its invariants when
+    /// loss_n is null). Throws std::logic_error without a model.
     void forces(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
                 NeighbourMethod method, double* forces_nc, double* loss_n);
 

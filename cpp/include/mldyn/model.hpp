@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "mldyn/descriptor.hpp"
+#include "mldyn/pair_table.hpp"
 
 namespace mldyn {
 
@@ -38,8 +39,11 @@ public:
     /// `A_sf` is S x F, `B_sqq` is S x Fq x Fq (row-major; empty = all zeros) with Fq = `n_quadratic`
     /// (kAllFeatures: F). Throws std::invalid_argument on wrong sizes, Fq > F, non-finite values, or a
     /// B_s that is not symmetric (to 1e-10 relative).
+    /// With `pair_tables`, pair-sum descriptors whose invariants enter the loss linearly (outside
+    /// the quadratic block, or B = 0) are tabulated for `agent_force` (PairTable: the same forces
+    /// to 1e-12 of the terms; false keeps the direct sums everywhere).
     AgentLossModel(DescriptorSet descriptors, std::vector<double> A_sf, std::vector<double> B_sqq,
-                   std::size_t n_quadratic = kAllFeatures);
+                   std::size_t n_quadratic = kAllFeatures, bool pair_tables = true);
 
     const DescriptorSet& descriptors() const { return descriptors_; }
     int n_species() const { return descriptors_.n_species(); }
@@ -53,18 +57,26 @@ public:
     bool quadratic() const { return quadratic_; }
     /// True when the model is a pair potential (see above).
     bool conservative() const { return conservative_; }
+    /// The force path's table of the linear pair-sum descriptors (PairTable), or null.
+    const std::shared_ptr<const PairTable>& pair_table() const { return table_; }
+    /// True if descriptor d is in pair_table() (the force path does not sum it directly).
+    bool tabulated(std::size_t d) const { return tabulated_[d]; }
 
     /// Per-thread working memory for `agent_force`.
     struct Scratch {
         std::vector<std::unique_ptr<DescriptorScratch>> parts;
         std::vector<double> grad;
+        std::vector<AgentEnvironment::Neighbours> near;  // per species, for tables with a shorter cutoff
+        std::vector<double> work;                        // PairTable::add
     };
     Scratch make_scratch() const;
 
-    /// One agent of species `s` in environment `env`: writes its invariants phi (F) and its force
-    /// (3, eV/Å) and returns its loss H_k (eV).
-    double agent_force(std::size_t s, const AgentEnvironment& env, Scratch& scratch, double* phi,
-                       double* force) const;
+    /// One agent of species `s` in environment `env`: writes its force (3, eV/Å) and returns its
+    /// loss H_k (eV); phi (F) is working memory (the invariants, 0 for tabulated descriptors).
+    /// Without `want_loss` a linear model computes the force only (the gradient A_s does not need
+    /// the invariants: the MD steps between outputs, like LAMMPS's eflag) and returns NaN.
+    double agent_force(std::size_t s, const AgentEnvironment& env, Scratch& scratch, double* phi, double* force,
+                       bool want_loss = true) const;
 
     /// g = dH_s/dphi = A_s + B_s phi (F) for invariants phi_f (F); returns H_s(phi) (eV).
     double loss_gradient(std::size_t s, const double* phi_f, double* grad_f) const;
@@ -75,6 +87,8 @@ private:
     std::vector<double> Bt_;  // B_ transposed per species (S x Fq x stride, rows zero-padded)
     std::size_t bt_stride_ = 0, n_quadratic_ = 0;
     bool quadratic_ = false, conservative_ = false;
+    std::shared_ptr<const PairTable> table_;  // the linear pair-sum descriptors, or null
+    std::vector<bool> tabulated_;             // per descriptor: in table_
 };
 
 }  // namespace mldyn

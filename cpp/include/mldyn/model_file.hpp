@@ -102,7 +102,8 @@ public:
     /// The model with every unresolved cutoff set to `default_cutoff` (Å; from Cell::max_cutoff
     /// of the configuration, or given by the user). Throws std::invalid_argument if a cutoff is
     /// needed and `default_cutoff` is not finite and positive, or if r_on is not below it.
-    std::shared_ptr<const AgentLossModel> build(double default_cutoff) const;
+    /// `pair_tables`: see AgentLossModel.
+    std::shared_ptr<const AgentLossModel> build(double default_cutoff, bool pair_tables = true) const;
 
     /// Parameters per species: F + Fq(Fq+1)/2.
     std::size_t n_parameters() const;

@@ -23,15 +23,20 @@ public:
     std::size_t size() const override { return n_species_ * basis_.size(); }
     double cutoff() const override { return basis_.r_cut(); }
     std::size_t pair_functions() const override { return basis_.size(); }
+    void pair_weights(const double* r, std::size_t count, double* w, double* dw, std::size_t stride) const override;
+    std::vector<double> pair_kinks() const override;
     std::unique_ptr<DescriptorScratch> make_scratch(std::size_t n_species) const override;
 
     void features(const AgentEnvironment& env, DescriptorScratch& scratch, double* phi) const override;
+    /// The weights only (no sums).
+    void prepare_force(const AgentEnvironment& env, DescriptorScratch& scratch, double* phi) const override;
     void add_force(const AgentEnvironment& env, DescriptorScratch& scratch, const double* g,
                    double* force) const override;
     void features_and_gradients(const AgentEnvironment& env, DescriptorScratch& scratch, double* phi,
                                 double* dphi_fc) const override;
 
 private:
+    /// The weights, and phi unless it is null.
     void values(const AgentEnvironment& env, DescriptorScratch& scratch, double* phi) const;
     void contract(const AgentEnvironment& env, DescriptorScratch& scratch, const double* g, double* force) const;
     void values_and_gradients(const AgentEnvironment& env, DescriptorScratch& scratch, double* phi,

@@ -160,8 +160,10 @@ public:
     void set_clipped_count(long c) { clipped_total_ = c; }
 
 private:
-    /// Forces (and losses) at the current positions; with `uncertainty`, also uncertainty_.
-    void compute_forces(bool uncertainty = false);
+    /// Forces (and, with `loss`, losses) at the current positions; with `uncertainty`, also
+    /// uncertainty_ (and the losses). Without the losses a linear model's step is cheaper: `run`
+    /// asks for them only on the steps it records and its last one.
+    void compute_forces(bool uncertainty = false, bool loss = true);
     /// Why the current positions break a contact limit, or "" (see set_contact_limits).
     std::string contact_problem() const;
     void record(long frame_every, long thermo_every, Recording& rec) const;
@@ -172,6 +174,7 @@ private:
     Evaluator evaluator_;
     Cell cell_;
     std::vector<int> species_;
+    bool loss_current_ = true;  // loss_ belongs to q_ (run skips it between outputs)
     std::vector<double> m_, q_, v_, f_, loss_;
     double dt_;
     NeighbourMethod method_;
