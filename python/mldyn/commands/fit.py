@@ -77,7 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: 1000 for the recommended recipe, none for the paper's)")
     p.add_argument("--no-checks", action="store_true",
                    help="skip the stability checks (scan of compressed pairs, short MD probes)")
-    p.add_argument("--probe-steps", type=int, default=None, help="steps of each MD probe run (default 2000)")
+    p.add_argument("--probe-steps", type=int, default=None, help="steps of each of the 4 MD probe runs (default 4000)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

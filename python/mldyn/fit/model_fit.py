@@ -38,6 +38,9 @@ RIDGE_FLOORS = (0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2)
 
 #: The radial descriptor of the recommended recipe: the paper's three families at a coarser spacing
 #: (10 of its 18 functions; on the bundled water the other 8 add nothing the angular invariants do not).
+#: Shorter-range functions (exp 2, 4, 8 /Å; Gaussians of 0.35-0.7 Å) do not stiffen the stretched O-H
+#: bond: learned stretch peak 3032-3060 cm-1 over 10 runs each against 3049 without them (CP2K 3217;
+#: notes of issue 11). They would cost nothing in MD (PairTable folds all radial functions).
 RECOMMENDED_RADIAL = Radial((("exp", 1.0), ("exp", 0.5), ("exp", 1 / 3), ("exp", 0.25), ("exp", 1 / 6),
                              ("gauss", 1.0), ("gauss", 2.0), ("gauss", 3.0), ("gauss", 5.0), ("power", 1.0)))
 
@@ -47,7 +50,10 @@ RECOMMENDED_RADIAL = Radial((("exp", 1.0), ("exp", 0.5), ("exp", 1 / 3), ("exp",
 #: was 2.3x the paper's 18-function radial step when 5's was 1.7x; 5's is 0.9x since the kernel work of
 #: 425f87c and 0d3892a; linear loss, benchmarks/RESULTS.md). A cheaper angular part does not pay: 3 channels or a
 #: 3.0 Å cutoff raise the hydrogens' hopping in learned MD 1.6-1.8x, l_max 4 misses the H error target, 3.3 Å
-#: with 7 radial functions saves ~7 % of the step for a worse stretch (notes of issue 11).
+#: with 7 radial functions saves ~7 % of the step for a worse stretch (notes of issue 11). Narrower
+#: channels at the same cost stiffen the stretched O-H bond a little (learned stretch peak +10 to +55
+#: cm-1, still 3.6-4 % below CP2K) but (0.5, 0.7, 1, 1.5) misses the held-out O target (0.254) and
+#: (0.4, 0.7, 1.2, 2) passes the stability checks yet stops in every learned run (notes of issue 11).
 RECOMMENDED_ANGULAR = Angular((("gauss", 0.7), ("gauss", 1.0), ("gauss", 1.5), ("gauss", 2.0)), l_max=5, r_cut=3.5)
 
 #: The recommended recipe (``mldyn fit DATA`` without options): radial and angular invariants in a
