@@ -26,16 +26,6 @@ std::vector<std::unique_ptr<DescriptorScratch>> DescriptorSet::make_scratch() co
     return out;
 }
 
-void DescriptorSet::features(const AgentEnvironment& env, std::vector<std::unique_ptr<DescriptorScratch>>& scratch,
-                             double* phi) const {
-    for (std::size_t d = 0; d < parts_.size(); ++d) parts_[d]->features(env, *scratch[d], phi + offsets_[d]);
-}
-
-void DescriptorSet::add_force(const AgentEnvironment& env, std::vector<std::unique_ptr<DescriptorScratch>>& scratch,
-                              const double* g, double* force) const {
-    for (std::size_t d = 0; d < parts_.size(); ++d) parts_[d]->add_force(env, *scratch[d], g + offsets_[d], force);
-}
-
 void DescriptorSet::features_and_gradients(const AgentEnvironment& env,
                                            std::vector<std::unique_ptr<DescriptorScratch>>& scratch, double* phi,
                                            double* dphi_fc) const {

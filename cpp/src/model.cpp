@@ -101,32 +101,31 @@ double AgentLossModel::agent_force(std::size_t s, const AgentEnvironment& env, S
                                    double* force, bool want_loss) const {
     force[0] = force[1] = force[2] = 0.0;
     const auto& parts = descriptors_.parts();
-    if (!want_loss && !quadratic_) {  // g = A_s: the force's ingredients only
-        const double* A = A_.data() + s * n_features();
-        for (std::size_t d = 0; d < parts.size(); ++d)
-            if (!tabulated_[d]) {
-                parts[d]->prepare_force(env, *scratch.parts[d], phi + descriptors_.offset(d));
-                parts[d]->add_force(env, *scratch.parts[d], A + descriptors_.offset(d), force);
-            }
-        if (table_)
-            for (std::size_t a = 0; a < env.n_species(); ++a)
-                table_->add(s, a, env.within(a, table_->cutoff(), scratch.near[a]), force, scratch.work.data(), false);
-        return std::numeric_limits<double>::quiet_NaN();
-    }
+    // A linear model's gradient is A_s whatever phi is: without the loss only the force's ingredients.
+    const bool loss = want_loss || quadratic_;
     for (std::size_t d = 0; d < parts.size(); ++d) {
         double* phi_d = phi + descriptors_.offset(d);
         if (tabulated_[d])
             std::fill(phi_d, phi_d + parts[d]->size(), 0.0);  // their loss comes from the table
-        else
+        else if (loss)
             parts[d]->features(env, *scratch.parts[d], phi_d);
+        else
+            parts[d]->prepare_force(env, *scratch.parts[d], phi_d);
     }
-    double h = loss_gradient(s, phi, scratch.grad.data());
+    double h = std::numeric_limits<double>::quiet_NaN();
+    const double* g = A_.data() + s * n_features();
+    if (loss) {
+        h = loss_gradient(s, phi, scratch.grad.data());
+        g = scratch.grad.data();
+    }
     for (std::size_t d = 0; d < parts.size(); ++d)
-        if (!tabulated_[d])
-            parts[d]->add_force(env, *scratch.parts[d], scratch.grad.data() + descriptors_.offset(d), force);
+        if (!tabulated_[d]) parts[d]->add_force(env, *scratch.parts[d], g + descriptors_.offset(d), force);
     if (table_)
-        for (std::size_t a = 0; a < env.n_species(); ++a)
-            h += table_->add(s, a, env.within(a, table_->cutoff(), scratch.near[a]), force, scratch.work.data(), true);
+        for (std::size_t a = 0; a < env.n_species(); ++a) {
+            const double t = table_->add(s, a, env.within(a, table_->cutoff(), scratch.near[a]), force,
+                                         scratch.work.data(), loss);
+            if (loss) h += t;
+        }
     return h;
 }
 

@@ -78,12 +78,6 @@ public:
     /// One scratch per descriptor (per thread).
     std::vector<std::unique_ptr<DescriptorScratch>> make_scratch() const;
 
-    /// phi[0, F) of an agent (every descriptor's `features`).
-    void features(const AgentEnvironment& env, std::vector<std::unique_ptr<DescriptorScratch>>& scratch,
-                  double* phi) const;
-    /// force[0, 3) += -g . d phi / d q_k after `features` (every descriptor's `add_force`).
-    void add_force(const AgentEnvironment& env, std::vector<std::unique_ptr<DescriptorScratch>>& scratch,
-                   const double* g, double* force) const;
     /// phi (F) and dphi (F x 3).
     void features_and_gradients(const AgentEnvironment& env,
                                 std::vector<std::unique_ptr<DescriptorScratch>>& scratch, double* phi,
