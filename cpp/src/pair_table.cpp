@@ -13,7 +13,7 @@ namespace {
 constexpr std::size_t kDegree = 7, kCoef = kDegree + 1;
 constexpr std::size_t kMaxIntervals = 4096;
 constexpr double kTolerance = 1e-13;
-constexpr std::size_t kChecks = 17;  // per interval, t = -1, -7/8, ..., 1
+constexpr std::size_t kChecks = 17;  // per interval, t = -1, -7/8, ..., 7/8 and just below 1
 constexpr double kPi = 3.14159265358979323846;
 
 /// Monomial coefficients (in t) of the Chebyshev polynomials T_0 .. T_7: cheb[k][j] of t^j.

@@ -41,7 +41,7 @@ public:
     /// B_s that is not symmetric (to 1e-10 relative).
     /// With `pair_tables`, pair-sum descriptors whose invariants enter the loss linearly (outside
     /// the quadratic block, or B = 0) are tabulated for `agent_force` (PairTable: the same forces
-    /// to 1e-12 of the terms; false keeps the direct sums everywhere).
+    /// to 1e-13 of the terms; false keeps the direct sums everywhere).
     AgentLossModel(DescriptorSet descriptors, std::vector<double> A_sf, std::vector<double> B_sqq,
                    std::size_t n_quadratic = kAllFeatures, bool pair_tables = true);
 
