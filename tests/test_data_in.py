@@ -183,6 +183,28 @@ def test_fit_on_several_systems_adds_their_normal_equations(tmp_path, capsys):
     assert "system 1 of 2 (96 atoms): data: 60 frames" in out and "system 2 of 2 (192 atoms): data: 60 frames" in out
 
 
+def test_fit_weights_one_per_data_argument(tmp_path, capsys):
+    """--weights: one per DATA argument, shown per system and kept in the model file; a wrong count or a
+    weight <= 0 is refused before any work, naming the option."""
+    a = load_dataset("@h2o32").subset(range(0, 600, 20))
+    b = load_dataset("@h2o32").subset(range(5, 600, 20))
+    a.save(tmp_path / "a.npz")
+    b.save(tmp_path / "b.npz")
+    fit = ["fit", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "-o", str(tmp_path / "m.json"), "--recipe",
+           "paper", "--split", "0,0.8,0.1,0.1"]
+    assert main(fit + ["--weights", "1"]) == 2
+    assert "--weights: 1 given for 2 DATA arguments; give one per DATA argument" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(fit + ["--weights", "1", "0"])
+    assert "--weights must be finite and > 0" in capsys.readouterr().err
+    assert not (tmp_path / "m.json").exists()
+    assert main(fit + ["--weights", "1", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "system 1 of 2 (96 atoms, weight 1): data: 30 frames" in out
+    assert "system 2 of 2 (96 atoms, weight 3): data: 30 frames" in out
+    assert json.loads((tmp_path / "m.json").read_text())["training"]["system_weights"] == [1.0, 3.0]
+
+
 def test_a_cp2k_run_without_a_forces_file_says_what_is_missing_and_what_to_change(tmp_path, capsys):
     from mldyn.dataset import Dataset
     from mldyn.io.cp2k_writer import write_cp2k_run

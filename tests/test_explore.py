@@ -158,8 +158,16 @@ def truth(fitted_h2o32):
 def explored(original, truth, tmp_path_factory):
     out = tmp_path_factory.mktemp("explore") / "x"
     os.environ["FAKE_CP2K_MODEL"] = str(truth)
-    state = explore(_config(original, cp2k=FAKE, threshold=0.05), out, progress=False)
+    state = explore(_config(original, cp2k=FAKE, threshold=0.05, labels_weight=2.0), out, progress=False)
     return out, state
+
+
+def test_labels_weight_must_be_positive(original, tmp_path, capsys):
+    with pytest.raises(ValueError, match=r"--labels-weight must be finite and > 0, got 0"):
+        _config(original, labels_weight=0.0).validate()
+    assert cli.main(["explore", str(original), "-o", str(tmp_path / "x"), "--labels-weight", "-1"]) == 2
+    assert "--labels-weight must be finite and > 0, got -1" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.slow
@@ -189,6 +197,7 @@ def test_loop_labels_the_selected_frames_with_the_decks_forces(explored, truth):
     model = load_model(out / "model.json")
     assert model.covariance is not None
     assert state["fits"]["2"]["labelled_frames"] == sum(r["labels"]["frames"] for r in state["iterations"])
+    assert model.metadata["system_weights"] == [1.0, 2.0]  # --labels-weight: the original run 1, the labels 2
 
 
 @pytest.mark.slow

@@ -164,3 +164,27 @@ def test_fit_refuses_normal_equations_larger_than_half_the_memory(monkeypatch):
         fit_model(data, [BASIS, angular], "linear", progress=False)
     sizes["SC_PHYS_PAGES"] = 64  # 256 KiB: 44 parameters fit (62 KiB), the angular ones in the quadratic block do not
     assert fit_model(data, BASIS, "linear", progress=False).model is not None
+
+
+def test_a_system_weight_counts_its_rows_that_many_times():
+    """Weight 2 on a system is that system listed twice (the same normal equations), and weights change the fit:
+    with two systems whose forces disagree (noise), the weighted system's forces are followed more closely."""
+    a = synthetic(true_model(), n_frames=20, noise=0.3, seed=2)
+    b = synthetic(true_model(), n_frames=20, noise=0.3, seed=4)
+    twice = fit_model([a, b, b], BASIS, "quadratic", ridge=1e-8, progress=False)
+    weighted = fit_model([a, b], BASIS, "quadratic", ridge=1e-8, progress=False, weights=[1, 2])
+    f_twice, f_weighted = (np.array([m.model.forces(p, b.species_n, 8.5) for p in b.positions_fnc])
+                           for m in (twice, weighted))  # the quadratic fit amplifies rounding: compare forces
+    np.testing.assert_allclose(f_weighted, f_twice, atol=1e-7 * np.abs(f_twice).max())
+    assert weighted.model.metadata["system_weights"] == [1.0, 2.0]
+    plain = fit_model([a, b], BASIS, "quadratic", ridge=1e-8, progress=False)
+    heavy = fit_model([a, b], BASIS, "quadratic", ridge=1e-8, progress=False, weights=[1, 50])
+    assert not np.allclose(heavy.model.A, plain.model.A, rtol=1e-3)
+    train_b = b.subset(range(4, 16))  # b's training block (split 0.2, 0.6, 0.1, 0.1 of 20 frames)
+    err = [np.sum((np.array([m.model.forces(p, b.species_n, 8.5) for p in train_b.positions_fnc])
+                   - train_b.forces_fnc) ** 2) for m in (plain, heavy)]
+    assert err[1] < err[0]
+    with pytest.raises(ValueError, match=r"weights: 1 given for 2 systems; give one per system"):
+        fit_model([a, b], BASIS, "linear", progress=False, weights=[1])
+    with pytest.raises(ValueError, match=r"weights must be finite and > 0 .*got 0"):
+        fit_model([a, b], BASIS, "linear", progress=False, weights=[1, 0])

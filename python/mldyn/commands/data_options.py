@@ -19,13 +19,14 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
                         "are one species (merge, the default, with a warning) or a species each (separate)")
 
 
-def load_data(args) -> list:
+def load_data(args, with_argument: bool = False) -> list:
     """[(label, Dataset)] for every system the data arguments name, with forces: folders expanded, an extended
-    XYZ that mixes structures split into one system per run of frames (labelled with their frame range)."""
+    XYZ that mixes structures split into one system per run of frames (labelled with their frame range).
+    With ``with_argument``, [(label, Dataset, index of the DATA argument it came from)]."""
     from ..io import expand_systems, load_systems
 
     out = []
-    for path in (s for d in args.data for s in expand_systems(d)):
+    for arg, path in ((i, s) for i, d in enumerate(args.data) for s in expand_systems(d)):
         parts = load_systems(path, require_forces=True, forces_key=args.forces_key, energy_key=args.energy_key,
                              kinds=args.cp2k_kinds)
         for dataset in parts:
@@ -33,5 +34,5 @@ def load_data(args) -> list:
             if len(parts) > 1:
                 a, b = dataset.provenance["frames_of_file"]
                 label = f"{path} frames {a}-{b}"
-            out.append((label, dataset))
+            out.append((label, dataset, arg) if with_argument else (label, dataset))
     return out

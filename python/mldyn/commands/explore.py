@@ -53,6 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fit without the stability checks (faster; the default fit returns only a model that passes "
                         "them, see mldyn fit)")
     p.add_argument("--init", help="start of every run (default: the last frame of the first DATA)")
+    p.add_argument("--labels-weight", type=float, default=1.0, metavar="W",
+                   help="weight of the CP2K-labelled frames in each refit, the original run's being 1 (default 1: "
+                        "every force alike; see mldyn fit --weights)")
     p.add_argument("--seed", type=int, default=0, help="seed of the runs' initial velocities (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
@@ -83,6 +86,7 @@ def run(args) -> int:
                                 traj_every=args.traj_every, iterations=args.iterations or 3, frames=args.frames,
                                 threshold=args.threshold, min_separation_fs=args.min_separation,
                                 labels_later=args.labels_later, init=args.init, seed=args.seed,
+                                labels_weight=args.labels_weight,
                                 fit={"checks": False} if args.no_checks else {})
             state = explore(cfg, args.output, progress=not args.quiet)
             outdir = args.output

@@ -78,7 +78,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-checks", action="store_true",
                    help="skip the stability checks (scan of compressed pairs, short MD probes)")
     p.add_argument("--probe-steps", type=int, default=None, help="steps of each of the 4 MD probe runs (default 4000)")
+    p.add_argument("--weights", type=_weight, nargs="+", default=None, metavar="W",
+                   help="one weight per DATA argument (default 1 each): each force component of its systems counts W "
+                        "times in the fit (a folder's systems share its weight); the test figures weight every "
+                        "agent alike")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _weight(value: str) -> float:
+    try:
+        w = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--weights takes numbers > 0, got {value!r}") from None
+    if not 0 < w < math.inf:
+        raise argparse.ArgumentTypeError(f"--weights must be finite and > 0 (leave a system out instead of giving it "
+                                         f"weight 0), got {value!r}")
+    return w
 
 
 def _walls(value: str):
@@ -127,7 +142,7 @@ def format_table(table: dict, species: list, frames: int) -> str:
 
 
 def fit_and_report(dataset, source: str, output, *, recipe: str = "recommended", loss=None, select=None,
-                   ridge="auto", split=None, cutoff=None, r_on=None, walls=None,
+                   ridge="auto", split=None, cutoff=None, r_on=None, walls=None, weights=None,
                    no_checks: bool = False, probe_steps=None, progress=True, command="mldyn fit"):
     """Fit, save the model to ``output`` (with the selection curve next to it when selecting) and
     print Table 1, the kept functions and the stability checks: what ``mldyn fit`` and ``mldyn demo``
@@ -140,7 +155,7 @@ def fit_and_report(dataset, source: str, output, *, recipe: str = "recommended",
     if loss is not None:
         opts["loss"] = loss
     report = fit_model(dataset, select=select, ridge=ridge, split=split, progress=progress,
-                       probe_steps=probe_steps, **opts)
+                       probe_steps=probe_steps, weights=weights, **opts)
     model = report.model
     provenance = ([d.provenance for d in dataset] if isinstance(dataset, (list, tuple))
                   else getattr(dataset, "provenance", {}))
@@ -210,11 +225,16 @@ def run(args) -> int:
     if args.ridge == "auto" and args.split is not None and args.split[2] == 0:
         raise ValueError("--split: the validation fraction is 0, but --ridge auto chooses the ridge on the "
                          "validation block; give it a fraction > 0, or a fixed --ridge")
-    systems = load_data(args)
-    dataset = [d for _, d in systems]
+    if args.weights is not None and len(args.weights) != len(args.data):
+        raise ValueError(f"--weights: {len(args.weights)} given for {len(args.data)} DATA arguments; give one per DATA "
+                         f"argument, in the same order (a folder's systems share its weight)")
+    systems = load_data(args, with_argument=True)
+    dataset = [d for _, d, _ in systems]
     dataset = dataset[0] if len(dataset) == 1 else dataset
-    fit_and_report(dataset, " ".join(label for label, _ in systems), out, recipe=args.recipe, loss=args.loss,
-                   select=args.select, ridge=args.ridge, split=args.split, cutoff=args.cutoff, r_on=args.r_on, walls=args.walls, no_checks=args.no_checks,
+    weights = None if args.weights is None else [args.weights[arg] for _, _, arg in systems]
+    fit_and_report(dataset, " ".join(label for label, _, _ in systems), out, recipe=args.recipe, loss=args.loss,
+                   select=args.select, ridge=args.ridge, split=args.split, cutoff=args.cutoff, r_on=args.r_on,
+                   walls=args.walls, weights=weights, no_checks=args.no_checks,
                    probe_steps=args.probe_steps, progress=not args.quiet, command=shlex.join(["mldyn"] + args.argv))
     print(f"model: {args.output}  ({time.perf_counter() - t0:.1f} s)")
     return 0

@@ -67,6 +67,7 @@ class ExploreConfig:
     labels_later: bool = False
     init: str | None = None          # start of every run (default: the last frame of the first data)
     seed: int = 0
+    labels_weight: float = 1.0       # weight of the labelled frames in each refit (the original run's: 1)
     fit: dict = field(default_factory=dict)  # extra options of the recommended fit (tests: probe_steps)
 
     def validate(self) -> None:
@@ -82,6 +83,8 @@ class ExploreConfig:
         if not self.densities or not all(0.5 <= d <= 2.0 for d in self.densities):
             raise ValueError(f"--densities are factors of the start frame's density between 0.5 and 2, got "
                              f"{self.densities}")
+        if not 0 < self.labels_weight < math.inf:
+            raise ValueError(f"--labels-weight must be finite and > 0, got {self.labels_weight}")
         if not self.min_separation_fs >= 0:
             raise ValueError(f"--min-separation must be >= 0 fs, got {self.min_separation_fs}")
 
@@ -291,7 +294,8 @@ def _model(state: _State, cfg: ExploreConfig, original: list, i: int, progress: 
     labelled = _labelled_systems(state, outdir, i)
     n_lab = labelled[0].n_frames if labelled else 0
     _say(progress, f"explore: fitting model {i} on the original run" + (f" and {n_lab} labelled frames" if n_lab else ""))
-    report = fit_recommended(original + labelled, progress=progress, **cfg.fit)
+    report = fit_recommended(original + labelled, progress=progress,
+                             weights=[1.0] * len(original) + [cfg.labels_weight] * len(labelled), **cfg.fit)
     path.parent.mkdir(exist_ok=True)
     report.model.save(path)
     meta = report.model.metadata

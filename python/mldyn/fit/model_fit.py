@@ -152,8 +152,9 @@ def _split_system(dataset: Dataset, split):
 
 
 def _whole_systems(small: list, split) -> list:
-    """DatasetSplits that put each of the ``small`` systems whole into train, validation or test: the systems
-    shuffled (seed 0), then cut by frame count in the split's proportions (structures of a MACE-style file)."""
+    """(index into ``small``, DatasetSplit) pairs that put each of the ``small`` systems whole into train,
+    validation or test: the systems shuffled (seed 0), then cut by frame count in the split's proportions
+    (structures of a MACE-style file)."""
     fr = np.array((0.8, 0.1, 0.1) if split is None else split[1:], dtype=float)
     cum = np.cumsum(fr) / fr.sum()
     order = np.random.default_rng(0).permutation(len(small))
@@ -164,8 +165,21 @@ def _whole_systems(small: list, split) -> list:
         block = int(np.searchsorted(cum, m, side="right"))
         b = [None, None, None]
         b[min(block, 2)] = small[k]
-        out.append(DatasetSplit(b[0], b[1], b[2], 0, {}))
+        out.append((int(k), DatasetSplit(b[0], b[1], b[2], 0, {})))
     return out
+
+
+def system_weights(weights, n_systems: int) -> list:
+    """One finite weight > 0 per system (None: 1 each), checked."""
+    if weights is None:
+        return [1.0] * n_systems
+    weights = [float(w) for w in weights]
+    if len(weights) != n_systems:
+        raise ValueError(f"weights: {len(weights)} given for {n_systems} systems; give one per system")
+    bad = [w for w in weights if not 0 < w < math.inf]
+    if bad:
+        raise ValueError(f"weights must be finite and > 0 (a system with weight 0 is better left out), got {bad[0]:g}")
+    return weights
 
 
 def _split_text(dataset: Dataset, blocks) -> str:
@@ -189,7 +203,8 @@ def fit_model(*args, **kwargs) -> FitReport:
 
 def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, ridge="auto",
                split=None, progress: bool = True, quadratic_descriptors: int | None = None,
-               walls: float | None = None, checks: bool = False, probe_steps: int | None = None) -> FitReport:
+               walls: float | None = None, checks: bool = False, probe_steps: int | None = None,
+               weights=None) -> FitReport:
     """Fit an agent-loss model to ``dataset`` (a :class:`mldyn.dataset.Dataset` with forces, or a list of
     them: several systems of any sizes and species, each split on its own; their normal equations add
     up, the test figures pool every agent, the cutoff default and the training floors cover all, and
@@ -210,6 +225,9 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
         ridge chosen on validation among those >= a floor of 0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2)
         that passes them; ``report.stability.passed`` is False when none did (the last is returned).
     probe_steps : steps of each MD probe run (default :data:`mldyn.fit.stability.PROBE_STEPS`).
+    weights : one weight > 0 per system (default 1 each): each force component of a system counts that
+        many times in the training and validation sums (the ridge is chosen on the weighted validation
+        error); the test figures weight every agent alike.
     Table 1 (linear and quadratic relative RMSE per species on the test block) is always
     computed: the linear parameters are a subset of the quadratic ones.
     """
@@ -224,17 +242,22 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
         raise ValueError("fit: no data")
     names = list(dict.fromkeys(sp for d in systems for sp in d.species_names))  # every system's species, in order
     systems = [d.with_species(names) for d in systems]
+    weights = system_weights(weights, len(systems))
     descriptors = resolve_cutoffs(descriptors if descriptors is not None else Radial.paper(), systems)
-    parts, small = [], []  # one DatasetSplit per system; systems too small to split go whole into one block
-    for d in systems:
+    parts, part_weights, small = [], [], []  # one DatasetSplit per system; too small to split: whole into one block
+    for d, w in zip(systems, weights):
         try:
             parts.append(_split_system(d, split))
+            part_weights.append(w)
         except EmptyBlockError:
             if len(systems) == 1:
                 raise
-            small.append(d)
+            small.append((d, w))
     if small:
-        parts += _whole_systems(small, split)
+        for k, blocks in _whole_systems([d for d, _ in small], split):
+            parts.append(blocks)
+            part_weights.append(small[k][1])
+        small = [d for d, _ in small]
     if ridge == "auto" and all(b.validation is None for b in parts):
         raise ValueError("ridge 'auto' is chosen on the validation block, and the split gives it no frames "
                          "(validation fraction 0): give the validation block a fraction > 0, or a fixed ridge")
@@ -244,9 +267,10 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
     _check_memory(par, S)
     if progress:
         split_systems = [d for d in systems if all(d is not x for x in small)]
-        for k, (d, blocks) in enumerate(zip(split_systems, parts)):
-            print(("" if len(systems) == 1 else f"system {k + 1} of {len(systems)} ({d.n_atoms} atoms): ")
-                  + _split_text(d, blocks), flush=True)
+        weighted = any(w != 1 for w in weights)
+        for k, (d, blocks, w) in enumerate(zip(split_systems, parts, part_weights)):
+            print(("" if len(systems) == 1 else f"system {k + 1} of {len(systems)} ({d.n_atoms} atoms"
+                   + (f", weight {w:g}" if weighted else "") + "): ") + _split_text(d, blocks), flush=True)
         if small:
             counts = {name: sum(getattr(b, name) is not None for b in parts[len(split_systems):])
                       for name in ("train", "validation", "test")}
@@ -254,11 +278,11 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
                   f"shuffled (seed 0) into train {counts['train']}, validation {counts['validation']}, test "
                   f"{counts['test']}", flush=True)
     eqs = {name: [NormalEquations.zeros(P) for _ in names] for name in ("train", "validation")}
-    for blocks in parts:
+    for blocks, w in zip(parts, part_weights):
         for name, blk in (("train", blocks.train), ("validation", blocks.validation)):
             if blk is not None:
                 for s_id, ne in enumerate(accumulate(blk, par, desc=f"invariants ({name})", progress=progress)):
-                    eqs[name][s_id] = eqs[name][s_id].merged(ne)
+                    eqs[name][s_id] = eqs[name][s_id].merged(ne if w == 1 else ne.scaled(w))
     allowed = {"linear": par.linear_mask(), "quadratic": np.ones(P, dtype=bool)}
 
     def blocks_for(s):
@@ -343,6 +367,7 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
         "split": {"fractions": None if split is None else list(split), "frames": split_frames},
         "selection_curve": {sp: [[n, e] for n, e, _ in fits[sp].selection_curve] for sp in names},
         "closest_pairs_A": floors,
+        "system_weights": weights,
         "walls": None if walls is None else {"strength_eV_per_amu": float(walls), "strength_eV": wall_strengths(
             names, masses, walls), "at": "closest training distance"},
     }

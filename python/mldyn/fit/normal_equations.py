@@ -47,6 +47,10 @@ class NormalEquations:
         return NormalEquations(self.gram + other.gram, self.rhs + other.rhs, self.yy + other.yy,
                                self.n_rows + other.n_rows)
 
+    def scaled(self, weight: float) -> "NormalEquations":
+        """The problem with every row counted ``weight`` times (a system's weight in the fit); n_rows unchanged."""
+        return NormalEquations(self.gram * weight, self.rhs * weight, self.yy * weight, self.n_rows)
+
     def restrict(self, mask: np.ndarray) -> "NormalEquations":
         """The problem for the parameters selected by a boolean mask (P,)."""
         idx = np.flatnonzero(mask)
