@@ -58,10 +58,11 @@ def fit(data, recipe: str):
 
 
 def learned_run(model, ref, steps: int, temperature: float, seed: int, clip, thermostat: str | None = None,
-                window_fs: float | None = None):
+                window_fs: float | None = None, keep_frames: bool = False):
     """`mldyn run MODEL --init DATA@-1 --steps N --temperature T` (default flags unless ``thermostat``
     is given), frames every 1 fs. With ``window_fs``, also the O-H stretch peak of every consecutive
-    stretch of the run that long (``stretch_windows``, cm⁻¹; summarize's estimator, as for the reference)."""
+    stretch of the run that long (``stretch_windows``, cm⁻¹; summarize's estimator, as for the reference).
+    With ``keep_frames``, the run's frames too (``frames``, a Dataset)."""
     from mldyn.md.run import contact_limits, default_chain, default_thermostat
     from mldyn.md.simulation import SimulationError
 
@@ -88,6 +89,8 @@ def learned_run(model, ref, steps: int, temperature: float, seed: int, clip, the
         w = int(round(window_fs / float(frames["time"][1] - frames["time"][0])))
         out["stretch_windows"] = [summarize(d.subset(range(a, a + w)))["oh_stretch_peak_cm1"]
                                   for a in range(0, n - w + 1, w)]
+    if keep_frames:
+        out["frames"] = d
     return out
 
 

@@ -55,7 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", help="start of every run (default: the last frame of the first DATA)")
     p.add_argument("--labels-weight", type=float, default=1.0, metavar="W",
                    help="weight of the CP2K-labelled frames in each refit, the original run's being 1 (default 1: "
-                        "every force alike; see mldyn fit --weights)")
+                        "every force alike; see mldyn fit --weights). The force uncertainty takes weights as "
+                        "precisions, so W > 1 on frames the model fits worse makes it more conservative")
     p.add_argument("--seed", type=int, default=0, help="seed of the runs' initial velocities (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
 

@@ -227,7 +227,8 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
     probe_steps : steps of each MD probe run (default :data:`mldyn.fit.stability.PROBE_STEPS`).
     weights : one weight > 0 per system (default 1 each): each force component of a system counts that
         many times in the training and validation sums (the ridge is chosen on the weighted validation
-        error); the test figures weight every agent alike.
+        error); the test figures weight every agent alike. The force uncertainty takes the weights as
+        precisions (a force of weight w has noise variance sigma^2 / w).
     Table 1 (linear and quadratic relative RMSE per species on the test block) is always
     computed: the linear parameters are a subset of the quadratic ones.
     """
