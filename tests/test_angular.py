@@ -72,14 +72,17 @@ def test_forces_of_a_radial_plus_angular_model_match_the_oracle(neighbours):
     assert R.rel_diff(losses, rl) < 1e-13
 
 
-def test_forces_with_more_than_eight_channels_match_the_oracle():
-    """Three species x three functions: 9 channels, beyond the kernels' fixed-size paths (at most 8)."""
+@pytest.mark.parametrize("n_species, n_functions", [(3, 3), (2, 5), (2, 8), (3, 6)])
+def test_forces_with_more_than_eight_channels_match_the_oracle(n_species, n_functions):
+    """Channels = species x functions: 9, 10 and 16 take the kernels' two-vector path (9 to 16), 18 the
+    general one; up to 8 the one-vector paths (the tests above)."""
     rng = np.random.default_rng(4)
-    descs = [Radial((("exp", 1.0),), r_cut=3.9), Angular(FUNCS, 2, 3.5)]
-    F = sum(d.size(3) for d in descs)
-    model = AgentLossModel(["O", "H", "Na"], descs, rng.normal(size=(3, F)),
-                           np.stack([R.random_symmetric(F, rng, 0.01) for _ in range(3)]))
-    pos, sp = configuration(n_species=3, seed=6)
+    funcs = tuple(("gauss", 0.5 + 0.25 * i) for i in range(n_functions))
+    descs = [Radial((("exp", 1.0),), r_cut=3.9), Angular(funcs, 2, 3.5)]
+    F = sum(d.size(n_species) for d in descs)
+    model = AgentLossModel(["O", "H", "Na"][:n_species], descs, rng.normal(size=(n_species, F)),
+                           np.stack([R.random_symmetric(F, rng, 0.01) for _ in range(n_species)]))
+    pos, sp = configuration(n_species=n_species, seed=6)
     f, losses = model.compute(pos, sp, TRICLINIC)
     rp, rdp = R.model_features(model.to_dict(), pos, sp, TRICLINIC)
     rf, rl = R.forces_and_losses(rp, rdp, sp, model.A, model.B)

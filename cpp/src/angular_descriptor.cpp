@@ -223,6 +223,23 @@ template <class Body> MLDYN_INLINE bool with_fixed_channels(std::size_t C, Body&
     }
 }
 
+/// Calls body(std::integral_constant<size_t, C>) for C = kLanes + 1..2 kLanes and returns true; false
+/// otherwise. Kernels then keep two vectors per channel (e.g. 2 species x 5 radial functions = 10).
+template <class Body> MLDYN_INLINE bool with_two_vector_channels(std::size_t C, Body&& body) {
+    static_assert(simd::kLanes == 8, "the cases below are 9..16");
+    switch (C) {
+        case 9: body(std::integral_constant<std::size_t, 9>{}); return true;
+        case 10: body(std::integral_constant<std::size_t, 10>{}); return true;
+        case 11: body(std::integral_constant<std::size_t, 11>{}); return true;
+        case 12: body(std::integral_constant<std::size_t, 12>{}); return true;
+        case 13: body(std::integral_constant<std::size_t, 13>{}); return true;
+        case 14: body(std::integral_constant<std::size_t, 14>{}); return true;
+        case 15: body(std::integral_constant<std::size_t, 15>{}); return true;
+        case 16: body(std::integral_constant<std::size_t, 16>{}); return true;
+        default: return false;
+    }
+}
+
 /// Index of the pair alpha <= beta among C channels (row-major upper triangle).
 inline std::size_t pair_index(std::size_t alpha, std::size_t beta, std::size_t C) {
     return alpha * C - alpha * (alpha - 1) / 2 + (beta - alpha);
@@ -557,6 +574,25 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
             });
         });
         if (done) continue;
+        // Up to 2 kLanes channels: G[k, .] two vectors, the same way (the second's spare lanes, up to
+        // kLanes - 1 of them, land in the next k's entries before it is written, or in G's spare entries).
+        const bool done2 = with_two_vector_channels(C, [&](auto fixed_c) MLDYN_LAMBDA_INLINE {
+            constexpr std::size_t Cc = decltype(fixed_c)::value;
+            simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
+                using V = decltype(zero);
+                for (std::size_t k = harmonic(l, -l); k <= harmonic(l, l); ++k) {
+                    const double* ck = s.cT.data() + k * Cc;
+                    V lo = zero, hi = zero;
+                    for (std::size_t be = 0; be < Cc; ++be) {
+                        lo += simd::load_as<V>(s.S.data() + be * Cc) * ck[be];
+                        hi += simd::load_as<V>(s.S.data() + be * Cc + simd::kLanes) * ck[be];
+                    }
+                    simd::store(s.G.data() + k * Cc, lo);
+                    simd::store(s.G.data() + k * Cc + simd::kLanes, hi);
+                }
+            });
+        });
+        if (done2) continue;
         for (std::size_t k = harmonic(l, -l); k <= harmonic(l, l); ++k) {
             double* Gk = s.G.data() + k * C;
             std::fill_n(Gk, C, 0.0);

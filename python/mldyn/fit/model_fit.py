@@ -54,6 +54,12 @@ RECOMMENDED_RADIAL = Radial((("exp", 1.0), ("exp", 0.5), ("exp", 1 / 3), ("exp",
 #: channels at the same cost stiffen the stretched O-H bond a little (learned stretch peak +10 to +55
 #: cm-1, still 3.6-4 % below CP2K) but (0.5, 0.7, 1, 1.5) misses the held-out O target (0.254) and
 #: (0.4, 0.7, 1.2, 2) passes the stability checks yet stops in every learned run (notes of issue 11).
+#: A fifth channel (gauss 0.5, 0.7, 1, 1.5, 2) brings the hops to CP2K's (0.70 per H per ps against 0.73;
+#: 1.04 here), the H-O-H spread to 7.6 deg and the held-out H error to 0.264, and the stretch to
+#: 3113 ± 10 cm-1 over 30 runs (3045 here; still 3.2 % low), for 1.18x this MD step, which would then be
+#: slower than LAMMPS's; with l_max 4, the same cost as this, hops 0.77, stretch 3107, held-out H 0.307.
+#: Not the default: the narrower the first channel, the closer to unstable (0.4 Å: every run stopped;
+#: a second angular descriptor of 0.35 and 0.6 Å at 2.2 Å: half of them), on data never seen.
 RECOMMENDED_ANGULAR = Angular((("gauss", 0.7), ("gauss", 1.0), ("gauss", 1.5), ("gauss", 2.0)), l_max=5, r_cut=3.5)
 
 #: The recommended recipe (``mldyn fit DATA`` without options): radial and angular invariants in a
