@@ -36,6 +36,20 @@ def test_phi_and_dphi_match_the_double_sum_over_neighbour_pairs(cell, l_max, r_o
     assert R.rel_diff(dphi, rdp) < 1e-13
 
 
+@pytest.mark.parametrize("n_species, n_functions", [(2, 4), (2, 5), (2, 8), (3, 6)])
+def test_phi_and_dphi_of_any_channel_count_match_the_oracle(n_species, n_functions):
+    """8 channels (species x functions) take the kernels' one-vector rows, 10 and 16 two vectors, 18 the
+    general loop."""
+    funcs = tuple(("gauss", 0.5 + 0.25 * i) for i in range(n_functions))
+    pos, sp = configuration(n_species=n_species, seed=7)
+    phi, dphi = compute_features(pos, sp, TRICLINIC, [Angular(funcs, 3, 3.8)], n_species=n_species)
+    rp, rdp = R.angular_invariants(pos, sp, funcs, 3, n_species, TRICLINIC, 3.8, None)
+    C = n_species * n_functions
+    assert phi.shape == (len(pos), 3 * C * (C + 1) // 2)
+    assert R.rel_diff(phi, rp) < 1e-13
+    assert R.rel_diff(dphi, rdp) < 1e-13
+
+
 def test_dphi_is_the_central_finite_difference_of_phi_in_the_agents_own_position():
     pos, sp = configuration()
     desc = [Angular(FUNCS, 3, 3.8, 3.0)]

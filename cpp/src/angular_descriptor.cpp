@@ -40,7 +40,8 @@ struct SpeciesTerms {
 struct AngularScratch final : DescriptorScratch {
     AngularScratch(std::size_t n_species, std::size_t C, std::size_t K)
         : species(n_species), dc(3 * C * K), cT(C * K + simd::kLanes), S(C * C + simd::kLanes),
-          G(C * K + simd::kLanes), P(3 * C * C) {}
+          G(C * K + simd::kLanes), P(3 * C * C),
+          rows(C <= 2 * simd::kLanes ? AngularDescriptor::kMaxL * 3 * C * 2 * simd::kLanes : 0) {}
     std::vector<SpeciesTerms> species;
     std::vector<double> dc;  // d c / d q_agent, k-major: dc[(k * 3 + coordinate) * C + alpha]
     // cT, S and G end in kLanes spare entries: the small-C kernels load and store whole vectors.
@@ -48,6 +49,9 @@ struct AngularScratch final : DescriptorScratch {
     std::vector<double> S;   // one degree's coefficients as a symmetric C x C matrix
     std::vector<double> G;   // dH / dc, k-major: G[k * C + alpha]
     std::vector<double> P;   // one degree's sum_k dc[k, alpha] c[k, beta]: P[(coordinate * C + alpha) * C + beta]
+    // The fixed-channel kernels' rows of every degree (here, not on the stack: GCC gives each of their
+    // inlined instantiations its own stack slots, 50-170 kB of frame whose pages the stack-clash probes touch).
+    std::vector<double> rows;
 };
 
 /// The solid-harmonic recursion's coefficients up to kMaxL: diag[l] for the diagonal step from l,
@@ -207,37 +211,25 @@ MLDYN_INLINE void harmonics_adjoint(int L, V X, V Yv, V Z, const V* v, V* adj, V
     gz += gz2;
 }
 
-/// Calls body(std::integral_constant<size_t, C>) for C = 1..kLanes and returns true; false for larger C.
-/// Kernels over the C channels of one harmonic then keep one vector per channel in registers.
-template <class Body> MLDYN_INLINE bool with_fixed_channels(std::size_t C, Body&& body) {
-    switch (C) {
-        case 1: body(std::integral_constant<std::size_t, 1>{}); return true;
-        case 2: body(std::integral_constant<std::size_t, 2>{}); return true;
-        case 3: body(std::integral_constant<std::size_t, 3>{}); return true;
-        case 4: body(std::integral_constant<std::size_t, 4>{}); return true;
-        case 5: body(std::integral_constant<std::size_t, 5>{}); return true;
-        case 6: body(std::integral_constant<std::size_t, 6>{}); return true;
-        case 7: body(std::integral_constant<std::size_t, 7>{}); return true;
-        case 8: body(std::integral_constant<std::size_t, 8>{}); return true;
-        default: return false;
+/// Calls body(std::integral_constant<size_t, C>) for C = First..Last and returns true; false otherwise.
+template <std::size_t First, std::size_t Last, class Body> MLDYN_INLINE bool with_channels_in(std::size_t C, Body&& body) {
+    if constexpr (First > Last) {
+        return false;
+    } else {
+        if (C == First) {
+            body(std::integral_constant<std::size_t, First>{});
+            return true;
+        }
+        return with_channels_in<First + 1, Last>(C, body);
     }
 }
 
-/// Calls body(std::integral_constant<size_t, C>) for C = kLanes + 1..2 kLanes and returns true; false
-/// otherwise. Kernels then keep two vectors per channel (e.g. 2 species x 5 radial functions = 10).
-template <class Body> MLDYN_INLINE bool with_two_vector_channels(std::size_t C, Body&& body) {
-    static_assert(simd::kLanes == 8, "the cases below are 9..16");
-    switch (C) {
-        case 9: body(std::integral_constant<std::size_t, 9>{}); return true;
-        case 10: body(std::integral_constant<std::size_t, 10>{}); return true;
-        case 11: body(std::integral_constant<std::size_t, 11>{}); return true;
-        case 12: body(std::integral_constant<std::size_t, 12>{}); return true;
-        case 13: body(std::integral_constant<std::size_t, 13>{}); return true;
-        case 14: body(std::integral_constant<std::size_t, 14>{}); return true;
-        case 15: body(std::integral_constant<std::size_t, 15>{}); return true;
-        case 16: body(std::integral_constant<std::size_t, 16>{}); return true;
-        default: return false;
-    }
+/// Up to 2 kLanes channels (e.g. 2 species x 5 radial functions = 10) the kernels know C at compile time and
+/// keep a row over the channels in row_vectors(C) vectors (in registers); more channels take a general loop.
+constexpr std::size_t kMaxFixedChannels = 2 * simd::kLanes;
+constexpr std::size_t row_vectors(std::size_t C) { return (C + simd::kLanes - 1) / simd::kLanes; }
+template <class Body> MLDYN_INLINE bool with_fixed_channels(std::size_t C, Body&& body) {
+    return with_channels_in<1, kMaxFixedChannels>(C, body);
 }
 
 /// Index of the pair alpha <= beta among C channels (row-major upper triangle).
@@ -414,33 +406,40 @@ MLDYN_MULTIVERSION void AngularDescriptor::moments(const AgentEnvironment& env, 
     }
 }
 
-MLDYN_MULTIVERSION void AngularDescriptor::power_spectrum(const DescriptorScratch& base, double* phi) const {
-    const auto& s = static_cast<const AngularScratch&>(base);
+MLDYN_MULTIVERSION void AngularDescriptor::power_spectrum(DescriptorScratch& base, double* phi) const {
+    auto& s = static_cast<AngularScratch&>(base);
     const std::size_t C = channels();
     const std::size_t pairs = C * (C + 1) / 2;
-    // phi[l, alpha <= beta] = sum_k cT[k, alpha] cT[k, beta]. Up to kLanes channels: per degree the
-    // C x C Gram matrix, row alpha one vector over beta kept in a register over k (lanes past C unused).
+    // phi[l, alpha <= beta] = sum_k cT[k, alpha] cT[k, beta]. Up to 2 kLanes channels: per degree the
+    // C x C Gram matrix, row alpha row_vectors(C) vectors over beta kept in registers over k (lanes past C
+    // unused).
     const bool done = with_fixed_channels(C, [&](auto fixed_c) MLDYN_LAMBDA_INLINE {
-        constexpr std::size_t Cc = decltype(fixed_c)::value;
+        constexpr std::size_t Cc = decltype(fixed_c)::value, NV = row_vectors(Cc);
         simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
             using V = decltype(zero);
             // All degrees' rows stored, then packed into phi row by row.
-            double rows[kMaxL][Cc][simd::kLanes];
+            constexpr std::size_t W = NV * simd::kLanes;
+            double* rows = s.rows.data();  // rows[((l - 1) * Cc + alpha) * W + beta]
             for (int l = 1; l <= l_max_; ++l) {
-                V gram[Cc];
-                for (std::size_t al = 0; al < Cc; ++al) gram[al] = zero;
+                V gram[Cc][NV];
+                for (std::size_t al = 0; al < Cc; ++al)
+                    for (std::size_t j = 0; j < NV; ++j) gram[al][j] = zero;
                 for (std::size_t k = harmonic(l, -l); k <= harmonic(l, l); ++k) {
                     const double* ck = s.cT.data() + k * Cc;
-                    const V row = simd::load_as<V>(ck);
-                    for (std::size_t al = 0; al < Cc; ++al) gram[al] += ck[al] * row;
+                    V row[NV];
+                    for (std::size_t j = 0; j < NV; ++j) row[j] = simd::load_as<V>(ck + j * simd::kLanes);
+                    for (std::size_t al = 0; al < Cc; ++al)
+                        for (std::size_t j = 0; j < NV; ++j) gram[al][j] += ck[al] * row[j];
                 }
-                for (std::size_t al = 0; al < Cc; ++al) simd::store(rows[l - 1][al], gram[al]);
+                for (std::size_t al = 0; al < Cc; ++al)
+                    for (std::size_t j = 0; j < NV; ++j)
+                        simd::store(rows + ((l - 1) * Cc + al) * W + j * simd::kLanes, gram[al][j]);
             }
             for (int l = 1; l <= l_max_; ++l) {
                 double* out = phi + static_cast<std::size_t>(l - 1) * pairs;
                 for (std::size_t al = 0; al < Cc; ++al)
 #pragma GCC unroll 8  // a short copy: GCC would otherwise call rep movs, whose start-up costs more
-                    for (std::size_t be = al; be < Cc; ++be) *out++ = rows[l - 1][al][be];
+                    for (std::size_t be = al; be < Cc; ++be) *out++ = rows[((l - 1) * Cc + al) * W + be];
             }
         });
     });
@@ -481,33 +480,39 @@ MLDYN_MULTIVERSION void AngularDescriptor::power_spectrum_gradients(DescriptorSc
     auto& s = static_cast<AngularScratch&>(base);
     const std::size_t C = channels(), pairs = C * (C + 1) / 2;
     // d phi[l, alpha <= beta] = sum_k (dc[k, alpha] c[k, beta] + c[k, alpha] dc[k, beta]) over the degree's k
-    // = P[alpha, beta] + P[beta, alpha] with P = sum_k dc[k, .] c[k, .]^T. Up to kLanes channels: per
-    // degree and coordinate the rows of P in registers (one vector over beta each), all degrees stored
-    // before they are combined (as in power_spectrum).
+    // = P[alpha, beta] + P[beta, alpha] with P = sum_k dc[k, .] c[k, .]^T. Up to 2 kLanes channels: per
+    // degree and coordinate the rows of P in registers (row_vectors(C) vectors over beta each), all
+    // degrees stored before they are combined (as in power_spectrum).
     const bool done = with_fixed_channels(C, [&](auto fixed_c) MLDYN_LAMBDA_INLINE {
-        constexpr std::size_t Cc = decltype(fixed_c)::value;
+        constexpr std::size_t Cc = decltype(fixed_c)::value, NV = row_vectors(Cc);
         simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
             using V = decltype(zero);
-            double rows[kMaxL][3][Cc][simd::kLanes];
+            constexpr std::size_t W = NV * simd::kLanes;
+            double* rows = s.rows.data();  // rows[(((l - 1) * 3 + x) * Cc + alpha) * W + beta]
             for (int l = 1; l <= l_max_; ++l) {
-                V P[3][Cc];
+                V P[3][Cc][NV];
                 for (std::size_t x = 0; x < 3; ++x)
-                    for (std::size_t al = 0; al < Cc; ++al) P[x][al] = zero;
+                    for (std::size_t al = 0; al < Cc; ++al)
+                        for (std::size_t j = 0; j < NV; ++j) P[x][al][j] = zero;
                 for (std::size_t k = harmonic(l, -l); k <= harmonic(l, l); ++k) {
-                    const V row = simd::load_as<V>(s.cT.data() + k * Cc);
+                    V row[NV];
+                    for (std::size_t j = 0; j < NV; ++j) row[j] = simd::load_as<V>(s.cT.data() + k * Cc + j * simd::kLanes);
                     const double* dk = s.dc.data() + k * 3 * Cc;
                     for (std::size_t x = 0; x < 3; ++x)
-                        for (std::size_t al = 0; al < Cc; ++al) P[x][al] += dk[x * Cc + al] * row;
+                        for (std::size_t al = 0; al < Cc; ++al)
+                            for (std::size_t j = 0; j < NV; ++j) P[x][al][j] += dk[x * Cc + al] * row[j];
                 }
                 for (std::size_t x = 0; x < 3; ++x)
-                    for (std::size_t al = 0; al < Cc; ++al) simd::store(rows[l - 1][x][al], P[x][al]);
+                    for (std::size_t al = 0; al < Cc; ++al)
+                        for (std::size_t j = 0; j < NV; ++j)
+                            simd::store(rows + (((l - 1) * 3 + x) * Cc + al) * W + j * simd::kLanes, P[x][al][j]);
             }
             for (int l = 1; l <= l_max_; ++l) {
                 double* out = dphi_fc + 3 * static_cast<std::size_t>(l - 1) * pairs;
-                const auto& R = rows[l - 1];
+                const double* R = rows + (l - 1) * 3 * Cc * W;  // R[(x * Cc + alpha) * W + beta]
                 for (std::size_t al = 0; al < Cc; ++al)
                     for (std::size_t be = al; be < Cc; ++be, out += 3)
-                        for (std::size_t x = 0; x < 3; ++x) out[x] = R[x][al][be] + R[x][be][al];
+                        for (std::size_t x = 0; x < 3; ++x) out[x] = R[(x * Cc + al) * W + be] + R[(x * Cc + be) * W + al];
             }
         });
     });
@@ -557,42 +562,27 @@ MLDYN_MULTIVERSION void AngularDescriptor::contract(DescriptorScratch& base, con
                 const double coef = gl[pair_index(al, be, C)];
                 s.S[al * C + be] = s.S[be * C + al] = al == be ? 2.0 * coef : coef;
             }
-        // Up to kLanes channels: the rows of S in registers, G[k, .] one vector (its spare lanes are
-        // overwritten by the next k, or land in G's spare entries).
+        // Up to 2 kLanes channels: the rows of S in registers, G[k, .] row_vectors(C) vectors (their spare
+        // lanes are overwritten by the next k, or land in G's spare entries).
         const bool done = with_fixed_channels(C, [&](auto fixed_c) MLDYN_LAMBDA_INLINE {
-            constexpr std::size_t Cc = decltype(fixed_c)::value;
+            constexpr std::size_t Cc = decltype(fixed_c)::value, NV = row_vectors(Cc);
             simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
                 using V = decltype(zero);
-                V rows[Cc];
-                for (std::size_t be = 0; be < Cc; ++be) rows[be] = simd::load_as<V>(s.S.data() + be * Cc);
+                V rows[Cc][NV];
+                for (std::size_t be = 0; be < Cc; ++be)
+                    for (std::size_t j = 0; j < NV; ++j)
+                        rows[be][j] = simd::load_as<V>(s.S.data() + be * Cc + j * simd::kLanes);
                 for (std::size_t k = harmonic(l, -l); k <= harmonic(l, l); ++k) {
                     const double* ck = s.cT.data() + k * Cc;
-                    V Gk = zero;
-                    for (std::size_t be = 0; be < Cc; ++be) Gk += rows[be] * ck[be];
-                    simd::store(s.G.data() + k * Cc, Gk);
+                    V Gk[NV];
+                    for (std::size_t j = 0; j < NV; ++j) Gk[j] = zero;
+                    for (std::size_t be = 0; be < Cc; ++be)
+                        for (std::size_t j = 0; j < NV; ++j) Gk[j] += rows[be][j] * ck[be];
+                    for (std::size_t j = 0; j < NV; ++j) simd::store(s.G.data() + k * Cc + j * simd::kLanes, Gk[j]);
                 }
             });
         });
         if (done) continue;
-        // Up to 2 kLanes channels: G[k, .] two vectors, the same way (the second's spare lanes, up to
-        // kLanes - 1 of them, land in the next k's entries before it is written, or in G's spare entries).
-        const bool done2 = with_two_vector_channels(C, [&](auto fixed_c) MLDYN_LAMBDA_INLINE {
-            constexpr std::size_t Cc = decltype(fixed_c)::value;
-            simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
-                using V = decltype(zero);
-                for (std::size_t k = harmonic(l, -l); k <= harmonic(l, l); ++k) {
-                    const double* ck = s.cT.data() + k * Cc;
-                    V lo = zero, hi = zero;
-                    for (std::size_t be = 0; be < Cc; ++be) {
-                        lo += simd::load_as<V>(s.S.data() + be * Cc) * ck[be];
-                        hi += simd::load_as<V>(s.S.data() + be * Cc + simd::kLanes) * ck[be];
-                    }
-                    simd::store(s.G.data() + k * Cc, lo);
-                    simd::store(s.G.data() + k * Cc + simd::kLanes, hi);
-                }
-            });
-        });
-        if (done2) continue;
         for (std::size_t k = harmonic(l, -l); k <= harmonic(l, l); ++k) {
             double* Gk = s.G.data() + k * C;
             std::fill_n(Gk, C, 0.0);

@@ -49,7 +49,7 @@ public:
 private:
     void moments(const AgentEnvironment& env, DescriptorScratch& scratch, bool keep_gradients) const;
     void contract(DescriptorScratch& scratch, const double* g, double* force) const;
-    void power_spectrum(const DescriptorScratch& scratch, double* phi) const;
+    void power_spectrum(DescriptorScratch& scratch, double* phi) const;
     void power_spectrum_gradients(DescriptorScratch& scratch, double* dphi_fc) const;
 
     RadialBasis basis_;
