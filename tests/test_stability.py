@@ -12,7 +12,8 @@ from mldyn.cli import main
 from mldyn.dataset import Dataset
 from mldyn.fit import fit_model
 from mldyn.fit.stability import (floor_matrix, md_probe, scan_repulsion, training_floors, wall_descriptor,
-                                 wall_strengths, WALL_STRENGTH_EV_PER_AMU)
+                                 wall_strengths, PROBE_HEAT, WALL_STRENGTH_EV_PER_AMU)
+from mldyn.fit.model_fit import data_temperature
 
 import reference as R
 
@@ -108,6 +109,10 @@ def test_fit_with_checks_returns_a_model_that_passes_or_says_none_did():
     meta = good.model.metadata
     assert meta["stability"]["passed"] and meta["walls"]["strength_eV_per_amu"] == WALL_STRENGTH_EV_PER_AMU
     assert meta["closest_pairs_A"]["C-C"] == pytest.approx(training_floors(data.split(0.0, 0.8, 0.2, 0.0).train)["C-C"])
+    # the probe runs hotter than the data it starts from (its validation frames)
+    validation = data.split(0.0, 0.8, 0.2, 0.0).validation
+    assert meta["stability"]["probe"]["temperature_K"] == pytest.approx(PROBE_HEAT * data_temperature(validation))
+    assert PROBE_HEAT > 1 and f"steps at {PROBE_HEAT * data_temperature(validation):.0f} K: passed" in good.stability.summary()
 
 
 def test_mldyn_fit_refuses_a_model_that_fails_the_checks(tmp_path, capsys):

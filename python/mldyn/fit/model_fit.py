@@ -27,7 +27,7 @@ from .normal_equations import NormalEquations
 from .species_fit import RIDGE_GRID, fit_kept, fit_species
 from .uncertainty import model_parameter_index, species_covariance
 from .stability import (StabilityChecks, md_probe, scan_repulsion, training_floors, wall_descriptor,
-                        wall_strengths, WALL_STRENGTH_EV_PER_AMU)
+                        wall_strengths, PROBE_HEAT, WALL_STRENGTH_EV_PER_AMU)
 
 __all__ = ["fit_model", "fit_recommended", "FitReport", "resolve_cutoffs", "pruned_model", "RECOMMENDED",
            "RECOMMENDED_RADIAL", "RECOMMENDED_ANGULAR"]
@@ -318,7 +318,7 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
     stability, tried = None, []
     if checks:
         check_data = check_blocks.validation or check_blocks.train
-        probe_t = data_temperature(check_data)
+        probe_t = PROBE_HEAT * data_temperature(check_data)
         for floor in RIDGE_FLOORS if ridge == "auto" else [None]:
             if floor is not None:
                 grid = tuple(g for g in RIDGE_GRID if g >= floor) or (floor,)

@@ -14,8 +14,8 @@ pieces guard against that:
 * **checks** — (1) a scan: in validation frames the nearest neighbour of each species of sampled
   agents is pushed along their line to fractions of the floor, and the force on both atoms along
   the line must push them apart; (2) a probe: short learned NVT runs (a single Nosé–Hoover
-  thermostat) from validation frames at the data's temperature must finish without failure,
-  keep every pair above ``PROBE_CONTACT`` x its floor, and hold the temperature.
+  thermostat) from validation frames at ``PROBE_HEAT`` x the data's temperature must finish without
+  failure, keep every pair above ``PROBE_CONTACT`` x its floor, and hold the temperature.
 """
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ from ..analysis.frames import minimum_image
 from ..descriptors import Radial
 
 __all__ = ["training_floors", "floor_matrix", "wall_descriptor", "wall_strengths", "scan_repulsion", "md_probe",
-           "StabilityChecks", "WALL_STRENGTH_EV_PER_AMU", "SCAN_FRACTIONS", "PROBE_CONTACT", "PROBE_STEPS"]
+           "StabilityChecks", "WALL_STRENGTH_EV_PER_AMU", "SCAN_FRACTIONS", "PROBE_CONTACT", "PROBE_STEPS",
+           "PROBE_HEAT"]
 
 #: Strength of the walls per amu of the pair's reduced mass (eV/amu): a wall's energy is
 #: ~strength * (1 - r / floor)^3 just below the floor. For water: O-O 8000 eV (0.27 eV and 13 eV/Å
@@ -51,6 +52,12 @@ PROBE_CONTACT = 0.8
 #: it). About 2 s per candidate for 96 atoms.
 PROBE_STEPS = 4000
 PROBE_RUNS = 4
+#: The probe runs this much hotter than the data: a model must hold a state a little hotter than any it
+#: was fitted on (learned runs fluctuate; `mldyn explore` goes to 650 K from 550 K data). On the bundled
+#: water, two variants of the recipe whose learned 10 ps runs stopped (a second angular descriptor of
+#: 0.35 and 0.6 Å: half of them; a 0.4 Å channel: all) passed four probe runs of 2 ps at the data's
+#: temperature, and both fail at 1.2x; the recipe and six stable variants pass at 1.2x and 1.4x.
+PROBE_HEAT = 1.2
 
 
 def training_floors(dataset) -> dict:
@@ -168,7 +175,7 @@ def md_probe(model, dataset, floors: dict, temperature: float, steps: int = PROB
     spread over ``dataset``, with their velocities when the data has them (else drawn at
     ``temperature``, K). A run fails if a step fails (NaN, an atom moving more than 0.5 Å in one
     step, atoms meeting), a pair comes closer than ``contact`` x its floor, or the mean
-    temperature of its second half is off by more than 20 %.
+    temperature of its last three quarters is off by more than 50 %.
 
     Returns {"passed", "runs": [{"frame", "steps", "error", "closest": {pair: Å}, "mean_T"}...]}.
     """
@@ -203,7 +210,8 @@ def md_probe(model, dataset, floors: dict, temperature: float, steps: int = PROB
             error = f"mean temperature {mean_t:.0f} K over the last three quarters, target {temperature:.0f} K"
         out.append({"frame": int(t), "steps": int(sim.step), "error": error, "mean_T": round(mean_t, 1),
                     "closest": {p: round(float(x), 3) for p, x in zip(pairs, closest)}})
-    return {"passed": all(r["error"] is None for r in out), "steps_per_run": steps, "runs": out}
+    return {"passed": all(r["error"] is None for r in out), "steps_per_run": steps, "temperature_K": float(temperature),
+            "runs": out}
 
 
 @dataclass
@@ -228,6 +236,7 @@ class StabilityChecks:
                 closest[k] = min(closest.get(k, np.inf), v)
         probe_text = ", ".join(f"{k} {v:.2f}" for k, v in closest.items())
         errors = [r["error"] for r in probe if r["error"]]
+        at = f" at {self.probe['temperature_K']:.0f} K" if "temperature_K" in self.probe else ""
         return (f"scan of {self.scan.get('tested', 0)} compressed pairs: {scan}; MD probe {len(probe)} x "
-                f"{self.probe.get('steps_per_run', 0)} steps: {'passed' if self.probe.get('passed') else 'FAILED'}"
+                f"{self.probe.get('steps_per_run', 0)} steps{at}: {'passed' if self.probe.get('passed') else 'FAILED'}"
                 f" (closest {probe_text} Å){'; ' + errors[0] if errors else ''}")
