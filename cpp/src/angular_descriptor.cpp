@@ -49,8 +49,9 @@ struct AngularScratch final : DescriptorScratch {
     std::vector<double> S;   // one degree's coefficients as a symmetric C x C matrix
     std::vector<double> G;   // dH / dc, k-major: G[k * C + alpha]
     std::vector<double> P;   // one degree's sum_k dc[k, alpha] c[k, beta]: P[(coordinate * C + alpha) * C + beta]
-    // The fixed-channel kernels' rows of every degree (here, not on the stack: GCC gives each of their
-    // inlined instantiations its own stack slots, 50-170 kB of frame whose pages the stack-clash probes touch).
+    // The fixed-channel kernels' rows of every degree (here, not on the stack: GCC gives each inlined
+    // instantiation its own stack slots; with one per channel count up to 16 the frames were 50-170 kB,
+    // whose pages the stack-clash probes touch).
     std::vector<double> rows;
 };
 
