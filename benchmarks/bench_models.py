@@ -4,8 +4,8 @@
 
 The 384-atom water box of bench.py (128 H2O, 15.64 Å), a complete NVT MD step (0.5 fs):
 * recommended: `mldyn fit @h2o32 -o model.json` (the default recipe on the bundled CP2K run: 10
-  radial functions at the training box's half width, 4.93 Å, and angular invariants l_max 5 at
-  3.5 Å in a linear loss; walls);
+  radial functions at the training box's half width, 4.93 Å, and angular invariants of 5 channels,
+  l_max 4, at 3.5 Å in a linear loss; walls);
 * the paper's 18 radial functions, quadratic, random coefficients as in bench.py, at bench.py's
   7.8 Å and at the recommended model's 4.93 Å; and its 7-function selection at 7.8 Å;
 * LAMMPS SPC/Fw + PPPM (lammps_spcfw.py).

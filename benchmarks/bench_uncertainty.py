@@ -3,7 +3,7 @@
     python benchmarks/bench_uncertainty.py [--model model.json] [--threads 1 2] [--blocks 40] [--write]
 
 The 384-atom water box of bench.py (128 H2O, 15.64 Å) with the recommended model (`mldyn fit @h2o32`,
-fitted here if --model is not given; linear, about 200 fitted parameters per species). In one process per thread
+fitted here if --model is not given; linear, about 240 fitted parameters per species). In one process per thread
 count, blocks alternate: 10 NVT steps (0.5 fs) recording one thermo row, and the same with the uncertainty
 tracked, as `mldyn run --uncertainty` does (the thermo row's uncertainty is computed with the forces of the step
 that reaches it: one pass over the invariants' gradients gives both); the best block of each counts (other load

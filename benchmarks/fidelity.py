@@ -210,7 +210,7 @@ def report(results: dict, args) -> str:
                   f"{np.percentile(windows, 10):.0f}-{np.percentile(windows, 90):.0f}); "
                   f"{100 * np.mean(windows >= ref_peak):.0f} % of them at or above CP2K's {ref_peak:.0f}. One "
                   f"{dur:.0f} fs run locates the peak only to ± {100 * windows.std() / ref_peak:.0f} % (1 SD), more "
-                  f"than the 3 % target: the reference cannot tell a 3 % deficit from its own noise. Compared like "
+                  f"than the 3 % target: the reference cannot tell a 3 % difference from its own noise. Compared like "
                   f"with like (mean of the stretches against CP2K) the learned band sits "
                   f"{100 * (windows.mean() / ref_peak - 1):+.1f} %; the full runs' peaks "
                   f"({runs_mean:.0f}) {100 * (runs_mean / ref_peak - 1):+.1f} %."]

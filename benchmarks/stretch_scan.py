@@ -2,8 +2,9 @@
 
     python benchmarks/stretch_scan.py [--frames 730 765] [--work DIR] [--write]
 
-Both models are fitted on steps 200-699 of the bundled CP2K run (the recommended recipe, and the paper's
-radial one with --select 7); frames from steps 700-799, which neither saw, are the configurations. In
+The models are fitted on steps 200-699 of the bundled CP2K run (the recommended recipe; the same fitted
+to the forces alone, `--force-changes 0`; the paper's radial one with --select 7); frames from steps
+700-799, which none saw, are the configurations. In
 each frame one hydrogen is moved along its O-H bond by -0.10 ... +0.15 Å, everything else fixed, and
 CP2K computes the forces with the run's own deck (`mldyn explore`'s single-point input and launcher;
 ~1 min per point on 2 cores). The table gives the force on that hydrogen along the bond (eV/Å) for
@@ -91,6 +92,8 @@ def main() -> None:
     steps = list(map(int, data.steps_f))
     train = data.subset([i for i, st in enumerate(steps) if st < 700])
     models = {"recommended": fit_model(train, progress=False, **recipe_options("recommended")).model,
+              "recommended, forces alone": fit_model(train, progress=False,
+                                                     **recipe_options("recommended", force_changes=0.0)).model,
               "paper radial": fit_model(train, progress=False, select=7, **recipe_options("paper")).model}
     sym = list(data.symbols)
     m_o, m_h = (float(data.masses_n[sym.index(s)]) for s in ("O", "H"))
@@ -144,6 +147,11 @@ def main() -> None:
     ratio_rows = [[step] + [f"{(pull[(step, w)][top] - pull[(step, w)][0.0]) / (pull[(step, 'CP2K')][top] - pull[(step, 'CP2K')][0.0]):.2f}"
                             for w in models] for step in args.frames]
     names = ["CP2K"] + list(models)
+    local = np.array([[float(x) for x in r[2:]] for r in freq_rows])  # (frames, CP2K + models)
+    summary = [["mean", ""] + [f"{local[:, j].mean():.0f}" for j in range(local.shape[1])],
+               ["SD", ""] + [f"{local[:, j].std():.0f}" for j in range(local.shape[1])],
+               ["RMS difference from CP2K", "", ""] + [f"{np.sqrt(np.mean((local[:, j] - local[:, 0]) ** 2)):.0f}"
+                                                       for j in range(1, local.shape[1])]]
     text = (f"# O-H stretch: one bond scanned with CP2K and the models (stretch_scan.py)\n\n"
             f"_Measured on {machine_info()}; `python benchmarks/stretch_scan.py --frames {' '.join(map(str, args.frames))} --write`._\n\n"
             "Models fitted on steps 200-699 of the bundled CP2K run; configurations from steps 700-799. One hydrogen "
@@ -152,7 +160,7 @@ def main() -> None:
             + markdown_table(["step", "displacement (Å)"] + names, scan_rows)
             + "\nLocal O-H stretch wavenumber (cm⁻¹) at the unmoved frame, from the along-bond force constants of "
               "H and O (central differences, ±0.02 Å):\n\n"
-            + markdown_table(["step", "O-H (Å)"] + names, freq_rows)
+            + markdown_table(["step", "O-H (Å)"] + names, freq_rows + summary)
             + f"\nRestoring force gained by stretching the bond {top:+.2f} Å from the frame, model / CP2K:\n\n"
             + markdown_table(["step"] + list(models), ratio_rows))
     print(text)

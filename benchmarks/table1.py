@@ -22,6 +22,10 @@ from mldyn.fit.model_fit import RECOMMENDED_ANGULAR, RECOMMENDED_RADIAL
 
 from _results import markdown_table, write_section
 
+#: The angular channels of the recipes before 2026-12-05: 4 Gaussians (0.7-2 Å), 3.5 Å (here l_max 4).
+ANGULAR_4CH = dataclasses.replace(RECOMMENDED_ANGULAR, functions=(("gauss", 0.7), ("gauss", 1.0), ("gauss", 1.5),
+                                                                     ("gauss", 2.0)))
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parents[1] / "shared" / "data" / "cp2k-h2o32-dft"
 
@@ -32,10 +36,14 @@ ROWS = [
                                                                              select=7)),
     ("10 radial functions, quadratic, walls (recommended without angular)",
      dict(descriptors=(RECOMMENDED_RADIAL,), walls=RECOMMENDED["walls"], checks=True)),
-    ("the recommended recipe before 2026-12-04: 10 radial (quadratic) + angular l_max 4 (linear), walls, checks",
-     dict(RECOMMENDED, descriptors=(RECOMMENDED_RADIAL, dataclasses.replace(RECOMMENDED_ANGULAR, l_max=4)), loss="quadratic")),
+    ("the recommended recipe before 2026-12-04: 10 radial (quadratic) + angular 4 channels l_max 4 (linear), walls, checks",
+     dict(RECOMMENDED, descriptors=(RECOMMENDED_RADIAL, ANGULAR_4CH), loss="quadratic", force_changes=0.0)),
+    ("the recommended recipe of 2026-12-04: 10 radial + angular 4 channels l_max 5, linear, forces alone, walls, checks",
+     dict(RECOMMENDED, descriptors=(RECOMMENDED_RADIAL, dataclasses.replace(ANGULAR_4CH, l_max=5)), force_changes=0.0)),
+    ("recommended with `--force-changes 0` (forces alone)", dict(RECOMMENDED, force_changes=0.0)),
     ("recommended with `--loss quadratic` (radial invariants in the quadratic block)", dict(RECOMMENDED, loss="quadratic")),
-    ("recommended: 10 radial + angular l_max 5, linear, walls, checks (default `mldyn fit`)", dict(RECOMMENDED)),
+    ("recommended: 10 radial + angular 5 channels l_max 4, linear, force changes, walls, checks (default `mldyn fit`)",
+     dict(RECOMMENDED)),
 ]
 
 

@@ -27,6 +27,9 @@ def test_fit_writes_model_table_and_selection_plot(fitted, capsys):
     assert {len(v) for v in meta["selected_functions"].values()} == {7}
     assert meta["split"]["frames"]["train"] == 360 and meta["split"]["frames"]["test"] == 60
     assert meta["data"]["provenance"]  # source files and hashes travel with the model
+    # force changes between CP2K's consecutive 0.5 fs frames (each block loses one pair at its end)
+    assert meta["force_changes"]["time_fs"] == 2.5
+    assert meta["force_changes"]["agent_frame_pairs"] == {"train": 359 * 96, "validation": 59 * 96}
     png = fitted.with_name("model-selection.png")
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for kind in ("linear", "quadratic"):
@@ -65,6 +68,8 @@ def test_test_table_output_states_the_definition(fitted, capsys):
     (["--ridge", "-1"], "--ridge must be a finite number >= 0"),
     (["--split", "0.5,0.5,0.5,0.1"], "--split takes four fractions"),
     (["--loss", "cubic"], "invalid choice"),
+    (["--force-changes", "-1"], "--force-changes must be a finite time >= 0 fs (0 turns it off), got '-1'"),
+    (["--force-changes", "fast"], "--force-changes takes a time in fs (0 turns it off), got 'fast'"),
 ])
 def test_fit_rejects_bad_options(args, message, tmp_path, capsys):
     with pytest.raises(SystemExit):

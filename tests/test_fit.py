@@ -188,3 +188,59 @@ def test_a_system_weight_counts_its_rows_that_many_times():
         fit_model([a, b], BASIS, "linear", progress=False, weights=[1])
     with pytest.raises(ValueError, match=r"weights must be finite and > 0 .*got 0"):
         fit_model([a, b], BASIS, "linear", progress=False, weights=[1, 0])
+
+
+def test_force_change_rows_are_weighted_differences_of_consecutive_frames():
+    """Oracle for accumulate(change_time_fs=tau): the change rows are (tau/dt) (X(t') - X(t)), (tau/dt)
+    (F(t') - F(t)) for consecutive frames at most 2 fs apart, built here from each frame's design rows."""
+    from mldyn.fit.design import Parametrization, accumulate, design_blocks
+
+    data = synthetic(true_model(), n_frames=6)
+    data.times_f = np.array([0.0, 0.5, 1.5, 5.5, 6.0, 6.0 + 2.5])  # gaps 0.5, 1, 4 (too far), 0.5, 2.5 (too far)
+    par = Parametrization((BASIS,), 2, True, None)
+    rows = {}
+    for i, s, (X, y) in design_blocks(data, par, range(6), "test", progress=False):
+        rows[i, s] = (X, y)
+    tau = 3.5
+    forces, changes = accumulate(data, par, change_time_fs=tau, progress=False, batch_frames=2)
+    plain, none = accumulate(data, par, progress=False)
+    for s in range(2):
+        X = np.concatenate([rows[i, s][0] for i in range(6)])
+        y = np.concatenate([rows[i, s][1] for i in range(6)])
+        np.testing.assert_allclose(forces[s].gram, X.T @ X, rtol=1e-12, atol=1e-12 * np.abs(X.T @ X).max())
+        np.testing.assert_allclose(plain[s].gram, forces[s].gram, rtol=1e-12, atol=1e-12 * np.abs(X.T @ X).max())
+        dX = np.concatenate([(tau / dt) * (rows[i + 1, s][0] - rows[i, s][0]) for i, dt in ((0, 0.5), (1, 1.0), (3, 0.5))])
+        dy = np.concatenate([(tau / dt) * (rows[i + 1, s][1] - rows[i, s][1]) for i, dt in ((0, 0.5), (1, 1.0), (3, 0.5))])
+        np.testing.assert_allclose(changes[s].gram, dX.T @ dX, rtol=1e-10, atol=1e-10 * np.abs(dX.T @ dX).max())
+        np.testing.assert_allclose(changes[s].rhs, dX.T @ dy, rtol=1e-10, atol=1e-10 * np.abs(dX.T @ dy).max())
+        assert changes[s].yy == pytest.approx(float(dy @ dy), rel=1e-12)
+        assert changes[s].n_rows == len(dy) and none[s].n_rows == 0
+    unknown = Dataset(data.species_names, data.species_n, data.masses_n, data.positions_fnc, data.cells_f33,
+                      forces_fnc=data.forces_fnc)  # no times given: frame indices are not fs
+    assert not unknown.has_times
+    assert all(ne.n_rows == 0 for ne in accumulate(unknown, par, change_time_fs=tau, progress=False)[1])
+
+
+def test_force_changes_follow_the_fast_part_of_the_forces():
+    """A force error that does not change between consecutive frames (a fixed offset per agent) drops out of
+    the force changes: with them weighted in, the fit comes closer to the true model. The validation error
+    reported is that of the forces alone, and the metadata count the pairs."""
+    truth = true_model(quadratic=False)
+    data = synthetic(truth, n_frames=40)
+    offset = 0.3 * data.forces_fnc.std() * np.random.default_rng(5).normal(size=data.forces_fnc.shape[1:])
+    data.forces_fnc = data.forces_fnc + offset[None]
+    plain = fit_model(data, BASIS, "linear", ridge=0.0, progress=False)
+    changes = fit_model(data, BASIS, "linear", ridge=0.0, progress=False, force_changes=20.0)
+    assert plain.model.metadata["force_changes"]["agent_frame_pairs"] == {"train": 0, "validation": 0}
+    assert changes.model.metadata["force_changes"]["time_fs"] == 20.0
+    assert changes.model.metadata["force_changes"]["agent_frame_pairs"] == {"train": 23 * 48, "validation": 3 * 48}
+    err = [np.abs(m.model.A - truth.A).max() for m in (plain, changes)]
+    assert err[1] < 0.2 * err[0]
+    validation = data.subset(range(32, 36))
+    for sp, s in (("O", 0), ("H", 1)):
+        mask = validation.species_n == s
+        pred = np.array([changes.model.forces(p, validation.species_n, 8.5) for p in validation.positions_fnc])
+        direct = np.sqrt(np.sum((pred - validation.forces_fnc)[:, mask] ** 2) / np.sum(validation.forces_fnc[:, mask] ** 2))
+        assert changes.species_fits[sp].validation_relative_rmse == pytest.approx(direct, rel=1e-6)
+    with pytest.raises(ValueError, match=r"force_changes must be a time >= 0 in fs \(0: off\), got -1"):
+        fit_model(data, BASIS, "linear", progress=False, force_changes=-1)

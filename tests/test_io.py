@@ -77,6 +77,7 @@ def test_extxyz_triclinic_with_forces(tmp_path):
     np.testing.assert_array_equal(ds.steps_f, [0, 1])
     assert ds.provenance["format"] == "extxyz" and len(ds.provenance["files"]["extxyz"]["sha256"]) == 64
     assert any("frame indices" in note for note in ds.provenance["notes"])
+    assert not ds.has_times  # frame indices are not times: no force changes are fitted on them
     assert np.allclose(read_extxyz(path, timestep=2.0).times_f, [0.0, 2.0])
 
 
@@ -94,6 +95,7 @@ def test_extxyz_general_properties_masses_and_momenta(tmp_path):
     np.testing.assert_allclose(ds.velocities_fnc, momenta / np.array(masses)[None, :, None] / ASE_TIME_FS)
     np.testing.assert_array_equal(ds.steps_f, [7, 8])
     np.testing.assert_array_equal(ds.times_f, [3.5, 4.0])
+    assert ds.has_times
     assert any("['Z', 'fixed']" in note for note in ds.provenance["notes"])
     assert ASE_TIME_FS == pytest.approx(10.1805056, rel=1e-6)  # ASE's fs = 1e-15 * sqrt(eV / amu) / Å
 

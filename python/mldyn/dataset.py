@@ -151,6 +151,7 @@ class Dataset:
         if times_f is None:
             self.times_f = self.steps_f.astype(np.float64)
             self.provenance.setdefault("notes", []).append("no times given: times_f are the step indices")
+            self.provenance["times_known"] = False
         else:
             self.times_f = _as_float("times_f", times_f, (F,), False)
         self.potential_energy_f = _as_float("potential_energy_f", potential_energy_f, (F,), True)
@@ -258,6 +259,12 @@ class Dataset:
         than independent configurations (deepmd/npy, extended XYZ without either): readers record it
         in ``provenance["time_axis"]`` (absent: a trajectory)."""
         return bool(self.provenance.get("time_axis", True))
+
+    @property
+    def has_times(self) -> bool:
+        """Whether ``times_f`` are real times in fs: a trajectory whose reader knew them (readers record
+        ``provenance["times_known"] = False`` when they fill times_f with frame or step indices)."""
+        return self.has_time_axis and bool(self.provenance.get("times_known", True))
 
     def shuffled_split(self, train: float = 0.8, validation: float = 0.1, test: float = 0.1,
                        seed: int = 0) -> DatasetSplit:

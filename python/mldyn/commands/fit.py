@@ -25,16 +25,21 @@ def _select(value: str):
     return k
 
 
+def _nonnegative(value: str, takes: str, must: str) -> float:
+    """``value`` as a finite number >= 0; otherwise ArgumentTypeError with ``takes`` (not a number) or ``must``."""
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{takes}, got {value!r}") from None
+    if not 0 <= x < math.inf:
+        raise argparse.ArgumentTypeError(f"{must}, got {value!r}")
+    return x
+
+
 def _ridge(value: str):
     if value == "auto":
         return "auto"
-    try:
-        lam = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--ridge takes 'auto' or a number >= 0, got {value!r}") from None
-    if not 0 <= lam < math.inf:
-        raise argparse.ArgumentTypeError(f"--ridge must be a finite number >= 0 (or 'auto'), got {value!r}")
-    return lam
+    return _nonnegative(value, "--ridge takes 'auto' or a number >= 0", "--ridge must be a finite number >= 0 (or 'auto')")
 
 
 def _split(value: str):
@@ -68,9 +73,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--r-on", type=float, default=None, help="start of the smooth switching to zero at the cutoff, Å")
     p.add_argument("--recipe", choices=("recommended", "paper"), default="recommended",
                    help="recommended (default): 10 radial functions of the paper's families plus angular "
-                        "invariants (l_max 5) in a linear loss, short-range walls below the closest training "
-                        "distances and the stability checks; paper: the paper's 18 radial functions alone, "
-                        "no walls, no checks")
+                        "invariants (5 channels, l_max 4) in a linear loss fitted with the force changes, "
+                        "short-range walls below the closest training distances and the stability checks; paper: "
+                        "the paper's 18 radial functions alone, forces alone, no walls, no checks")
     p.add_argument("--walls", type=_walls, default=None,
                    help="strength of the short-range walls at the training floors, eV per amu of the pair's "
                         "reduced mass (water: O-O 8 x, O-H 0.95 x, H-H 0.5 x this in eV), or 'none' "
@@ -82,6 +87,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="one weight per DATA argument (default 1 each): each force component of its systems counts W "
                         "times in the fit (a folder's systems share its weight); the test figures weight every "
                         "agent alike")
+    p.add_argument("--force-changes", type=_force_changes, default=None, metavar="TAU",
+                   help="also fit the change of every force between consecutive frames at most 2 fs apart, "
+                        "weighted (TAU/dt)^2: the forces' rate of change with weight TAU^2, TAU in fs; 0 turns it off "
+                        "(default: 2.5 fs for the recommended recipe, which brings the learned O-H stretch band to "
+                        "CP2K's; 0 for the paper's). Data without known times fit forces alone")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -96,6 +106,11 @@ def _weight(value: str) -> float:
     return w
 
 
+def _force_changes(value: str) -> float:
+    return _nonnegative(value, "--force-changes takes a time in fs (0 turns it off)",
+                        "--force-changes must be a finite time >= 0 fs (0 turns it off)")
+
+
 def _walls(value: str):
     if value == "none":
         return "none"
@@ -108,7 +123,8 @@ def _walls(value: str):
     return x
 
 
-def recipe_options(recipe: str, walls=None, no_checks: bool = False, cutoff=None, r_on=None) -> dict:
+def recipe_options(recipe: str, walls=None, no_checks: bool = False, cutoff=None, r_on=None,
+                   force_changes=None) -> dict:
     """fit_model keyword arguments of a recipe ("recommended" or "paper") with the CLI's overrides."""
     from ..descriptors import Radial
     from ..fit import RECOMMENDED
@@ -124,6 +140,8 @@ def recipe_options(recipe: str, walls=None, no_checks: bool = False, cutoff=None
         opts["walls"] = None if walls == "none" else float(walls)
     if no_checks:
         opts["checks"] = False
+    if force_changes is not None:
+        opts["force_changes"] = float(force_changes)
     return opts
 
 
@@ -143,7 +161,8 @@ def format_table(table: dict, species: list, frames: int) -> str:
 
 def fit_and_report(dataset, source: str, output, *, recipe: str = "recommended", loss=None, select=None,
                    ridge="auto", split=None, cutoff=None, r_on=None, walls=None, weights=None,
-                   no_checks: bool = False, probe_steps=None, progress=True, command="mldyn fit"):
+                   no_checks: bool = False, probe_steps=None, progress=True, command="mldyn fit",
+                   force_changes=None):
     """Fit, save the model to ``output`` (with the selection curve next to it when selecting) and
     print Table 1, the kept functions and the stability checks: what ``mldyn fit`` and ``mldyn demo``
     do. A model that fails the stability checks is not written to ``output`` but to
@@ -151,7 +170,7 @@ def fit_and_report(dataset, source: str, output, *, recipe: str = "recommended",
     from ..fit import fit_model
     from ..report.plots import plot_selection_curves
 
-    opts = recipe_options(recipe, walls, no_checks, cutoff, r_on)
+    opts = recipe_options(recipe, walls, no_checks, cutoff, r_on, force_changes)
     if loss is not None:
         opts["loss"] = loss
     report = fit_model(dataset, select=select, ridge=ridge, split=split, progress=progress,
@@ -234,7 +253,7 @@ def run(args) -> int:
     weights = None if args.weights is None else [args.weights[arg] for _, _, arg in systems]
     fit_and_report(dataset, " ".join(label for label, _, _ in systems), out, recipe=args.recipe, loss=args.loss,
                    select=args.select, ridge=args.ridge, split=args.split, cutoff=args.cutoff, r_on=args.r_on,
-                   walls=args.walls, weights=weights, no_checks=args.no_checks,
+                   walls=args.walls, weights=weights, no_checks=args.no_checks, force_changes=args.force_changes,
                    probe_steps=args.probe_steps, progress=not args.quiet, command=shlex.join(["mldyn"] + args.argv))
     print(f"model: {args.output}  ({time.perf_counter() - t0:.1f} s)")
     return 0

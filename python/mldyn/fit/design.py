@@ -8,6 +8,13 @@ numpy folds them into normal equations, so memory does not grow with the number 
 Feature selection works on *units*: one radial function of one descriptor. Removing a unit removes
 every invariant that involves it (for an angular invariant, either of its two channels' functions)
 and every parameter that involves such an invariant.
+
+Force changes: for consecutive frames of a trajectory at most :data:`FORCE_CHANGE_MAX_GAP_FS` apart,
+the change of every force, F(t + dt) - F(t), is predicted by the difference of the two frames' design
+rows, so it can be fitted alongside the forces: a residual r(t) then costs |r(t)|^2 plus
+(tau / dt)^2 |r(t + dt) - r(t)|^2, the time derivative of the residual weighted by tau^2. Least squares
+on forces alone lets a slowly varying error (the hydrogen-bond environment) buy a fast one (the O-H
+stretch); the change rows weigh fast errors more.
 """
 from __future__ import annotations
 
@@ -22,7 +29,13 @@ from ..invariants import feature_evaluator
 from ..progress import progress_bar
 from .normal_equations import NormalEquations
 
-__all__ = ["Parametrization", "feature_keys", "design_blocks", "accumulate"]
+__all__ = ["Parametrization", "feature_keys", "design_blocks", "accumulate", "change_weights",
+           "FORCE_CHANGE_MAX_GAP_FS"]
+
+#: Consecutive frames at most this far apart (fs) give force-change rows: a fifth of the O-H stretch
+#: period (~10 fs), where the difference quotient of a stretch-band force is still 94 % of its time
+#: derivative (sin(x)/x at x = pi dt / period).
+FORCE_CHANGE_MAX_GAP_FS = 2.0
 
 
 def feature_keys(descriptors, n_species: int, function_ids=None, descriptor_ids=None) -> list[tuple]:
@@ -136,29 +149,57 @@ def design_blocks(dataset, par: Parametrization, frames, desc: str, progress: bo
                          np.ascontiguousarray(dataset.forces_fnc[t][species == s]).ravel())
 
 
+def change_weights(dataset, frames, time_fs: float) -> np.ndarray:
+    """Weight (F,) of the force change from each of ``frames`` (dataset frame indices) to its successor
+    in the list: (time_fs / dt)^2 when the successor is at most :data:`FORCE_CHANGE_MAX_GAP_FS` later;
+    0 for the last frame, a larger or no gap, ``time_fs`` 0 or a dataset whose times are unknown
+    (:attr:`Dataset.has_times`)."""
+    frames = np.asarray(frames, dtype=np.int64)
+    w = np.zeros(len(frames))
+    if not time_fs > 0 or len(frames) < 2 or not dataset.has_times:
+        return w
+    dt = np.diff(np.asarray(dataset.times_f, dtype=float)[frames])
+    ok = (dt > 0) & (dt <= FORCE_CHANGE_MAX_GAP_FS * (1 + 1e-9))
+    w[:-1][ok] = (time_fs / dt[ok]) ** 2
+    return w
+
+
 def accumulate(dataset, par: Parametrization, frames=None, desc: str = "accumulating", progress: bool = True,
-               batch_frames: int = 8) -> list[NormalEquations]:
-    """Normal equations per species (index = species id) over ``frames`` of ``dataset``.
+               batch_frames: int = 8, change_time_fs: float = 0.0) -> tuple[list, list]:
+    """Normal equations per species (index = species id) over ``frames`` of ``dataset``: of the
+    forces, and of the force changes between consecutive frames weighted by :func:`change_weights`
+    (``change_time_fs`` = tau, fs; see the module docstring). Returns ``(forces, changes)``, two lists
+    of :class:`NormalEquations`; ``changes`` has no rows when no pair of frames qualifies.
 
     Design rows of ``batch_frames`` frames are stacked before each X^T X update, so the
     BLAS call is large enough to run near peak while memory stays bounded.
     """
     frames = list(range(dataset.n_frames) if frames is None else frames)
+    weights = change_weights(dataset, frames, change_time_fs)
     S = len(dataset.species_names)
     eqs = [NormalEquations.zeros(par.n_parameters) for _ in range(S)]
+    changes = [NormalEquations.zeros(par.n_parameters) for _ in range(S)]
     pending = [([], []) for _ in range(S)]  # per species: design blocks and targets not yet folded in
+    pending_changes = [([], []) for _ in range(S)]
+    previous = [None] * S  # per species: the rows and targets of the previous frame, while it pairs
 
     def flush():
-        for s, (xs, ys) in enumerate(pending):
-            if xs:
-                eqs[s].add(np.concatenate(xs), np.concatenate(ys))
-                xs.clear()
-                ys.clear()
+        for target, blocks in ((eqs, pending), (changes, pending_changes)):
+            for s, (xs, ys) in enumerate(blocks):
+                if xs:
+                    target[s].add(np.concatenate(xs), np.concatenate(ys))
+                    xs.clear()
+                    ys.clear()
 
     for i, s, (X, y) in design_blocks(dataset, par, frames, desc, progress):
         pending[s][0].append(X)
         pending[s][1].append(y)
+        if previous[s] is not None:
+            c = np.sqrt(weights[i - 1])
+            pending_changes[s][0].append(c * (X - previous[s][0]))
+            pending_changes[s][1].append(c * (y - previous[s][1]))
+        previous[s] = (X, y) if weights[i] > 0 else None
         if s == S - 1 and (i + 1) % batch_frames == 0:
             flush()
     flush()
-    return eqs
+    return eqs, changes

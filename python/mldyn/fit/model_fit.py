@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -21,7 +21,7 @@ from ..cell import default_cutoff
 from ..dataset import Dataset, DatasetSplit, EmptyBlockError
 from ..descriptors import Angular, Radial, as_descriptors
 from ..model import AgentLossModel
-from .design import Parametrization, accumulate, feature_keys
+from .design import FORCE_CHANGE_MAX_GAP_FS, Parametrization, accumulate, feature_keys
 from .metrics import block_metrics, direct_metrics, evaluate_forces, pooled_metrics
 from .normal_equations import NormalEquations
 from .species_fit import RIDGE_GRID, fit_kept, fit_species
@@ -30,7 +30,7 @@ from .stability import (StabilityChecks, md_probe, scan_repulsion, training_floo
                         wall_strengths, PROBE_HEAT, WALL_STRENGTH_EV_PER_AMU)
 
 __all__ = ["fit_model", "fit_recommended", "FitReport", "resolve_cutoffs", "pruned_model", "RECOMMENDED",
-           "RECOMMENDED_RADIAL", "RECOMMENDED_ANGULAR"]
+           "RECOMMENDED_RADIAL", "RECOMMENDED_ANGULAR", "RECOMMENDED_FORCE_CHANGES"]
 
 #: Candidates of the stability checks, in order: the ridge is chosen on validation among the grid's
 #: values at or above each of these floors in turn, until a candidate passes.
@@ -44,23 +44,28 @@ RIDGE_FLOORS = (0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2)
 RECOMMENDED_RADIAL = Radial((("exp", 1.0), ("exp", 0.5), ("exp", 1 / 3), ("exp", 0.25), ("exp", 1 / 6),
                              ("gauss", 1.0), ("gauss", 2.0), ("gauss", 3.0), ("gauss", 5.0), ("power", 1.0)))
 
-#: The angular descriptor of the recommended recipe: 4 Gaussian channels (0.7-2 Å), l = 1..5,
-#: 3.5 Å cutoff (the first hydration shell; short, so cheap). l = 5 resolves the hydrogens'
-#: environments: held-out H error 0.335 with l_max 4, 0.292 with 5 (0.266 with 6, but its MD step
-#: was 2.3x the paper's 18-function radial step when 5's was 1.7x; 5's is 0.9x since the kernel work of
-#: 425f87c and 0d3892a; linear loss, benchmarks/RESULTS.md). A cheaper angular part does not pay: 3 channels or a
-#: 3.0 Å cutoff raise the hydrogens' hopping in learned MD 1.6-1.8x, l_max 4 misses the H error target, 3.3 Å
-#: with 7 radial functions saves ~7 % of the step for a worse stretch (notes of issue 11). Narrower
-#: channels at the same cost stiffen the stretched O-H bond a little (learned stretch peak +10 to +55
-#: cm-1, still 3.6-4 % below CP2K) but (0.5, 0.7, 1, 1.5) misses the held-out O target (0.254) and
-#: (0.4, 0.7, 1.2, 2) passes the stability checks yet stops in every learned run (notes of issue 11).
-#: A fifth channel (gauss 0.5, 0.7, 1, 1.5, 2) brings the hops to CP2K's (0.70 per H per ps against 0.73;
-#: 1.04 here), the H-O-H spread to 7.6 deg and the held-out H error to 0.264, and the stretch to
-#: 3113 ± 10 cm-1 over 30 runs (3045 here; still 3.2 % low), for 1.18x this MD step, which would then be
-#: slower than LAMMPS's; with l_max 4, the same cost as this, hops 0.77, stretch 3107, held-out H 0.307.
-#: Not the default: the narrower the first channel, the closer to unstable (0.4 Å: every run stopped;
-#: a second angular descriptor of 0.35 and 0.6 Å at 2.2 Å: half of them), on data never seen.
-RECOMMENDED_ANGULAR = Angular((("gauss", 0.7), ("gauss", 1.0), ("gauss", 1.5), ("gauss", 2.0)), l_max=5, r_cut=3.5)
+#: The angular descriptor of the recommended recipe: 5 Gaussian channels (0.5-2 Å), l = 1..4, 3.5 Å
+#: cutoff (the first hydration shell; short, so cheap). Chosen with the force changes (RECOMMENDED_FORCE_CHANGES)
+#: on learned MD of the bundled water against CP2K (10 runs each, notes of issue 11): 4 channels (0.7-2 Å)
+#: at l_max 5, the same MD cost, stretch 3049 -> 3160 cm-1 with the force changes but hops 1.04 -> 1.44 per
+#: H per ps (CP2K 3217, 0.73); these 5 channels at l_max 4: stretch 3107 -> 3185, hops 0.77 -> 0.59
+#: (force changes of weight 50 in this comparison).
+#: l_max 5 with 5 channels is 1.18x the MD step (slower than LAMMPS's SPC/Fw), for hops 0.70 and held-out
+#: H error 0.264 (0.307 here). Cheaper angular parts raise the hopping 1.6-1.8x (3 channels, a 3.0 Å
+#: cutoff); a first channel narrower than 0.5 Å is unstable in learned MD (0.4 Å: every run stopped).
+RECOMMENDED_ANGULAR = Angular((("gauss", 0.5), ("gauss", 0.7), ("gauss", 1.0), ("gauss", 1.5), ("gauss", 2.0)),
+                              l_max=4, r_cut=3.5)
+
+#: Force changes of the recommended recipe (tau, fs; :func:`fit_model`'s ``force_changes``; weight
+#: (tau / dt)^2 = 25 at CP2K's 0.5 fs). Learned O-H stretch peak against CP2K's 3217 cm-1 (bundled water,
+#: 6-10 runs each, notes of issue 11), fitted on steps 0-799 / 0-599 / 300-799: tau 0: 3107 / 3165 / 3144;
+#: 2.5: ~3164 / 3197 / 3280; 3.5: 3185 / 3218 / 3324 (+3.3 %: too strong on some data). Held-out force
+#: errors stay within 0.01; hops fall (0.72 -> 0.55-0.61 at 2.5; CP2K 0.73). Why: at fixed environment
+#: (CP2K finite differences, 12 hydrogens) the local O-H stretch frequency spreads 2380-3710 cm-1 (SD 458);
+#: the forces-only fit spreads it wider (SD 591: hydrogen-bonded O-H too soft, free ones too stiff) and the
+#: force changes narrow it (weight 50: SD 550). The same tau at 1 fs spacing (weight 12.5 instead of 50)
+#: gave 3203 against 3185: the weight in tau carries over between frame spacings.
+RECOMMENDED_FORCE_CHANGES = 2.5
 
 #: The recommended recipe (``mldyn fit DATA`` without options): radial and angular invariants in a
 #: linear loss, walls below the training floors and the stability checks. Linear, because the
@@ -68,11 +73,12 @@ RECOMMENDED_ANGULAR = Angular((("gauss", 0.7), ("gauss", 1.0), ("gauss", 1.5), (
 #: water the oxygens' quadratic term made an environment more crowded than any in the data attract
 #: more the more crowded it got (1-3 of 10 learned 10 ps runs fell into a dense state, O-O piled up
 #: below the closest training pair; none of 10 with the linear loss). The quadratic block lowers the
-#: test force error by 0-5 %, less than l_max 5 gains over l_max 4 (benchmarks/RESULTS.md, Table 1;
+#: test force error by 0-5 %, less than one more angular l gains (benchmarks/RESULTS.md, Table 1;
 #: benchmarks/FIDELITY.md). With ``loss="quadratic"`` only the radial invariants enter the quadratic
 #: block (Table 1's quadratic row).
 RECOMMENDED = {"descriptors": (RECOMMENDED_RADIAL, RECOMMENDED_ANGULAR), "loss": "linear",
-               "quadratic_descriptors": 1, "walls": WALL_STRENGTH_EV_PER_AMU, "checks": True}
+               "quadratic_descriptors": 1, "walls": WALL_STRENGTH_EV_PER_AMU, "checks": True,
+               "force_changes": RECOMMENDED_FORCE_CHANGES}
 
 
 def resolve_cutoffs(descriptors, dataset) -> tuple:
@@ -210,7 +216,7 @@ def fit_model(*args, **kwargs) -> FitReport:
 def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, ridge="auto",
                split=None, progress: bool = True, quadratic_descriptors: int | None = None,
                walls: float | None = None, checks: bool = False, probe_steps: int | None = None,
-               weights=None) -> FitReport:
+               weights=None, force_changes: float = 0.0) -> FitReport:
     """Fit an agent-loss model to ``dataset`` (a :class:`mldyn.dataset.Dataset` with forces, or a list of
     them: several systems of any sizes and species, each split on its own; their normal equations add
     up, the test figures pool every agent, the cutoff default and the training floors cover all, and
@@ -235,6 +241,10 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
         many times in the training and validation sums (the ridge is chosen on the weighted validation
         error); the test figures weight every agent alike. The force uncertainty takes the weights as
         precisions (a force of weight w has noise variance sigma^2 / w).
+    force_changes : tau, fs (0: off): also fit the change of every force between consecutive frames at
+        most 2 fs apart (:func:`mldyn.fit.design.accumulate`), each pair weighted (tau / dt)^2, in training
+        and in choosing the ridge on validation; the reported validation and test errors are of the forces
+        alone, and so is the force uncertainty. Frames without known times give no change rows.
     Table 1 (linear and quadratic relative RMSE per species on the test block) is always
     computed: the linear parameters are a subset of the quadratic ones.
     """
@@ -242,6 +252,8 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
         raise ValueError(f"loss must be 'linear' or 'quadratic', got {loss!r}")
     if ridge != "auto" and not (0 <= float(ridge) < math.inf):
         raise ValueError(f"ridge must be 'auto' or a finite number >= 0, got {ridge!r}")
+    if not 0 <= float(force_changes) < math.inf:
+        raise ValueError(f"force_changes must be a time >= 0 in fs (0: off), got {force_changes!r}")
     if walls is not None and not (float(walls) > 0):
         raise ValueError(f"walls must be a positive strength in eV per amu of reduced mass (or None), got {walls!r}")
     systems = [dataset] if isinstance(dataset, Dataset) else list(dataset)
@@ -284,20 +296,37 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
             print(f"{len(small)} systems too small to split ({sum(d.n_frames for d in small)} frames): whole systems "
                   f"shuffled (seed 0) into train {counts['train']}, validation {counts['validation']}, test "
                   f"{counts['test']}", flush=True)
-    eqs = {name: [NormalEquations.zeros(P) for _ in names] for name in ("train", "validation")}
+    # per block and species: the forces' normal equations, and the force changes' (force_changes)
+    eqs = {(name, kind): [NormalEquations.zeros(P) for _ in names]
+           for name in ("train", "validation") for kind in ("forces", "changes")}
     for blocks, w in zip(parts, part_weights):
         for name, blk in (("train", blocks.train), ("validation", blocks.validation)):
             if blk is not None:
-                for s_id, ne in enumerate(accumulate(blk, par, desc=f"invariants ({name})", progress=progress)):
-                    eqs[name][s_id] = eqs[name][s_id].merged(ne if w == 1 else ne.scaled(w))
+                for kind, per_species in zip(("forces", "changes"), accumulate(
+                        blk, par, desc=f"invariants ({name})", progress=progress, change_time_fs=force_changes)):
+                    for s_id, ne in enumerate(per_species):
+                        eqs[name, kind][s_id] = eqs[name, kind][s_id].merged(ne if w == 1 else ne.scaled(w))
+    change_rows = {name: sum(ne.n_rows for ne in eqs[name, "changes"]) // 3 for name in ("train", "validation")}
+    if force_changes and progress:
+        print(f"force changes (tau {force_changes:g} fs): {change_rows['train']} agent-frame pairs in training, "
+              f"{change_rows['validation']} in validation" + ("" if change_rows["train"] else
+              " (no consecutive frames at most 2 fs apart with known times: forces alone)"), flush=True)
+    fitted = {name: [f.merged(c) for f, c in zip(eqs[name, "forces"], eqs[name, "changes"])]
+              for name in ("train", "validation")}
     allowed = {"linear": par.linear_mask(), "quadratic": np.ones(P, dtype=bool)}
 
     def blocks_for(s):
-        tr, va = eqs["train"][s], eqs["validation"][s]
+        tr, va = fitted["train"][s], fitted["validation"][s]
         return tr, (va if va.n_rows else None)
 
+    def force_errors(fits_now):  # validation errors of the forces alone, whatever was fitted
+        va = eqs["validation", "forces"]
+        return {sp: replace(f, validation_relative_rmse=va[s].relative_rmse(f.theta) if va[s].n_rows else math.nan)
+                for s, (sp, f) in enumerate(fits_now.items())}
+
     # The requested loss, with feature selection if asked.
-    fits = {sp: fit_species(*blocks_for(s), par, ridge, select, allowed[loss]) for s, sp in enumerate(names)}
+    fits = force_errors({sp: fit_species(*blocks_for(s), par, ridge, select, allowed[loss])
+                         for s, sp in enumerate(names)})
     masses = [next(float(d.masses_n[np.flatnonzero(d.species_n == s)[0]]) for d in systems if np.any(d.species_n == s))
               for s in range(S)]
     floors = {}
@@ -322,8 +351,9 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
         for floor in RIDGE_FLOORS if ridge == "auto" else [None]:
             if floor is not None:
                 grid = tuple(g for g in RIDGE_GRID if g >= floor) or (floor,)
-                fits = {sp: fit_kept(*blocks_for(s), par, fits[sp].kept_units, "auto", fits[sp].selection_curve,
-                                     allowed[loss], grid) for s, sp in enumerate(names)}
+                fits = force_errors({sp: fit_kept(*blocks_for(s), par, fits[sp].kept_units, "auto",
+                                                  fits[sp].selection_curve, allowed[loss], grid)
+                                     for s, sp in enumerate(names)})
                 model = candidate(fits)
             if progress:
                 print(f"  stability checks, candidate {len(tried) + 1} (ridge >= {floor or 0:g}): ", end="", flush=True)
@@ -358,7 +388,7 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
         test_metrics = {sp: {k: v for k, v in pooled_metrics([o[sp] for o in own if sp in o]).items()
                              if k != "n_agents"} for sp in names}
 
-    attach_covariance(model, par, names, fits, [eqs["train"][s] for s in range(S)], allowed[loss])
+    attach_covariance(model, par, names, fits, eqs["train", "forces"], allowed[loss])
     split_frames = {"dropped": sum(b.dropped_frames for b in parts),
                     "frame_ranges": parts[0].frame_ranges if len(parts) == 1 else [b.frame_ranges for b in parts]}
     split_frames.update({name: sum(getattr(b, name).n_frames for b in parts if getattr(b, name) is not None)
@@ -375,6 +405,8 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
         "selection_curve": {sp: [[n, e] for n, e, _ in fits[sp].selection_curve] for sp in names},
         "closest_pairs_A": floors,
         "system_weights": weights,
+        "force_changes": {"time_fs": float(force_changes), "max_gap_fs": FORCE_CHANGE_MAX_GAP_FS,
+                          "agent_frame_pairs": change_rows},
         "walls": None if walls is None else {"strength_eV_per_amu": float(walls), "strength_eV": wall_strengths(
             names, masses, walls), "at": "closest training distance"},
     }

@@ -154,7 +154,7 @@ def read_deepmd_npy(directory, masses: Mapping[str, float] | None = None) -> Dat
     notes.append("deepmd/npy has no times: steps_f and times_f are the running frame index")
     provenance = {"reader": "mldyn.io.deepmd.read_deepmd_npy", "format": "deepmd/npy", "origin": directory,
                   "files": files, "type_map": type_map, "sets": [os.path.basename(s) for s in sets], "notes": notes,
-                  "time_axis": False}  # independent labelled frames
+                  "time_axis": False, "times_known": False}  # independent labelled frames
     steps = np.arange(F, dtype=np.int64)
     return Dataset(names, species, masses_n, positions, box, None, frc, steps, steps.astype(float), ene, None,
                    None, provenance)

@@ -235,7 +235,8 @@ def read_extxyz(path, masses: Mapping[str, float] | None = None, forces_key: str
         notes.append(f"per-frame keys not kept: {extra_keys}")
     provenance = {"reader": "mldyn.io.extxyz.read_extxyz", "format": "extxyz",
                   "files": {"extxyz": {"path": path, "sha256": sha}}, "properties": props_text,
-                  "masses": mass_source, "notes": notes, "time_axis": time_axis}
+                  "masses": mass_source, "notes": notes, "time_axis": time_axis,
+                  "times_known": bool(np.all(np.isfinite(times)) or timestep is not None)}
     return Dataset(names, species, masses_n, positions, cells_out, velocities, forces, steps, times_out, potential,
                    None, None, provenance)
 
