@@ -63,7 +63,8 @@ def _design_rows(phi, dphi, Fq):
 
 
 def test_uncertainty_is_exact_bayesian_linear_regression(toy):
-    """Posterior mean = the fitted coefficients; sqrt(noise x leverage) per agent = numpy's BLR to 1e-6."""
+    """Posterior mean = the fitted coefficients; sqrt(noise x leverage) per agent = numpy's BLR to 1e-5 (the
+    leverage kernel runs in float32 on CPUs with AVX-512: 2e-6 here)."""
     _, data, report = toy
     model = report.model
     doc = model.to_dict()
@@ -95,13 +96,14 @@ def test_uncertainty_is_exact_bayesian_linear_regression(toy):
         want = [math.sqrt(noise * np.einsum("ci,ij,cj->", x, post, x))
                 for x in (_design_rows(phi[k], dphi[k], Fq)[:, params] for k in np.flatnonzero(data.species_n == s))]
         got = model.force_uncertainty(data.positions_fnc[test_t], data.species_n, np.eye(3) * CELL)[data.species_n == s]
-        np.testing.assert_allclose(got, want, rtol=1e-6)
+        np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
 @pytest.mark.parametrize("m", [1, 5, 8, 13, 27])
 def test_leverage_kernel_against_numpy_for_any_parameter_count(m):
     """The kernel keeps the factor by blocks of 8 rows: counts below, at and between multiples of 8,
-    parameters in any order, two species, a short last block of agents."""
+    parameters in any order, two species, a short last block of agents. To 1e-5: float32 on CPUs with
+    AVX-512 (3e-8 to 2e-7 here), float64 elsewhere."""
     from mldyn import _core
 
     rng = np.random.default_rng(m)
@@ -117,7 +119,7 @@ def test_leverage_kernel_against_numpy_for_any_parameter_count(m):
         M = np.zeros((len(p), len(p)))
         M[np.tril_indices(len(p))] = factors[species[k]]  # packed row by row
         x = dphi[k][p]  # (m, 3): the design rows up to their sign
-        assert h[k] == pytest.approx(np.sum((M @ x) ** 2), rel=1e-12)
+        assert h[k] == pytest.approx(np.sum((M @ x) ** 2), rel=1e-5)
 
 
 def test_model_file_round_trip_and_old_models(toy, tmp_path):
