@@ -235,7 +235,7 @@ def test_force_changes_follow_the_fast_part_of_the_forces():
     assert changes.model.metadata["force_changes"]["time_fs"] == 20.0
     assert changes.model.metadata["force_changes"]["agent_frame_pairs"] == {"train": 23 * 48, "validation": 3 * 48}
     err = [np.abs(m.model.A - truth.A).max() for m in (plain, changes)]
-    assert err[1] < 0.2 * err[0]
+    assert err[1] < 0.01 * err[0]  # measured 0.41 -> 0.00085
     validation = data.subset(range(32, 36))
     for sp, s in (("O", 0), ("H", 1)):
         mask = validation.species_n == s

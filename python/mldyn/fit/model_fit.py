@@ -58,8 +58,8 @@ RECOMMENDED_ANGULAR = Angular((("gauss", 0.5), ("gauss", 0.7), ("gauss", 1.0), (
 
 #: Force changes of the recommended recipe (tau, fs; :func:`fit_model`'s ``force_changes``; weight
 #: (tau / dt)^2 = 25 at CP2K's 0.5 fs). Learned O-H stretch peak against CP2K's 3217 cm-1 (bundled water,
-#: 6-10 runs each, notes of issue 11), fitted on steps 0-799 / 0-599 / 300-799: tau 0: 3107 / 3165 / 3144;
-#: 2.5: ~3164 / 3197 / 3280; 3.5: 3185 / 3218 / 3324 (+3.3 %: too strong on some data). Held-out force
+#: 6-10 runs each, notes of issue 11), fitted on steps 0-799 / 0-599 / 300-799: tau 0: 3105 / 3165 / 3144;
+#: 2.5: 3204 / 3197 / 3280; 3.5: 3185 / 3218 / 3324 (+3.3 %: too strong on some data). Held-out force
 #: errors stay within 0.01; hops fall (0.72 -> 0.55-0.61 at 2.5; CP2K 0.73). Why: at fixed environment
 #: (CP2K finite differences, 12 hydrogens) the local O-H stretch frequency spreads 2380-3710 cm-1 (SD 458);
 #: the forces-only fit spreads it wider (SD 591: hydrogen-bonded O-H too soft, free ones too stiff) and the
@@ -243,7 +243,7 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
         precisions (a force of weight w has noise variance sigma^2 / w).
     force_changes : tau, fs (0: off): also fit the change of every force between consecutive frames at
         most 2 fs apart (:func:`mldyn.fit.design.accumulate`), each pair weighted (tau / dt)^2, in training
-        and in choosing the ridge on validation; the reported validation and test errors are of the forces
+        and in choosing the ridge (and the selection) on validation; the reported validation and test errors are of the forces
         alone, and so is the force uncertainty. Frames without known times give no change rows.
     Table 1 (linear and quadratic relative RMSE per species on the test block) is always
     computed: the linear parameters are a subset of the quadratic ones.
