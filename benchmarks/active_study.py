@@ -395,35 +395,32 @@ NOTES = """
   run directories (`Dataset.subset` + `mldyn.io.cp2k_writer.write_cp2k_run`), the bundled `in.inp` beside the
   first: the exploration and both models saw only steps 200-699; 700-799 are the held-out frames. The CP2K
   reference of the observables is the whole bundled run (steps 200-799, `@h2o32`).
-- This measurement: the recommended recipe of 2026-12-04 (linear loss, angular l_max 5, walls scaled by the
-  reduced mass), on an AMD EPYC with AVX-512 (a one-core build and a short profile ran beside its first iteration); the whole
-  `mldyn explore` took 12.8 min (commit 0473233). The study itself (held-out errors, calibration, the 100 ps
-  runs, the repeated runs and the tables) was rerun on 06dc171 (same forces to ~1e-11; the runs differ by chaos:
-  the single 100 ps runs' whole-table count has moved between 11 closer / 8 farther and 9 / 10 over three
-  reruns, which is why the repeated runs are there). Frame 0 of iteration 1 did not converge in CP2K's SCF
-  and was left out, as the loop reports (23 of 24 labelled there).
+- This measurement: the recommended recipe of 2026-12-05 (5 angular channels at l_max 4, fitted with the force
+  changes, `--force-changes 2.5`), on an AMD EPYC with AVX-512; the whole `mldyn explore` took 16.0 min
+  (commit 8f09e36; CI ran beside its first iteration), the study 13.5 min. Every iteration's 550 and 650 K runs
+  ran to the end. The original-run model already sits close to CP2K (hops 0.65 against 0.73, H-O-H 105.2
+  against 105.1 deg): of the repeated runs' observables, exploration moved one closer (the H-O-H mean) and none
+  farther; the held-out O error fell 0.240 -> 0.215.
 - Weights (`--refit-weights 3 10`): the last model refitted on the same original run and labels with each
-  labelled force counted 3 or 10 times (`mldyn explore --labels-weight`, `mldyn fit --weights`). The labels are
-  46 independent frames at least 100 fs apart where the model was uncertain; the original run's 300 training
-  frames are 0.5 fs apart and strongly correlated. Weight 3 or 10 moves the hops (1.41 -> 1.22-1.24 per H
-  per ps), the H-O-H angle and its spread closer to CP2K and lowers the held-out O error (0.218 -> 0.216,
-  0.213); the mean O-H bond (-0.002 Å) and the closest O-H per stretch (+0.001 Å) move away by tiny amounts
-  the repeated runs still resolve. The default stays 1: one exploration of one system is too little to
-  choose a weight on. The force uncertainty of a weighted fit treats the weights as precisions (a force of
-  weight W has noise variance sigma^2 / W), so weighting up frames the model fits worse inflates sigma^2:
-  on the held-out frames the predicted O error is 0.47 (weight 3) and 0.69 (weight 10) against an actual
-  0.41, conservative, and its rank correlation per frame is lost.
+  labelled force counted 3 or 10 times (`mldyn explore --labels-weight`, `mldyn fit --weights`). With this
+  recipe weights do not pay: the held-out H error rises (0.300 -> 0.324, 0.340), the hops overshoot CP2K's
+  (0.83, 1.04 against 0.73) and the H-O-H spread widens (8.5, 8.9 against 7.6 deg). The default stays 1. The
+  force uncertainty of a weighted fit treats the weights as precisions (a force of weight W has noise variance
+  sigma^2 / W), so weighting up frames the model fits worse inflates sigma^2: on the held-out frames the
+  predicted O error is 0.46 (weight 3) and 0.68 (weight 10) against an actual 0.40-0.41.
 - Run length: the CP2K reference is 300 fs, the learned runs 100 ps. Counts (hydrogens that changed oxygen,
   owner changes) and the whole run's closest contacts grow with the length of a run, so the like-for-like
   table takes the closest contacts within each 300 fs stretch (the median over the stretches, frames 4 fs apart
-  in both) and leaves the counts out. The whole-run closest O-O and H-H of the explored model (2.09 and 1.15 Å
-  against 2.22 and 1.29) look much farther from CP2K's 2.28 and 1.36; per 300 fs stretch both models sit within
-  0.05 Å of CP2K and within 0.011 Å of each other.
-- The previous measurement (2026-12-04 11:43, commit 7d26c6c; the recipe before: radial quadratic block,
-  angular l_max 4; an AVX2-only VM): 3 iterations of 24, 5 and 2 single points (2109, 6 and 3 explored frames
-  above the threshold), 62 min of CP2K (a wrong MPI launcher made it ~1.6x slower); held-out error O 0.243 ->
-  0.226, H 0.319 -> 0.319; 550 and 650 K runs of 100 ps stable for both models; 12 observables closer to CP2K
-  after exploration, 7 farther.
+  in both) and leaves the counts out. The whole-run closest O-O and H-H of the explored model (2.13 and 1.26 Å
+  against 2.21 and 1.29) look farther from CP2K's 2.28 and 1.36; per 300 fs stretch both models sit within
+  0.04 Å of CP2K and within 0.003 Å of each other.
+- The measurement before (2026-12-05 02:40, `explore2`, commit 0473233; the recipe of 2026-12-04, 4 angular
+  channels at l_max 5, forces alone): 3 iterations of 24, 13 and 9 single points (46 labelled, threshold 0.139
+  eV/Å), 12.8 min; held-out error O 0.235 -> 0.218, H 0.295 -> 0.289; repeated runs: hops 1.70 -> 1.41 (CP2K
+  0.73), stretch 3019 -> 2971 cm-1 (the same within the noise); all 100 ps runs stable.
+- The first measurement (2026-12-04 11:43, commit 7d26c6c; radial quadratic block, angular l_max 4; an AVX2-only
+  VM): 3 iterations of 24, 5 and 2 single points, 62 min of CP2K (a wrong MPI launcher made it ~1.6x slower);
+  held-out error O 0.243 -> 0.226, H 0.319 -> 0.319; 12 observables closer to CP2K after exploration, 7 farther.
 """
 
 

@@ -1,4 +1,4 @@
-"""Why the learned O-H stretch band sits ~5% below CP2K's: one O-H bond scanned with CP2K and with the models.
+"""The O-H stretch at fixed environment: O-H bonds scanned with CP2K and with the models.
 
     python benchmarks/stretch_scan.py [--frames 730 765] [--work DIR] [--write]
 
