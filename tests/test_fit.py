@@ -164,6 +164,8 @@ def test_fit_refuses_normal_equations_larger_than_half_the_memory(monkeypatch):
         fit_model(data, [BASIS, angular], "linear", progress=False)
     sizes["SC_PHYS_PAGES"] = 64  # 256 KiB: 44 parameters fit (62 KiB), the angular ones in the quadratic block do not
     assert fit_model(data, BASIS, "linear", progress=False).model is not None
+    with pytest.raises(ValueError, match=r"make 44 parameters"):  # force changes: six matrices per species (186 KiB)
+        fit_model(data, BASIS, "linear", progress=False, force_changes=2.5)
 
 
 def test_a_system_weight_counts_its_rows_that_many_times():
@@ -214,11 +216,16 @@ def test_force_change_rows_are_weighted_differences_of_consecutive_frames():
         np.testing.assert_allclose(changes[s].gram, dX.T @ dX, rtol=1e-10, atol=1e-10 * np.abs(dX.T @ dX).max())
         np.testing.assert_allclose(changes[s].rhs, dX.T @ dy, rtol=1e-10, atol=1e-10 * np.abs(dX.T @ dy).max())
         assert changes[s].yy == pytest.approx(float(dy @ dy), rel=1e-12)
-        assert changes[s].n_rows == len(dy) and none[s].n_rows == 0
+        assert changes[s].n_rows == len(dy)
+    assert none == []  # tau 0: no change rows
     unknown = Dataset(data.species_names, data.species_n, data.masses_n, data.positions_fnc, data.cells_f33,
                       forces_fnc=data.forces_fnc)  # no times given: frame indices are not fs
     assert not unknown.has_times
-    assert all(ne.n_rows == 0 for ne in accumulate(unknown, par, change_time_fs=tau, progress=False)[1])
+    assert accumulate(unknown, par, change_time_fs=tau, progress=False)[1] == []
+    older = Dataset(data.species_names, data.species_n, data.masses_n, data.positions_fnc, data.cells_f33,
+                    forces_fnc=data.forces_fnc, times_f=data.times_f,
+                    provenance={"notes": ["no time information: times_f are the frame indices"]})  # saved before times_known
+    assert not older.has_times and data.has_times
 
 
 def test_force_changes_follow_the_fast_part_of_the_forces():

@@ -50,7 +50,7 @@ void export_force_covariance(py::module_& m) {
         })
         .def("leverage",
              [](const ForceCovariance& c, const DoubleArray& phi, const DoubleArray& dphi, const IntArray& species,
-                std::size_t n_quadratic) {
+                std::size_t n_quadratic, bool float32) {
                  if (phi.ndim() != 2) throw std::invalid_argument("phi must have shape (n, F), got " + shape_string(phi));
                  const std::size_t n = static_cast<std::size_t>(phi.shape(0)), F = static_cast<std::size_t>(phi.shape(1));
                  if (dphi.ndim() != 3 || dphi.shape(0) != phi.shape(0) || dphi.shape(1) != phi.shape(1) || dphi.shape(2) != 3)
@@ -62,10 +62,11 @@ void export_force_covariance(py::module_& m) {
                  double* hp = h.mutable_data();
                  {
                      py::gil_scoped_release release;
-                     c.leverage(phi.data(), dphi.data(), species.data(), n, F, n_quadratic, hp);
+                     c.leverage(phi.data(), dphi.data(), species.data(), n, F, n_quadratic, hp, float32);
                  }
                  return h;
              },
-             py::arg("phi"), py::arg("dphi"), py::arg("species"), py::arg("n_quadratic"),
-             "Leverage h (n,) per agent: sum over components of x M^T M x (NaN: species without covariance).");
+             py::arg("phi"), py::arg("dphi"), py::arg("species"), py::arg("n_quadratic"), py::arg("float32") = false,
+             "Leverage h (n,) per agent: sum over components of x M^T M x (NaN: species without covariance); "
+             "float32: the products in float32 on CPUs with AVX-512, as MD's tracked steps (float64 elsewhere).");
 }

@@ -223,7 +223,7 @@ void Evaluator::forces_and_leverage(const Cell& cell, const double* positions_nc
         force[2] = fz;
         if (loss_n) loss_n[i] = h;
     });
-    covariance.leverage(phi_.data(), dphi_.data(), species_n, n, F, Fq, leverage_n);
+    covariance.leverage(phi_.data(), dphi_.data(), species_n, n, F, Fq, leverage_n, /*float32=*/true);
 }
 
 }  // namespace mldyn

@@ -65,15 +65,37 @@ namespace {
 
 constexpr std::size_t kBlock = 4;  // agents per block: their 12 design rows share each pass over the factor
 
-/// h[r] += sum_j (M_j . x_r)^2 for R design rows x (row-major, m each), M by blocks of kFactorRows32
-/// rows (row_blocks32_), for AVX-512: per block, y = M_block x_r for all R rows at once, one vector of
-/// the block's rows each, a column of the block times a broadcast x_r[i] per multiply-add; the squares
-/// summed lane by lane and reduced once at the end (a dot product per factor row and design row, ending
-/// each in a horizontal sum, took 0.96 ms where this took 0.52 in float64). In float32, twice the lanes
-/// per instruction: 0.72 -> 0.43 ms per evaluation of the 384-atom water box with 240 parameters per
-/// species (1 thread). The squares are summed in float32 within a lane, the lanes in double. Relative
-/// error of an agent's h against float64: median 9e-8 / 9e-6, largest 5e-7 / 7e-5 (O / H agents of 10
-/// frames of the bundled water, its recommended model, whose factor rows cancel up to 4e5-fold).
+/// h[r] += sum_j (M_j . x_r)^2 for R design rows x (row-major, m each), M by blocks of kFactorRows
+/// rows (row_blocks_): per block, y = M_block x_r for all R rows at once, one vector of the block's
+/// rows each, a column of the block times a broadcast x_r[i] per multiply-add; the squares summed
+/// lane by lane and reduced once at the end. The former kernel, a dot product per factor row and
+/// design row, ended each in a horizontal sum and a remainder loop: 0.96 -> 0.52 ms per evaluation of
+/// the 384-atom water box (AVX-512, 1 thread).
+template <std::size_t R, class V>
+MLDYN_INLINE void leverage_rows(const double* blocks, std::size_t m, const double* x, double* h) {
+    V sq[R];
+    for (std::size_t r = 0; r < R; ++r) sq[r] = simd::broadcast_as<V>(0.0);
+    const double* column = blocks;
+    for (std::size_t first = 0; first < m; first += kFactorRows) {
+        const std::size_t columns = std::min(first + kFactorRows, m);
+        V y[R];
+        for (std::size_t r = 0; r < R; ++r) y[r] = simd::broadcast_as<V>(0.0);
+        for (std::size_t i = 0; i < columns; ++i, column += kFactorRows) {
+            const V c = simd::load_as<V>(column);
+            for (std::size_t r = 0; r < R; ++r) y[r] += x[r * m + i] * c;
+        }
+        for (std::size_t r = 0; r < R; ++r) sq[r] += y[r] * y[r];
+    }
+    for (std::size_t r = 0; r < R; ++r) h[r] += simd::sum(sq[r]);
+}
+
+/// leverage_rows in float32 (blocks of kFactorRows32 rows, row_blocks32_), for MD's tracked steps on
+/// AVX-512: twice the lanes per instruction, 0.72 -> 0.43 ms per evaluation of the 384-atom water box
+/// with 240 parameters per species (1 thread). The squares are summed in float32 within a lane, the
+/// lanes in double. Relative error of an agent's h against float64: median 9e-8 / 9e-6, largest 5e-7 /
+/// 7e-5 (O / H agents of 10 frames of the bundled water, its recommended model, whose factor rows cancel
+/// up to 4e5-fold); it grows with that cancellation (percents for features conditioned ~1e6 under a tiny
+/// ridge), so only MD's thermo column and threshold use it.
 template <std::size_t R>
 MLDYN_INLINE void leverage_rows_f32(const float* blocks, std::size_t m, const float* x, double* h) {
     typedef float f16 __attribute__((vector_size(64)));
@@ -126,14 +148,18 @@ MLDYN_INLINE void leverage_rows_narrow(const double* blocks, std::size_t m, cons
     }
 }
 
-/// h[r] += |M x_r|^2 for the 3 kBlock design rows of a block of agents (rows past the agents are zero):
-/// with AVX-512 in float32 (x32: room for the rows in float32), else in float64.
+/// h[r] += |M x_r|^2 for the 3 kBlock design rows of a block of agents (rows past the agents are zero);
+/// with ``float32`` and AVX-512 in float32 (x32: room for the rows in float32), else in float64.
 MLDYN_MULTIVERSION void add_leverage(const double* blocks, const float* blocks32, std::size_t m, const double* x,
-                                     float* x32, double* h) {
+                                     float* x32, double* h, bool float32) {
     simd::with_v8([&](auto zero) MLDYN_LAMBDA_INLINE {
         if constexpr (std::is_same_v<decltype(zero), simd::v8>) {  // 32 vector registers: all 12 rows at once
-            for (std::size_t i = 0; i < 3 * kBlock * m; ++i) x32[i] = static_cast<float>(x[i]);
-            leverage_rows_f32<3 * kBlock>(blocks32, m, x32, h);
+            if (float32) {
+                for (std::size_t i = 0; i < 3 * kBlock * m; ++i) x32[i] = static_cast<float>(x[i]);
+                leverage_rows_f32<3 * kBlock>(blocks32, m, x32, h);
+            } else {
+                leverage_rows<3 * kBlock, simd::v8>(blocks, m, x, h);
+            }
         } else {
             for (std::size_t r = 0; r < 3 * kBlock; r += 3) leverage_rows_narrow(blocks, m, x + r * m, h + r);
         }
@@ -150,7 +176,7 @@ void ForceCovariance::check_fits(std::size_t F, std::size_t Fq) const {
 }
 
 void ForceCovariance::leverage(const double* phi_nf, const double* dphi_nfc, const int* species_n, std::size_t n,
-                               std::size_t F, std::size_t Fq, double* h_n) const {
+                               std::size_t F, std::size_t Fq, double* h_n, bool float32) const {
     check_fits(F, Fq);
     const std::size_t P = n_parameters_;
     const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -187,7 +213,7 @@ void ForceCovariance::leverage(const double* phi_nf, const double* dphi_nfc, con
                 }
                 std::fill(x.begin() + static_cast<std::ptrdiff_t>(R * m), x.end(), 0.0);  // a short last block
                 double h[3 * kBlock] = {};
-                add_leverage(row_blocks_[s].data(), row_blocks32_[s].data(), m, x.data(), x32.data(), h);
+                add_leverage(row_blocks_[s].data(), row_blocks32_[s].data(), m, x.data(), x32.data(), h, float32);
                 for (std::size_t a = 0; a < count; ++a) h_n[mine[first + a]] = h[3 * a] + h[3 * a + 1] + h[3 * a + 2];
             }
         }

@@ -263,8 +263,11 @@ class Dataset:
     @property
     def has_times(self) -> bool:
         """Whether ``times_f`` are real times in fs: a trajectory whose reader knew them (readers record
-        ``provenance["times_known"] = False`` when they fill times_f with frame or step indices)."""
-        return self.has_time_axis and bool(self.provenance.get("times_known", True))
+        ``provenance["times_known"] = False`` when they fill times_f with frame or step indices; files saved
+        before that say so only in a note)."""
+        notes = " ".join(map(str, self.provenance.get("notes", [])))
+        guessed = any(words in notes for words in ("no times given", "no time information", "has no times"))
+        return self.has_time_axis and bool(self.provenance.get("times_known", not guessed))
 
     def shuffled_split(self, train: float = 0.8, validation: float = 0.1, test: float = 0.1,
                        seed: int = 0) -> DatasetSplit:

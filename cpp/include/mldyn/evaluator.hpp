@@ -68,8 +68,8 @@ public:
     /// The invariants' gradients are formed once and give both: forces -(A + B phi) . dphi (equal to
     /// those of `forces` to rounding, not bit for bit) and the leverage. On 384 waters with the
     /// recommended model this adds 1.4 MD steps to a step, where an evaluation apart costs 2.2-2.5
-    /// (benchmarks/bench_uncertainty.py). Throws std::invalid_argument if the covariance was made
-    /// for another number of parameters.
+    /// (benchmarks/bench_uncertainty.py); the leverage in float32 on AVX-512 (ForceCovariance::leverage).
+    /// Throws std::invalid_argument if the covariance was made for another number of parameters.
     void forces_and_leverage(const Cell& cell, const double* positions_nc, const int* species_n, std::size_t n,
                              NeighbourMethod method, const ForceCovariance& covariance, double* forces_nc,
                              double* loss_n, double* leverage_n);

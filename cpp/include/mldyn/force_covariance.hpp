@@ -12,8 +12,9 @@
 ///   Var(predicted F_k) = noise_variance * h_k      ((eV/Å)^2, summed over the 3 components)
 ///
 /// h_k is small (about P / N) where the training data were and grows without bound where the
-/// model extrapolates. Cost: 3 n (n + 1) flops per agent for n fitted parameters, in float32 on CPUs
-/// with AVX-512 (relative error of h about 1e-4 at most on real models; float64 elsewhere).
+/// model extrapolates. Cost: 3 n (n + 1) flops per agent for n fitted parameters; MD's tracked steps ask
+/// for float32 (AVX-512 only: half the time; relative error of h 7e-5 at most on the bundled water's
+/// recommended model, more where the factor's rows cancel more).
 #include <cstddef>
 #include <vector>
 
@@ -43,9 +44,10 @@ public:
 
     /// Leverage h (n) of every agent from its invariants phi (n x F) and their gradients dphi
     /// (n x F x 3, per Å) with the quadratic block on the first Fq; NaN for an agent whose species
-    /// has no fitted parameters. OpenMP over blocks of agents.
+    /// has no fitted parameters. OpenMP over blocks of agents. ``float32``: the products in float32 on
+    /// CPUs with AVX-512 (float64 elsewhere, and by default).
     void leverage(const double* phi_nf, const double* dphi_nfc, const int* species_n, std::size_t n,
-                  std::size_t n_features, std::size_t n_quadratic, double* h_n) const;
+                  std::size_t n_features, std::size_t n_quadratic, double* h_n, bool float32 = false) const;
 
 private:
     std::size_t n_parameters_;
@@ -53,7 +55,7 @@ private:
     // Per species, the factor by blocks of 8 rows, column by column: block b holds, for each column
     // i < min(8 b + 8, m), the 8 entries M[8 b + t][i] (zero above the diagonal and past row m).
     std::vector<std::vector<double>> row_blocks_;
-    // The same by blocks of 16 rows in float32, for CPUs with AVX-512 (twice the lanes per instruction).
+    // The same by blocks of 16 rows in float32, for leverage(float32) on AVX-512 (twice the lanes per instruction).
     std::vector<std::vector<float>> row_blocks32_;
 };
 

@@ -168,8 +168,8 @@ def accumulate(dataset, par: Parametrization, frames=None, desc: str = "accumula
                batch_frames: int = 8, change_time_fs: float = 0.0) -> tuple[list, list]:
     """Normal equations per species (index = species id) over ``frames`` of ``dataset``: of the
     forces, and of the force changes between consecutive frames weighted by :func:`change_weights`
-    (``change_time_fs`` = tau, fs; see the module docstring). Returns ``(forces, changes)``, two lists
-    of :class:`NormalEquations`; ``changes`` has no rows when no pair of frames qualifies.
+    (``change_time_fs`` = tau, fs; see the module docstring). Returns ``(forces, changes)``, lists of
+    :class:`NormalEquations` per species; ``changes`` is empty when no pair of frames qualifies.
 
     Design rows of ``batch_frames`` frames are stacked before each X^T X update, so the
     BLAS call is large enough to run near peak while memory stays bounded.
@@ -178,7 +178,7 @@ def accumulate(dataset, par: Parametrization, frames=None, desc: str = "accumula
     weights = change_weights(dataset, frames, change_time_fs)
     S = len(dataset.species_names)
     eqs = [NormalEquations.zeros(par.n_parameters) for _ in range(S)]
-    changes = [NormalEquations.zeros(par.n_parameters) for _ in range(S)]
+    changes = [NormalEquations.zeros(par.n_parameters) for _ in range(S)] if weights.any() else []
     pending = [([], []) for _ in range(S)]  # per species: design blocks and targets not yet folded in
     pending_changes = [([], []) for _ in range(S)]
     previous = [None] * S  # per species: the rows and targets of the previous frame, while it pairs

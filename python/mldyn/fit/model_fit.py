@@ -283,7 +283,7 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
     S = len(names)
     par = Parametrization(descriptors, S, True, quadratic_descriptors)
     P = par.n_parameters
-    _check_memory(par, S)
+    _check_memory(par, S, 6 if force_changes else 2)
     if progress:
         split_systems = [d for d in systems if all(d is not x for x in small)]
         weighted = any(w != 1 for w in weights)
@@ -297,22 +297,23 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
                   f"shuffled (seed 0) into train {counts['train']}, validation {counts['validation']}, test "
                   f"{counts['test']}", flush=True)
     # per block and species: the forces' normal equations, and the force changes' (force_changes)
-    eqs = {(name, kind): [NormalEquations.zeros(P) for _ in names]
-           for name in ("train", "validation") for kind in ("forces", "changes")}
+    kinds = ("forces", "changes") if force_changes else ("forces",)
+    eqs = {(name, kind): [NormalEquations.zeros(P) for _ in names] for name in ("train", "validation") for kind in kinds}
     for blocks, w in zip(parts, part_weights):
         for name, blk in (("train", blocks.train), ("validation", blocks.validation)):
             if blk is not None:
-                for kind, per_species in zip(("forces", "changes"), accumulate(
+                for kind, per_species in zip(kinds, accumulate(
                         blk, par, desc=f"invariants ({name})", progress=progress, change_time_fs=force_changes)):
                     for s_id, ne in enumerate(per_species):
                         eqs[name, kind][s_id] = eqs[name, kind][s_id].merged(ne if w == 1 else ne.scaled(w))
-    change_rows = {name: sum(ne.n_rows for ne in eqs[name, "changes"]) // 3 for name in ("train", "validation")}
+    change_rows = {name: sum(ne.n_rows for ne in eqs.get((name, "changes"), [])) // 3 for name in ("train", "validation")}
     if force_changes and progress:
         print(f"force changes (tau {force_changes:g} fs): {change_rows['train']} agent-frame pairs in training, "
               f"{change_rows['validation']} in validation" + ("" if change_rows["train"] else
-              " (no consecutive frames at most 2 fs apart with known times: forces alone)"), flush=True)
-    fitted = {name: [f.merged(c) for f, c in zip(eqs[name, "forces"], eqs[name, "changes"])]
-              for name in ("train", "validation")}
+              " (no consecutive frames at most 2 fs apart with known times: forces alone; extended XYZ "
+              "needs time= in fs on each frame's comment line)"), flush=True)
+    fitted = {name: ([f.merged(c) for f, c in zip(eqs[name, "forces"], eqs.pop((name, "changes")))]
+                     if force_changes else eqs[name, "forces"]) for name in ("train", "validation")}
     allowed = {"linear": par.linear_mask(), "quadratic": np.ones(P, dtype=bool)}
 
     def blocks_for(s):
@@ -322,7 +323,7 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
     def force_errors(fits_now):  # validation errors of the forces alone, whatever was fitted
         va = eqs["validation", "forces"]
         return {sp: replace(f, validation_relative_rmse=va[s].relative_rmse(f.theta) if va[s].n_rows else math.nan)
-                for s, (sp, f) in enumerate(fits_now.items())}
+                for sp, f in fits_now.items() for s in [names.index(sp)]}
 
     # The requested loss, with feature selection if asked.
     fits = force_errors({sp: fit_species(*blocks_for(s), par, ridge, select, allowed[loss])
@@ -403,6 +404,7 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
         "table1_test_relative_rmse": {k: {sp: v[sp]["relative_rmse"] for sp in names} for k, v in table.items()},
         "split": {"fractions": None if split is None else list(split), "frames": split_frames},
         "selection_curve": {sp: [[n, e] for n, e, _ in fits[sp].selection_curve] for sp in names},
+        "selection_curve_scores": "forces and force changes" if change_rows["validation"] else "forces",
         "closest_pairs_A": floors,
         "system_weights": weights,
         "force_changes": {"time_fs": float(force_changes), "max_gap_fs": FORCE_CHANGE_MAX_GAP_FS,
@@ -415,11 +417,11 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
     return report
 
 
-def _check_memory(par: Parametrization, n_species: int) -> None:
-    """Refuse, before any work, a parametrization whose normal equations (a P x P matrix per species
-    for training and for validation; both losses are always fitted, so P counts the quadratic block)
-    would not fit in half of this machine's memory."""
-    need = 2 * n_species * 8 * par.n_parameters ** 2
+def _check_memory(par: Parametrization, n_species: int, copies: int = 2) -> None:
+    """Refuse, before any work, a parametrization whose normal equations (``copies`` P x P matrices per
+    species: training and validation, and with force changes their change rows and the sums; both losses
+    are always fitted, so P counts the quadratic block) would not fit in half of this machine's memory."""
+    need = copies * n_species * 8 * par.n_parameters ** 2
     try:
         total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):

@@ -21,11 +21,13 @@ RUN_STYLES = (
 )
 
 
-def plot_selection_curves(curves: dict, path, labels=None, chosen: dict | None = None) -> Path:
+def plot_selection_curves(curves: dict, path, labels=None, chosen: dict | None = None,
+                          scored: str = "forces") -> Path:
     """The paper's Figure 2: validation relative RMSE against the number of weight functions.
 
     curves : {species: [(n_functions, relative_rmse, kept), ...]}; one panel per species.
-    labels : names of the basis functions (to annotate the kept set); chosen : {species: n kept}.
+    labels : names of the basis functions (to annotate the kept set); chosen : {species: n kept}; scored :
+    what the validation error measures (the fit with force changes scores forces and force changes).
     """
     path = Path(path)
     fig, axes = _subplots((5 * len(curves), 4), 1, len(curves), squeeze=False)
@@ -43,7 +45,7 @@ def plot_selection_curves(curves: dict, path, labels=None, chosen: dict | None =
             ax.legend(loc="upper center")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_xlabel("number of weight functions")
-        ax.set_ylabel("relative RMSE of forces (validation)")
+        ax.set_ylabel(f"relative RMSE of {scored} (validation)")
         ax.set_title(f"{sp} agents")
         ax.grid(alpha=0.3)
     fig.suptitle("Backward elimination of weight functions")
