@@ -59,6 +59,11 @@ def test_reference_forces_under_mace_names_are_found_and_an_ambiguous_file_must_
         capsys.readouterr().err
     assert main(["test", str(pair_model), "@h2o32", "--forces-key", "REF_forces"]) == 2
     assert "--forces-key is for extended XYZ files" in capsys.readouterr().err
+    assert main(["test", str(pair_model), "@h2o32", "--timestep", "0.5"]) == 2
+    assert "--timestep is for extended XYZ files" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["test", str(pair_model), str(tmp_path / "plain.extxyz"), "--timestep", "-1"])
+    assert "--timestep must be a time > 0 in fs, got '-1'" in capsys.readouterr().err
 
 
 def test_any_element_fits_and_runs_with_periodic_table_masses_and_masses_override(frames, tmp_path, capsys):

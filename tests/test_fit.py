@@ -226,6 +226,9 @@ def test_force_change_rows_are_weighted_differences_of_consecutive_frames():
                     forces_fnc=data.forces_fnc, times_f=data.times_f,
                     provenance={"notes": ["no time information: times_f are the frame indices"]})  # saved before times_known
     assert not older.has_times and data.has_times
+    data.times_f = np.arange(6) * 0.0005  # 0.5 fs written as ps
+    with pytest.raises(ValueError, match=r"consecutive frames 0.0005 fs apart; are the times in fs\?"):
+        accumulate(data, par, change_time_fs=tau, progress=False)
 
 
 def test_force_changes_follow_the_fast_part_of_the_forces():

@@ -78,7 +78,10 @@ def test_extxyz_triclinic_with_forces(tmp_path):
     assert ds.provenance["format"] == "extxyz" and len(ds.provenance["files"]["extxyz"]["sha256"]) == 64
     assert any("frame indices" in note for note in ds.provenance["notes"])
     assert not ds.has_times  # frame indices are not times: no force changes are fitted on them
-    assert np.allclose(read_extxyz(path, timestep=2.0).times_f, [0.0, 2.0])
+    stepped = read_extxyz(path, timestep=2.0)  # a timestep makes the frames a trajectory with times
+    assert np.allclose(stepped.times_f, [0.0, 2.0]) and stepped.has_time_axis and stepped.has_times
+    with pytest.raises(ValueError, match=r"the timestep must be a time > 0 in fs, got 0"):
+        read_extxyz(path, timestep=0)
 
 
 def test_extxyz_general_properties_masses_and_momenta(tmp_path):

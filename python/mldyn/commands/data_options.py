@@ -14,9 +14,22 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
                         "MACE and NequIP write them; a file with several must name one)")
     p.add_argument("--energy-key", default=None,
                    help="extended XYZ: the per-frame reference energy (default: REF_energy, DFT_energy, energy, ...)")
+    p.add_argument("--timestep", type=_timestep, default=None, metavar="FS",
+                   help="extended XYZ without a time on each frame: the frames are a trajectory, frame k (or its step) "
+                        "at k x FS fs, so that --force-changes can pair consecutive frames")
     p.add_argument("--cp2k-kinds", choices=("merge", "separate"), default=None,
                    help="CP2K runs: kinds of the input's &COORD that share an element (two spin kinds of Co, ...) "
                         "are one species (merge, the default, with a warning) or a species each (separate)")
+
+
+def _timestep(value: str) -> float:
+    try:
+        dt = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--timestep takes a time in fs, got {value!r}") from None
+    if not 0 < dt < float("inf"):
+        raise argparse.ArgumentTypeError(f"--timestep must be a time > 0 in fs, got {value!r}")
+    return dt
 
 
 def load_data(args, with_argument: bool = False) -> list:
@@ -28,7 +41,7 @@ def load_data(args, with_argument: bool = False) -> list:
     out = []
     for arg, path in ((i, s) for i, d in enumerate(args.data) for s in expand_systems(d)):
         parts = load_systems(path, require_forces=True, forces_key=args.forces_key, energy_key=args.energy_key,
-                             kinds=args.cp2k_kinds)
+                             kinds=args.cp2k_kinds, timestep=getattr(args, "timestep", None))
         for dataset in parts:
             label = path
             if len(parts) > 1:

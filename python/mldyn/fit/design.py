@@ -36,6 +36,8 @@ __all__ = ["Parametrization", "feature_keys", "design_blocks", "accumulate", "ch
 #: period (~10 fs), where the difference quotient of a stretch-band force is still 94 % of its time
 #: derivative (sin(x)/x at x = pi dt / period).
 FORCE_CHANGE_MAX_GAP_FS = 2.0
+#: Frames closer than this (fs) are taken for times in another unit (ps, say) and refused.
+FORCE_CHANGE_MIN_GAP_FS = 0.01
 
 
 def feature_keys(descriptors, n_species: int, function_ids=None, descriptor_ids=None) -> list[tuple]:
@@ -153,12 +155,15 @@ def change_weights(dataset, frames, time_fs: float) -> np.ndarray:
     """Weight (F,) of the force change from each of ``frames`` (dataset frame indices) to its successor
     in the list: (time_fs / dt)^2 when the successor is at most :data:`FORCE_CHANGE_MAX_GAP_FS` later;
     0 for the last frame, a larger or no gap, ``time_fs`` 0 or a dataset whose times are unknown
-    (:attr:`Dataset.has_times`)."""
+    (:attr:`Dataset.has_times`). ValueError for frames less than :data:`FORCE_CHANGE_MIN_GAP_FS` apart."""
     frames = np.asarray(frames, dtype=np.int64)
     w = np.zeros(len(frames))
     if not time_fs > 0 or len(frames) < 2 or not dataset.has_times:
         return w
     dt = np.diff(np.asarray(dataset.times_f, dtype=float)[frames])
+    if np.any((dt > 0) & (dt < FORCE_CHANGE_MIN_GAP_FS)):
+        raise ValueError(f"force changes: consecutive frames {dt[dt > 0].min():.3g} fs apart; are the times in fs? "
+                         f"(MD steps are 0.1-5 fs; give the times in fs, or fit the forces alone with --force-changes 0)")
     ok = (dt > 0) & (dt <= FORCE_CHANGE_MAX_GAP_FS * (1 + 1e-9))
     w[:-1][ok] = (time_fs / dt[ok]) ** 2
     return w

@@ -81,7 +81,7 @@ def load_dataset(path, require_forces: bool = False, **kwargs) -> Dataset:
     ``kwargs`` go to the chosen reader (e.g. ``masses=``, ``cell=``, ``project=``).
     ``require_forces`` raises ValueError when the data has no forces (any format).
     """
-    kwargs = {k: v for k, v in kwargs.items() if not (k in ("forces_key", "energy_key", "kinds") and v is None)}
+    kwargs = {k: v for k, v in kwargs.items() if not (k in ("forces_key", "energy_key", "kinds", "timestep") and v is None)}
     if str(path) == BUNDLED_NAME:
         if not kwargs:  # parsed once per process (0.35 s): the demo and the tests read it many times
             return copy.deepcopy(_bundled_h2o32())
@@ -92,7 +92,7 @@ def load_dataset(path, require_forces: bool = False, **kwargs) -> Dataset:
     fmt = detect_format(p)
     if fmt != "cp2k" and kwargs.get("kinds") is not None:
         raise ValueError(f"{p}: --cp2k-kinds is for CP2K runs; this is {FORMATS[fmt]}")
-    for key in ("forces_key", "energy_key"):
+    for key in ("forces_key", "energy_key", "timestep"):
         if fmt != "extxyz" and kwargs.get(key) is not None:
             raise ValueError(f"{p}: --{key.replace('_', '-')} is for extended XYZ files; this is {FORMATS[fmt]}")
     if fmt == "cp2k":

@@ -222,12 +222,14 @@ def read_extxyz(path, masses: Mapping[str, float] | None = None, forces_key: str
     elif np.any(np.isfinite(times)):
         raise ValueError(f"{path}: 'time' is given in some frames but not all")
     elif timestep is not None:
+        if not 0 < float(timestep) < np.inf:
+            raise ValueError(f"{path}: the timestep must be a time > 0 in fs, got {timestep}")
         times_out = steps * float(timestep)
         notes.append(f"times = step x timestep {timestep} fs")
     else:
         times_out = steps.astype(float)
-        notes.append("no time information: times_f are the frame indices (pass timestep= in fs)")
-    time_axis = bool(n_step_frames or np.all(np.isfinite(times)))
+        notes.append("no time information: times_f are the frame indices (pass timestep= in fs; mldyn fit: --timestep)")
+    time_axis = bool(n_step_frames or np.all(np.isfinite(times)) or timestep is not None)  # a timestep: a trajectory
     extra_keys = sorted({k for info in infos for k in info if k != "__line__"}
                         - {"Lattice", "lattice", "Properties", "properties", "pbc", "step", "time", energy_key,
                            *_ENERGY_NAMES})
