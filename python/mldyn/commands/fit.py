@@ -195,9 +195,8 @@ def fit_and_report(dataset, source: str, output, *, recipe: str = "recommended",
             print(f"  {sp}: kept {len(kept)} functions: {', '.join(kept)}")
         fig = out.with_name(out.stem + "-selection.png")
         curves = {sp: report.species_fits[sp].selection_curve for sp in names}
-        changes = model.metadata["force_changes"]["agent_frame_pairs"]["validation"] > 0  # scored on what was fitted
         plot_selection_curves(curves, fig, labels, {sp: len(report.species_fits[sp].kept_units) for sp in names},
-                              "forces and force changes" if changes else "forces")
+                              model.metadata["selection_curve_scores"])
         print(f"selection curve (Figure 2): {fig}")
     if report.stability is not None:
         print(f"stability checks: {report.stability.summary()}")

@@ -310,8 +310,8 @@ def _fit_model(dataset, descriptors=None, loss: str = "quadratic", select=None, 
     if force_changes and progress:
         print(f"force changes (tau {force_changes:g} fs): {change_rows['train']} agent-frame pairs in training, "
               f"{change_rows['validation']} in validation" + ("" if change_rows["train"] else
-              " (no consecutive frames at most 2 fs apart with known times: forces alone; extended XYZ "
-              "needs time= in fs on each frame's comment line)"), flush=True)
+              f" (no consecutive frames at most {FORCE_CHANGE_MAX_GAP_FS:g} fs apart with known times: forces "
+              "alone; an extended XYZ needs time= in fs on each frame's comment line, or --timestep)"), flush=True)
     fitted = {name: ([f.merged(c) for f, c in zip(eqs[name, "forces"], eqs.pop((name, "changes")))]
                      if force_changes else eqs[name, "forces"]) for name in ("train", "validation")}
     allowed = {"linear": par.linear_mask(), "quadratic": np.ones(P, dtype=bool)}
