@@ -41,11 +41,27 @@ def _held_out(model: Path, data: str, plot: Path | None) -> dict:
     d = load_dataset(data)
     res = evaluate_forces(m, d, progress=False, uncertainty=True)
     cal = calibration(res["agents"], m.species)
+    err2, ids = res["agents"]["error"] ** 2, res["agents"]["species"]
+    frame_mse = {sp: err2[:, ids == k].mean(axis=1).tolist() for k, sp in enumerate(m.species)}
     if plot is not None:
         from mldyn.report.plots import plot_uncertainty
 
         plot_uncertainty(cal, plot, title=f"{model.name}: force uncertainty on held-out CP2K frames")
-    return {"species": res["species"], "calibration": {k: v for k, v in cal.items() if k != "per_frame"}}
+    return {"species": res["species"], "calibration": {k: v for k, v in cal.items() if k != "per_frame"},
+            "frame_mse": frame_mse}
+
+
+def _paired(h0: dict, h1: dict, sp: str, block: int = 10, draws: int = 2000) -> tuple:
+    """Model 1 against model 0 on the same held-out frames, species ``sp``: frames where 1's RMSE is lower,
+    and the change of the relative RMSE with a 95 % interval (bootstrap over blocks of ``block`` consecutive
+    frames: frames 0.5 fs apart are not independent)."""
+    a, b = np.asarray(h0["frame_mse"][sp]), np.asarray(h1["frame_mse"][sp])
+    ref2 = h0["species"][sp]["rms_reference"] ** 2
+    n = len(a) // block * block
+    blocks = np.arange(n).reshape(-1, block)
+    pick = blocks[np.random.default_rng(0).integers(0, len(blocks), (draws, len(blocks)))].reshape(draws, -1)
+    diff = np.sqrt(b[pick].mean(axis=1) / ref2) - np.sqrt(a[pick].mean(axis=1) / ref2)
+    return int((b < a).sum()), len(a), *np.percentile(diff, [2.5, 97.5])
 
 
 def _explored_calibration(ex: Path, state: dict) -> dict:
@@ -107,6 +123,12 @@ def _window_contacts(data, window_fs: float, spacing_fs: float | None = None) ->
     species pair within each whole consecutive stretch of ``window_fs``, the median over the stretches
     (a 100 ps run's shortest distance is an extreme over 300 times as many frames as the reference's).
     With ``spacing_fs``, only frames that far apart count (the reference at the learned runs' spacing)."""
+    return {k: float(np.median(v)) if len(v) else float("nan")
+            for k, v in _closest_per_window(data, window_fs, spacing_fs).items()}
+
+
+def _closest_per_window(data, window_fs: float, spacing_fs: float | None = None) -> dict:
+    """{closest_XY_A_per_window: the shortest X-Y distance within each whole stretch of ``window_fs``}."""
     from mldyn.analysis.contacts import closest_pairs
 
     dt = float(np.median(np.diff(data.times_f)))
@@ -116,9 +138,27 @@ def _window_contacts(data, window_fs: float, spacing_fs: float | None = None) ->
     t = np.asarray(data.times_f) - data.times_f[0]
     w = np.floor((t + 1e-9) / window_fs).astype(int)
     whole = int(np.floor((t[-1] + max(dt, spacing_fs or 0.0) + 1e-9) / window_fs))
-    return {f"closest_{pair.replace('-', '')}_A_per_window":
-            float(np.median([r[w == k].min() for k in range(whole)])) if whole else float("nan")
+    return {f"closest_{pair.replace('-', '')}_A_per_window": np.array([r[w == k].min() for k in range(whole)])
             for pair, r in per.items()}
+
+
+def _window_spread(rundir: Path, window_fs: float, cache: Path) -> dict:
+    """The sampling noise of a reference run ``window_fs`` long: each observable's standard deviation over the
+    whole consecutive stretches of that length of a long learned run (a stand-in for more CP2K runs)."""
+    if cache.exists():
+        return json.loads(cache.read_text())
+    from mldyn.analysis.summary import summarize
+    from mldyn.report.compare import load_run
+
+    data, _ = load_run(rundir)
+    n = int(round(window_fs / float(np.median(np.diff(data.times_f)))))
+    per = [summarize(data.subset(range(k, k + n))) for k in range(0, data.n_frames - n + 1, n)]
+    keys = [k for k, v in per[0].items() if isinstance(v, (int, float))]
+    out = {k: float(np.std([p[k] for p in per], ddof=1)) for k in keys}
+    out.update({k: float(np.std(v, ddof=1)) for k, v in _closest_per_window(data, window_fs).items()})
+    out["stretches"] = len(per)
+    cache.write_text(json.dumps(out, indent=1))
+    return out
 
 
 def _refit(ex: Path, weight: float, path: Path) -> Path:
@@ -209,6 +249,8 @@ def main() -> None:
             print(label, T, r["exit"], r["summary"][-300:], flush=True)
             if T == args.temperatures[0]:
                 out["observables"][label] = _observables(rundir, window_fs)
+                if k == 0:
+                    out["window_spread"] = _window_spread(rundir, window_fs, work / f"model0-{T:g}K-spread.json")
         if args.seeds:
             out["repeated"][label] = _repeated(path, init, args.temperatures[0], args.seeds, args.seed_steps, window_fs,
                                                work / f"model{k}-repeated-{args.seeds}x{args.seed_steps}.json")
@@ -274,7 +316,16 @@ def report(state: dict, out: dict, ref: dict, args) -> str:
         rows.append([label] + [f"{_f(h['species'][sp]['relative_rmse'])} ({_f(h['species'][sp]['rmse'])} eV/Å)"
                                for sp in ("O", "H")])
     lines += ["## Held-out force errors", "", f"`{args.held_out}` (CP2K frames neither model was fitted on); relative "
-              "RMSE (RMSE).", "", markdown_table(["model", "O", "H"], rows)]
+              "RMSE (RMSE).", "", markdown_table(["model", "O", "H"], rows), ""]
+    h0 = out["held_out"][labels[0]]
+    for label in labels[1:]:
+        parts = []
+        for sp in ("O", "H"):
+            lower, n, lo, hi = _paired(h0, out["held_out"][label], sp)
+            parts.append(f"{sp}: lower on {lower} of {n} frames, change of the relative RMSE {lo:+.3f} to {hi:+.3f}")
+        lines.append(f"- {label.split(' (')[0]} against the original-run model, frame by frame (95 % interval, "
+                     f"bootstrap over blocks of 10 consecutive frames): " + "; ".join(parts) + ".")
+    lines.append("")
     rows = []
     for label in labels:
         c = out["held_out"][label]["calibration"]
@@ -343,13 +394,13 @@ def report(state: dict, out: dict, ref: dict, args) -> str:
                              + [f"{lab.split(' (')[0]} − CP2K" for lab in labels], rows), "",
               f"On these, after exploration {tally['closer']} are closer to CP2K and {tally['farther']} farther.", ""]
     if out["repeated"]:
-        lines += _repeated_section(out["repeated"], ref, labels, args, out["window_fs"])
+        lines += _repeated_section(out["repeated"], ref, labels, args, out["window_fs"], out.get("window_spread", {}))
     if NOTES.strip():
         lines += ["## Notes on this measurement", "", NOTES.strip(), ""]
     return "\n".join(lines) + "\n"
 
 
-def _repeated_section(repeated: dict, ref: dict, labels: list, args, window_fs: float) -> list:
+def _repeated_section(repeated: dict, ref: dict, labels: list, args, window_fs: float, spread: dict) -> list:
     """Each model's repeated runs: mean ± standard error of the issue's observables, and whether a model is closer
     to CP2K than the original-run model by more than twice the standard error of the difference."""
     stats = {}
@@ -363,8 +414,8 @@ def _repeated_section(repeated: dict, ref: dict, labels: list, args, window_fs: 
     rows, tally = [], {lab: {"closer": 0, "farther": 0, "same": 0} for lab in labels[1:]}
     for k in REPEAT_KEYS:
         m0, s0 = stats[labels[0]][k]
-        row = [k, _f(ref.get(k, float("nan")), ".4g")] + [f"{_f(stats[lab][k][0], '.4g')} ± {_f(stats[lab][k][1], '.2g')}"
-                                                           for lab in labels]
+        row = [k, _f(ref.get(k, float("nan")), ".4g"), _f(spread.get(k, float("nan")), ".2g")] + [
+            f"{_f(stats[lab][k][0], '.4g')} ± {_f(stats[lab][k][1], '.2g')}" for lab in labels]
         for lab in labels[1:]:
             m, se = stats[lab][k]
             gain = abs(m0 - ref[k]) - abs(m - ref[k])
@@ -374,7 +425,7 @@ def _repeated_section(repeated: dict, ref: dict, labels: list, args, window_fs: 
             row.append(verdict)
         rows.append(row)
     stopped = [sum(1 for r in repeated[lab] if r.get("error")) for lab in labels]
-    rows.append(["runs stopped", ""] + [f"{n} of {len(repeated[lab])}" for n, lab in zip(stopped, labels)]
+    rows.append(["runs stopped", "", ""] + [f"{n} of {len(repeated[lab])}" for n, lab in zip(stopped, labels)]
                 + [""] * (len(labels) - 1))
     short = [lab.split(" (")[0] for lab in labels]
     return [f"## Repeated runs at {args.temperatures[0]:g} K", "",
@@ -384,9 +435,31 @@ def _repeated_section(repeated: dict, ref: dict, labels: list, args, window_fs: 
             f"{window_fs:g} fs stretch as in the like-for-like table. A model is *closer* (*farther*) than "
             f"the original-run model when its distance to CP2K is smaller (larger) by more than twice the standard "
             f"error of the difference, else *same*.", "",
-            markdown_table(["observable", "CP2K"] + short + [f"{s}: vs original run only" for s in short[1:]], rows),
+            markdown_table(["observable", "CP2K", f"CP2K's sampling noise (SD, one {window_fs:g} fs run)"] + short
+                           + [f"{s}: vs original run only" for s in short[1:]], rows),
             ""] + [f"{s}: {t['closer']} closer, {t['farther']} farther, {t['same']} the same within the runs' noise."
-                   for s, t in zip(short[1:], tally.values())] + [""]
+                   for s, t in zip(short[1:], tally.values())] + [""] + _resolution_lines(
+        stats, ref, labels, spread, f"{args.steps * 0.5 / 1000:g} ps run at {args.temperatures[0]:g} K")
+
+
+def _resolution_lines(stats: dict, ref: dict, labels: list, spread: dict, run: str) -> list:
+    """What the reference can resolve: the original-run model's distance to CP2K and each model's change
+    against it, in units of the reference's own sampling noise (one run as long as CP2K's)."""
+    keys = [k for k in REPEAT_KEYS if spread.get(k, 0) > 0 and k in ref]
+    if not keys:
+        return []
+    off = {k: abs(stats[labels[0]][k][0] - ref[k]) / spread[k] for k in keys}
+    near = [k for k in keys if off[k] <= 1]
+    lines = [f"CP2K's sampling noise: the standard deviation of each observable over the {spread.get('stretches', 0):g} "
+             f"whole stretches of the reference's length in the original-run model's {run} (the learned dynamics "
+             f"as a stand-in for more CP2K runs that long). In these units the original-run model is within 1 of "
+             f"CP2K on {len(near)} of {len(keys)} observables ({', '.join(near)}); farther on "
+             + (", ".join(f"{k} ({off[k]:.1f})" for k in keys if k not in near) or "none") + "."]
+    for lab in labels[1:]:
+        moved = {k: abs(stats[lab][k][0] - stats[labels[0]][k][0]) / spread[k] for k in keys}
+        top = max(moved, key=moved.get)
+        lines.append(f"{lab.split(' (')[0]} moves the means by at most {moved[top]:.2f} of them ({top}).")
+    return [" ".join(lines), ""]
 
 
 #: What the tables cannot say about the run they were made from (kept with the script that writes them).

@@ -198,6 +198,11 @@ def test_loop_labels_the_selected_frames_with_the_decks_forces(explored, truth):
     assert model.covariance is not None
     assert state["fits"]["2"]["labelled_frames"] == sum(r["labels"]["frames"] for r in state["iterations"])
     assert model.metadata["system_weights"] == [1.0, 2.0]  # --labels-weight: the original run 1, the labels 2
+    # every run starts from velocities drawn at its temperature, seeded per iteration and run
+    for i, rec in enumerate(state["iterations"], start=1):
+        for j, run in enumerate(rec["runs"]):
+            origin = json.loads((out / run["rundir"] / "run.json").read_text())["initial_state"]
+            assert f"velocities drawn at {run['temperature_K']:g} K (seed {1000 * i + j})" in origin
 
 
 @pytest.mark.slow

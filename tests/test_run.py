@@ -1,7 +1,7 @@
-import re
 """`mldyn run`: outputs readable by ASE and by mldyn's CP2K reader, exact restarts,
 blow-ups that stop cleanly, and the learning ensemble from the command line."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -47,6 +47,28 @@ def test_cli_run_writes_every_output_and_a_summary(model_path, tmp_path, capsys)
     thermo = np.loadtxt(out / "thermo.log")
     assert thermo[:, 0].tolist() == [0, 10, 20, 30, 40]
     assert json.loads((out / "run.json").read_text())["config"]["steps"] == 40
+
+
+def test_seed_is_refused_where_nothing_is_drawn_and_draw_velocities_draws(model_path, tmp_path, capsys):
+    # the bundled frame has velocities: a seed would change nothing, and the run says so before it starts
+    with pytest.raises(ValueError, match=r"--seed 3: --init @h2o32@-1 has velocities.*add --draw-velocities"):
+        run_md(config(model_path, seed=3), tmp_path / "refused", progress=False)
+    assert not (tmp_path / "refused").exists()
+    assert main(["run", str(model_path), "--init", "@h2o32@-1", "--steps", "2", "--temperature", "450", "--seed", "3",
+                 "-o", str(tmp_path / "cli"), "--quiet"]) == 2
+    assert "add --draw-velocities to draw them at --temperature" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="--draw-velocities needs --temperature K"):
+        config(model_path, temperature=None, ensemble="nve", draw_velocities=True).validate()
+    # drawn: from the seed, at the temperature, whatever the frame had
+    starts = {}
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        run_md(config(model_path, steps=2, seed=seed, draw_velocities=True), tmp_path / name, progress=False)
+        starts[name] = read_cp2k(tmp_path / name).velocities_fnc[0]
+        origin = json.loads((tmp_path / name / "run.json").read_text())["initial_state"]
+        assert f"velocities drawn at 450 K (seed {seed})" in origin
+    np.testing.assert_array_equal(starts["a"], starts["b"])
+    assert np.abs(starts["a"] - starts["c"]).max() > 1e-3
+    assert np.abs(starts["a"] - load_dataset("@h2o32").velocities_fnc[-1]).max() > 1e-3
 
 
 def test_learned_run_reads_back_like_a_cp2k_run(model_path, tmp_path):

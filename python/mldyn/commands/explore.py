@@ -57,7 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="weight of the CP2K-labelled frames in each refit, the original run's being 1 (default 1: "
                         "every force alike; see mldyn fit --weights). The force uncertainty takes weights as "
                         "precisions, so W > 1 on frames the model fits worse makes it more conservative")
-    p.add_argument("--seed", type=int, default=0, help="seed of the runs' initial velocities (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the runs' initial velocities, drawn at each run's "
+                   "temperature (default 0; run j of iteration i draws from SEED + 1000 i + j)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
 

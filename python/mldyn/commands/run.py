@@ -53,7 +53,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "one chain water's oxygens run hot and its hydrogens cold; the run summary shows both)")
     p.add_argument("--tau", type=_positive_float, help="memory time of --ensemble learn, fs")
     p.add_argument("--clip", type=_positive_float, help="cap on |F| per atom, eV/Å (the paper clips forces)")
-    p.add_argument("--seed", type=int, default=0, help="seed for drawn velocities (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed for drawn velocities (default 0); velocities are drawn "
+                   "when SOURCE has none, or with --draw-velocities")
+    p.add_argument("--draw-velocities", action="store_true",
+                   help="draw the initial velocities at --temperature from --seed even when SOURCE has velocities "
+                        "(independent runs from one frame)")
     p.add_argument("--threads", type=int, default=0, help="OpenMP threads (default: all cores)")
     p.add_argument("--traj-every", type=int, default=None,
                    help="write a trajectory frame every K steps (default: every step while the whole trajectory "
@@ -132,7 +136,7 @@ def run(args) -> int:
             cfg = RunConfig(model=args.model, init=args.init, steps=args.steps, dt=args.dt, ensemble=args.ensemble,
                             temperature=args.temperature, tdamp=args.tdamp, chain=args.chain,
                             thermostat=args.thermostat, tau=args.tau,
-                            clip=args.clip, seed=args.seed, threads=args.threads, traj_every=args.traj_every,
+                            clip=args.clip, seed=args.seed, draw_velocities=args.draw_velocities, threads=args.threads, traj_every=args.traj_every,
                             thermo_every=args.thermo_every, checkpoint_every=args.checkpoint_every,
                             max_displacement=args.max_displacement, contact_limit=args.contact_limit,
                             neighbours=args.neighbours, cell=cell, masses=args.masses,

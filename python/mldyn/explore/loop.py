@@ -326,8 +326,9 @@ def _explore_md(cfg: ExploreConfig, outdir: Path, i: int, model_path: Path, prog
         init = cfg.init if rho == 1.0 else _compressed_start(cfg.init, rho, outdir / f"iter-{i:03d}" / f"{name}.extxyz")
         _say(progress, f"explore: iteration {i}, learned NVT at {T:g} K" + (f", density x {rho:g}" if rho != 1.0 else "")
              + f", {cfg.steps} steps of {cfg.dt:g} fs")
+        # velocities drawn afresh per run (seeded): runs of each temperature and iteration start apart
         run_cfg = RunConfig(model=str(model_path), init=init, steps=cfg.steps, dt=cfg.dt, temperature=T,
-                            traj_every=cfg.traj_every, seed=cfg.seed + 1000 * i + j,
+                            traj_every=cfg.traj_every, seed=cfg.seed + 1000 * i + j, draw_velocities=True,
                             command=f"mldyn explore (iteration {i}, {T:g} K, density x {rho:g})")
         record = {"temperature_K": T, "density_factor": rho, "rundir": os.path.relpath(rundir, outdir), "stopped": None}
         try:

@@ -131,11 +131,14 @@ def run_md(cfg: RunConfig, rundir, progress: bool = True, force: bool = False, _
                          f"the fit's covariance); fit it again with this mldyn")
     if vel is None and cfg.temperature is None:
         raise ValueError(f"--init {cfg.init} has no velocities: give --temperature K to draw them")
+    if vel is not None and cfg.seed != 0 and not cfg.draw_velocities:
+        raise ValueError(f"--seed {cfg.seed}: --init {cfg.init} has velocities, which the run takes, so nothing is "
+                         f"drawn and the seed would change nothing; add --draw-velocities to draw them at "
+                         f"--temperature from the seed")
     if cfg.ensemble == "nvt" and cfg.thermostat is None:
         cfg.thermostat = default_thermostat(model)  # stored resolved: a restart keeps it whatever the default
-    if vel is None:
-        vel = _core.maxwell_boltzmann(atom_masses(cfg, model, symbols), cfg.temperature, cfg.seed, True)
-        origin += f"; velocities drawn at {cfg.temperature:g} K (seed {cfg.seed})"
+    vel, drawn = _initial_velocities(cfg, model, symbols, vel)
+    origin += drawn
     t_start = float(np.sum(atom_masses(cfg, model, symbols)[:, None] * vel ** 2) * units.KINETIC_EV_PER_AMU_A2_FS2
                     / (max(3 * len(symbols) - 3, 1) * units.KB_EV_PER_K))
     origin += f"; start temperature {t_start:.1f} K"
@@ -265,6 +268,15 @@ def restart_md(rundir, steps: int | None = None, progress: bool = True, _test_st
         return _advance(cfg, rundir, sim, files, progress, stop, _test_stop)
 
 
+def _initial_velocities(cfg: RunConfig, model, symbols, vel_nc):
+    """The start's velocities (n, 3) Å/fs: the frame's, or drawn at the temperature from the seed (when the
+    frame has none, or with draw_velocities), and the words the run's origin gets for them."""
+    if vel_nc is not None and not cfg.draw_velocities:
+        return vel_nc, ""
+    vel_nc = _core.maxwell_boltzmann(atom_masses(cfg, model, symbols), cfg.temperature, cfg.seed, True)
+    return vel_nc, f"; velocities drawn at {cfg.temperature:g} K (seed {cfg.seed})"
+
+
 def _start_again(cfg, rundir, model, progress, stop, test_stop) -> dict:
     """A run that stopped before its first checkpoint: from its initial state (initial.npz, or its
     --init again when even that was not written), with every output file emptied."""
@@ -272,8 +284,7 @@ def _start_again(cfg, rundir, model, progress, stop, test_stop) -> dict:
         symbols, pos, vel, cell33 = _load_initial(rundir)
     else:
         symbols, pos, vel, cell33, _ = load_initial_state(cfg.init, cfg.cell)
-        if vel is None:
-            vel = _core.maxwell_boltzmann(atom_masses(cfg, model, symbols), cfg.temperature, cfg.seed, True)
+        vel, _ = _initial_velocities(cfg, model, symbols, vel)
         _save_initial(rundir, symbols, pos, vel, cell33)
     print(f"mldyn: {rundir} has no checkpoint (the run stopped while starting): starting again from its initial "
           f"state", file=sys.stderr)

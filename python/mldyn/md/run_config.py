@@ -52,6 +52,7 @@ class RunConfig:
     tau: float | None = None
     clip: float | None = None
     seed: int = 0
+    draw_velocities: bool = False  # draw at the temperature from the seed even when the start has velocities
     threads: int = 0
     traj_every: int | None = None  # None: default_traj_every (the whole trajectory within TRAJECTORY_BUDGET_BYTES)
     thermo_every: int = 10
@@ -88,6 +89,8 @@ class RunConfig:
         for key, value in (self.masses or {}).items():
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"--masses {key}: a mass must be a number > 0 (amu), got {value!r}")
+        if self.draw_velocities and self.temperature is None:
+            raise ValueError("--draw-velocities needs --temperature K, the temperature to draw them at")
         if not 0 <= self.seed < 2 ** 64:
             raise ValueError(f"--seed must be an integer in [0, 2^64), got {self.seed}")
         if self.threads < 0:
