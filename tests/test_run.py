@@ -65,7 +65,7 @@ def test_seed_is_refused_where_nothing_is_drawn_and_draw_velocities_draws(model_
         run_md(config(model_path, steps=2, seed=seed, draw_velocities=True), tmp_path / name, progress=False)
         starts[name] = read_cp2k(tmp_path / name).velocities_fnc[0]
         origin = json.loads((tmp_path / name / "run.json").read_text())["initial_state"]
-        assert f"velocities drawn at 450 K (seed {seed})" in origin
+        assert f"velocities drawn at 450 K (seed {seed}) in place of the frame's" in origin
     np.testing.assert_array_equal(starts["a"], starts["b"])
     assert np.abs(starts["a"] - starts["c"]).max() > 1e-3
     assert np.abs(starts["a"] - load_dataset("@h2o32").velocities_fnc[-1]).max() > 1e-3

@@ -273,8 +273,9 @@ def _initial_velocities(cfg: RunConfig, model, symbols, vel_nc):
     frame has none, or with draw_velocities), and the words the run's origin gets for them."""
     if vel_nc is not None and not cfg.draw_velocities:
         return vel_nc, ""
+    instead = "" if vel_nc is None else " in place of the frame's"
     vel_nc = _core.maxwell_boltzmann(atom_masses(cfg, model, symbols), cfg.temperature, cfg.seed, True)
-    return vel_nc, f"; velocities drawn at {cfg.temperature:g} K (seed {cfg.seed})"
+    return vel_nc, f"; velocities drawn at {cfg.temperature:g} K (seed {cfg.seed}){instead}"
 
 
 def _start_again(cfg, rundir, model, progress, stop, test_stop) -> dict:
