@@ -58,6 +58,9 @@ def _paired(h0: dict, h1: dict, sp: str, block: int = 10, draws: int = 2000) -> 
     a, b = np.asarray(h0["frame_mse"][sp]), np.asarray(h1["frame_mse"][sp])
     ref2 = h0["species"][sp]["rms_reference"] ** 2
     n = len(a) // block * block
+    if n < 2 * block:
+        raise SystemExit(f"held-out data: {len(a)} frames, too few for a bootstrap over blocks of {block}")
+    a, b = a[:n], b[:n]  # the whole blocks, for the count as for the interval
     blocks = np.arange(n).reshape(-1, block)
     pick = blocks[np.random.default_rng(0).integers(0, len(blocks), (draws, len(blocks)))].reshape(draws, -1)
     diff = np.sqrt(b[pick].mean(axis=1) / ref2) - np.sqrt(a[pick].mean(axis=1) / ref2)
@@ -152,6 +155,8 @@ def _window_spread(rundir: Path, window_fs: float, cache: Path) -> dict:
 
     data, _ = load_run(rundir)
     n = int(round(window_fs / float(np.median(np.diff(data.times_f)))))
+    if data.n_frames < 2 * n:
+        raise SystemExit(f"{rundir}: {data.n_frames} frames, fewer than two stretches of {window_fs:g} fs")
     per = [summarize(data.subset(range(k, k + n))) for k in range(0, data.n_frames - n + 1, n)]
     keys = [k for k, v in per[0].items() if isinstance(v, (int, float))]
     out = {k: float(np.std([p[k] for p in per], ddof=1)) for k in keys}
@@ -253,7 +258,8 @@ def main() -> None:
             if T == args.temperatures[0]:
                 out["observables"][label] = _observables(rundir, window_fs)
                 if k == 0:
-                    out["window_spread"] = _window_spread(rundir, window_fs, work / f"model0-{T:g}K-spread.json")
+                    out["window_spread"] = _window_spread(
+                        rundir, window_fs, work / f"model0-{T:g}K-{args.steps}-spread-{window_fs:g}fs.json")
         if args.seeds:
             out["repeated"][label] = _repeated(path, init, args.temperatures[0], args.seeds, args.seed_steps, window_fs,
                                                work / f"model{k}-repeated-{args.seeds}x{args.seed_steps}.json")
@@ -327,7 +333,8 @@ def report(state: dict, out: dict, ref: dict, args) -> str:
             lower, n, lo, hi = _paired(h0, out["held_out"][label], sp)
             parts.append(f"{sp}: lower on {lower} of {n} frames, change of the relative RMSE {lo:+.3f} to {hi:+.3f}")
         lines.append(f"- {label.split(' (')[0]} against the original-run model, frame by frame (95 % interval, "
-                     f"bootstrap over blocks of 10 consecutive frames): " + "; ".join(parts) + ".")
+                     f"bootstrap over blocks of 10 consecutive frames; it says how sure the change is on these "
+                     f"frames, one stretch of one run): " + "; ".join(parts) + ".")
     lines.append("")
     rows = []
     for label in labels:

@@ -168,6 +168,8 @@ def test_labels_weight_must_be_positive(original, tmp_path, capsys):
     assert cli.main(["explore", str(original), "-o", str(tmp_path / "x"), "--labels-weight", "-1"]) == 2
     assert "--labels-weight must be finite and > 0, got -1" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+    with pytest.raises(ValueError, match=r"--seed must be an integer >= 0, got -5"):
+        _config(original, seed=-5).validate()
 
 
 @pytest.mark.slow
@@ -202,7 +204,7 @@ def test_loop_labels_the_selected_frames_with_the_decks_forces(explored, truth):
     for i, rec in enumerate(state["iterations"], start=1):
         for j, run in enumerate(rec["runs"]):
             origin = json.loads((out / run["rundir"] / "run.json").read_text())["initial_state"]
-            assert f"velocities drawn at {run['temperature_K']:g} K (seed {1000 * i + j})" in origin
+            assert f"velocities drawn at {run['temperature_K']:g} K (seed {1000 * i + j}) in place of the frame's" in origin
 
 
 @pytest.mark.slow

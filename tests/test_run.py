@@ -69,6 +69,37 @@ def test_seed_is_refused_where_nothing_is_drawn_and_draw_velocities_draws(model_
     np.testing.assert_array_equal(starts["a"], starts["b"])
     assert np.abs(starts["a"] - starts["c"]).max() > 1e-3
     assert np.abs(starts["a"] - load_dataset("@h2o32").velocities_fnc[-1]).max() > 1e-3
+    # the message names every option the way out needs
+    with pytest.raises(ValueError, match=r"add --draw-velocities and --temperature K to draw them at K from the seed, "
+                                         r"or leave out --seed"):
+        run_md(config(model_path, seed=3, temperature=None, ensemble="nve"), tmp_path / "nve", progress=False)
+    # a start without velocities draws from the seed, with or without --draw-velocities
+    xyz = tmp_path / "start.xyz"
+    ref = load_dataset("@h2o32")
+    lines = [str(ref.n_atoms), "start"] + [f"{s} {x:.10f} {y:.10f} {z:.10f}"
+                                          for s, (x, y, z) in zip(ref.symbols, ref.positions_fnc[-1])]
+    xyz.write_text("\n".join(lines) + "\n")
+    cell = [float(x) for x in np.diag(ref.cells_f33[-1])]
+    for name, draw in (("x1", False), ("x2", True)):
+        run_md(config(model_path, init=str(xyz), cell=cell, steps=2, seed=7, draw_velocities=draw), tmp_path / name,
+               progress=False)
+        origin = json.loads((tmp_path / name / "run.json").read_text())["initial_state"]
+        assert "velocities drawn at 450 K (seed 7)" in origin and "in place of" not in origin
+    np.testing.assert_array_equal(read_cp2k(tmp_path / "x1").velocities_fnc[0],
+                                  read_cp2k(tmp_path / "x2").velocities_fnc[0])
+
+
+def test_restart_before_the_initial_state_was_saved_draws_the_same_velocities(model_path, tmp_path):
+    cfg = dict(seed=5, draw_velocities=True)
+    whole, crashed = tmp_path / "whole", tmp_path / "crashed"
+    run_md(config(model_path, **cfg), whole, progress=False)
+    with pytest.raises(RuntimeError, match="test crash"):
+        run_md(config(model_path, **cfg), crashed, progress=False, _test_stop=("crash", 15))
+    for name in ("checkpoint.npz", "initial.npz"):  # as if killed between run.json and the initial state
+        (crashed / name).unlink()
+    restart_md(crashed, progress=False)
+    for name in OUTPUTS:
+        assert (crashed / name).read_bytes() == (whole / name).read_bytes(), name
 
 
 def test_learned_run_reads_back_like_a_cp2k_run(model_path, tmp_path):
@@ -340,7 +371,7 @@ def test_restart_refuses_a_run_file_from_a_newer_mldyn(model_path, tmp_path):
     meta = json.loads((tmp_path / "r" / "run.json").read_text())
     meta["version"] = 99
     (tmp_path / "r" / "run.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match=r"written by a newer mldyn \(run file version 99, this one reads up to 2\)"):
+    with pytest.raises(ValueError, match=r"written by a newer mldyn \(run file version 99, this one reads up to 3\)"):
         restart_md(tmp_path / "r", steps=10, progress=False)
 
 

@@ -85,6 +85,8 @@ class ExploreConfig:
                              f"{self.densities}")
         if not 0 < self.labels_weight < math.inf:
             raise ValueError(f"--labels-weight must be finite and > 0, got {self.labels_weight}")
+        if not 0 <= self.seed < 2 ** 63:
+            raise ValueError(f"--seed must be an integer >= 0, got {self.seed}")
         if not self.min_separation_fs >= 0:
             raise ValueError(f"--min-separation must be >= 0 fs, got {self.min_separation_fs}")
 
@@ -364,7 +366,7 @@ def _check_densities(cfg: ExploreConfig, model_path: Path) -> None:
 
 
 def _compressed_start(init: str, factor: float, path: Path) -> str:
-    """The start frame with its cell and positions scaled to ``factor`` x its density (velocities kept),
+    """The start frame with its cell and positions scaled to ``factor`` x its density,
     written to ``path`` (extended XYZ); returns it as a run's --init."""
     from ..dataset import Dataset
     from ..elements import ATOMIC_MASSES

@@ -133,8 +133,9 @@ def run_md(cfg: RunConfig, rundir, progress: bool = True, force: bool = False, _
         raise ValueError(f"--init {cfg.init} has no velocities: give --temperature K to draw them")
     if vel is not None and cfg.seed != 0 and not cfg.draw_velocities:
         raise ValueError(f"--seed {cfg.seed}: --init {cfg.init} has velocities, which the run takes, so nothing is "
-                         f"drawn and the seed would change nothing; add --draw-velocities to draw them at "
-                         f"--temperature from the seed")
+                         f"drawn and the seed would change nothing; add --draw-velocities"
+                         + (" to draw them at --temperature" if cfg.temperature is not None else
+                            " and --temperature K to draw them at K") + " from the seed, or leave out --seed")
     if cfg.ensemble == "nvt" and cfg.thermostat is None:
         cfg.thermostat = default_thermostat(model)  # stored resolved: a restart keeps it whatever the default
     vel, drawn = _initial_velocities(cfg, model, symbols, vel)

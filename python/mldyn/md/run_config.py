@@ -11,7 +11,8 @@ __all__ = ["RunConfig", "RunFailed", "RUN_FILE_VERSION", "THERMOSTATS", "TRAJECT
 
 THERMOSTATS = ("per-species", "global")
 
-RUN_FILE_VERSION = 2  # 2: config has 'thermostat' (version-1 files restart with one thermostat)
+RUN_FILE_VERSION = 3  # run.json; 2: config has 'thermostat' (version-1 files restart with one thermostat);
+#                       3: 'draw_velocities' (older files restart without it: the frame's velocities)
 
 
 #: Largest trajectory (all frame files of a run directory) the default --traj-every plans for: 10 GB.

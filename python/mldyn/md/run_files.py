@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from ..dataset import Dataset
-from .run_config import RUN_FILE_VERSION
 from .simulation import Simulation
 
 __all__ = ["RunFiles", "save_checkpoint", "load_checkpoint", "PROJECT", "OUTPUT_NAMES"]
+
+#: checkpoint.npz format (its own number: run.json's RUN_FILE_VERSION may change without it)
+CHECKPOINT_VERSION = 2
 
 PROJECT = "mldyn"
 OUTPUT_NAMES = {"extxyz": "trajectory.extxyz", "pos": f"{PROJECT}-pos-1.xyz", "vel": f"{PROJECT}-vel-1.xyz",
@@ -178,7 +180,7 @@ def save_checkpoint(rundir: Path, sim: Simulation, files: RunFiles) -> None:
     core = sim.core
     tmp = rundir / "checkpoint.tmp.npz"
     try:
-        np.savez(tmp, version=RUN_FILE_VERSION, positions=sim.positions, velocities=sim.velocities, step=sim.step,
+        np.savez(tmp, version=CHECKPOINT_VERSION, positions=sim.positions, velocities=sim.velocities, step=sim.step,
                  time=sim.time, chain_positions=np.array(core.chain_positions), clipped=sim.clipped_count,
                  chain_velocities=np.array(core.chain_velocities), file_sizes=json.dumps(files.sizes()))
         tmp.replace(rundir / "checkpoint.npz")  # atomic: a crash never leaves half a checkpoint
@@ -198,6 +200,6 @@ def load_checkpoint(rundir: Path) -> dict:
     except Exception as exc:  # zip, npy or JSON damage of any kind: one message naming the file
         raise ValueError(f"restart: {path} is damaged ({type(exc).__name__}: {exc}); the run cannot continue from it: "
                          f"start a new run from its last frame, --init {rundir}@-1") from None
-    if version != RUN_FILE_VERSION:
-        raise ValueError(f"restart: {path} has checkpoint version {version}, expected {RUN_FILE_VERSION}")
+    if version != CHECKPOINT_VERSION:
+        raise ValueError(f"restart: {path} has checkpoint version {version}, expected {CHECKPOINT_VERSION}")
     return ck
