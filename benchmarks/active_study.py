@@ -519,9 +519,11 @@ NOTES = """
   H 0.326 -> 0.306), the g_OO peak rises (2.42 -> 2.67) and every 100 ps run is stable, but the hops collapse
   (0.91 -> 0.27) and the O-H bonds shorten (1.021 -> 1.016 Å; CP2K 1.028): of 14 observables 3 closer, 8
   farther. Labels weighted 0.3 or 0.1 (`--labels-weight`) keep less of the held-out gain and still halve the
-  hops (0.35, 0.48). The labelled frames are the hops and close contacts the model was unsure of; fitting
-  CP2K's forces there makes this model's protons stickier. Exploration makes the forces better where the
-  model was unsure; it does not, by that alone, make the dynamics more faithful.
+  hops (0.35, 0.48); refitted with only the 21 labels of the 550 K runs (by hand), hops 0.47 and O-H 1.017 Å:
+  not the hotter runs' frames. The labelled frames hold closer O-O contacts than the original run (median
+  closest O-O per frame 2.25 against 2.36 Å); fitting CP2K's forces there shortens this model's O-H bonds and
+  slows its hops, and this study does not say why. Exploration makes the forces better where the model was
+  unsure; it does not, by that alone, make the dynamics more faithful.
 - Run length: the CP2K reference is 300 fs, the learned runs 100 ps. Counts (hydrogens that changed oxygen,
   owner changes) and the whole run's closest contacts grow with the length of a run, so the like-for-like
   table takes the closest contacts within each 300 fs stretch (the median over the stretches, frames 4 fs apart
