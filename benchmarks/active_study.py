@@ -146,23 +146,16 @@ def _closest_per_window(data, window_fs: float, spacing_fs: float | None = None)
 
 
 def _window_spread(rundir: Path, window_fs: float, cache: Path) -> dict:
-    """The sampling noise of a reference run ``window_fs`` long: each observable's standard deviation over the
-    whole consecutive stretches of that length of a long learned run (a stand-in for more CP2K runs)."""
+    """The sampling noise of a reference run ``window_fs`` long (:func:`mldyn.analysis.sampling_noise.stretch_spread`
+    over a long learned run), with the closest contacts per stretch."""
     if cache.exists():
         return json.loads(cache.read_text())
-    from mldyn.analysis.summary import summarize
+    from mldyn.analysis.sampling_noise import stretch_spread
     from mldyn.report.compare import load_run
 
     data, _ = load_run(rundir)
-    n = int(round(window_fs / float(np.median(np.diff(data.times_f)))))
-    if data.n_frames < 2 * n:
-        raise SystemExit(f"{rundir}: {data.n_frames} frames, fewer than two stretches of {window_fs:g} fs")
-    per = [summarize(data.subset(range(k, k + n))) for k in range(0, data.n_frames - n + 1, n)]
-    keys = [k for k, v in per[0].items() if isinstance(v, (int, float))]
-    out = {k: float(np.std(v[np.isfinite(v)], ddof=1)) if np.isfinite(v).sum() > 1 else float("nan")
-           for k in keys for v in [np.array([p[k] for p in per], dtype=float)]}  # a stretch may find no peak
+    out = stretch_spread(data, window_fs)
     out.update({k: float(np.std(v, ddof=1)) for k, v in _closest_per_window(data, window_fs).items()})
-    out["stretches"] = len(per)
     cache.write_text(json.dumps(out, indent=1))
     return out
 

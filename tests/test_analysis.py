@@ -374,3 +374,54 @@ def test_owners_and_contacts_beyond_the_search_radius_are_found_by_comparing_eve
     assert closest["O-O"] == pytest.approx(10.0) and closest["H-H"] == pytest.approx(0.5)
     assert closest["O-H"] == pytest.approx(np.sqrt(12.25 + 50))
 
+
+
+# ----------------------------------------------------------------------------- sampling noise of a short run
+def _stitched(d: Dataset, pieces) -> Dataset:
+    """The frames of ``pieces`` (index ranges of ``d``) one after the other, on d's own even time step."""
+    idx = np.concatenate([np.arange(a, b) for a, b in pieces])
+    s = d.subset(idx)
+    dt = float(np.median(np.diff(d.times_f)))
+    return Dataset(s.species_names, s.species_n, s.masses_n, s.positions_fnc, s.cells_f33, s.velocities_fnc,
+                   s.forces_fnc, None, d.times_f[0] + dt * np.arange(len(idx)))
+
+
+def test_stretch_spread_is_the_sd_over_whole_stretches_as_long_as_the_reference(h2o32):
+    from mldyn.analysis.sampling_noise import GROWS_WITH_LENGTH, run_span_fs, stretch_spread
+    from mldyn.analysis.summary import summarize
+
+    dt = float(np.median(np.diff(h2o32.times_f)))
+    assert run_span_fs(h2o32.subset(range(100))) == pytest.approx(100 * dt)
+    # stretches A, B, A (and 50 frames too few for a fourth): values a, b, a have SD |a - b| / sqrt(3)
+    run = _stitched(h2o32, [(0, 100), (100, 200), (0, 100), (300, 350)])
+    got = stretch_spread(run, 100 * dt)
+    a, b = summarize(h2o32.subset(range(100))), summarize(h2o32.subset(range(100, 200)))
+    assert got["stretches"] == 3
+    assert "n_frames" not in got and "duration_fs" not in got and set(GROWS_WITH_LENGTH) <= set(got)
+    checked = 0
+    for key, value in got.items():
+        if key == "stretches":
+            continue
+        want = abs(a[key] - b[key]) / math.sqrt(3)
+        if math.isfinite(want):
+            assert value == pytest.approx(want, rel=1e-9, abs=1e-12), key
+            checked += 1
+        else:
+            assert math.isnan(value), key
+    assert checked >= 15
+    assert got["hoh_angle_mean_deg"] > 0
+    # the same stretch three times: no spread at all
+    same = stretch_spread(_stitched(h2o32, [(0, 100)] * 3), 100 * dt)
+    assert same["hoh_angle_mean_deg"] == pytest.approx(0, abs=1e-9) and same["g_OO_peak_height"] == pytest.approx(0, abs=1e-9)
+
+
+def test_stretch_spread_refuses_a_run_too_short_for_three_stretches(h2o32):
+    from mldyn.analysis.sampling_noise import stretch_spread
+
+    dt = float(np.median(np.diff(h2o32.times_f)))
+    with pytest.raises(ValueError, match=r"holds 2 whole stretches of 50 fs .* the spread needs 3: run longer"):
+        stretch_spread(h2o32.subset(range(int(round(125 / dt)))), 50.0)
+    with pytest.raises(ValueError, match="stretch length must be > 0 fs"):
+        stretch_spread(h2o32, 0.0)
+    with pytest.raises(ValueError, match="needs at least 2 frames"):
+        stretch_spread(h2o32.subset([0]), 10.0)

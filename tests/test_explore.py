@@ -216,6 +216,12 @@ def test_loop_writes_reports(explored):
     assert "## Exploration runs" in it1 and "| 550 |" in it1 and "| 900 |" in it1
     assert "relative RMSE before the refit" in it1
     assert "H–O–H angle, mean" in it1 and "learned 900 K" in it1
+    # the reference's sampling noise, from stretches as long as the original run (50 frames of 0.5 fs)
+    assert state["reference_span_fs"] == pytest.approx(25.0)
+    spread = state["iterations"][0]["runs"][0]["fidelity_spread"]
+    assert spread["stretches"] >= 3 and spread["hoh_angle_mean_deg"] > 0
+    assert "sampling noise of a 25 fs run (SD)" in it1 and "sampling noise of a 25 fs run (SD)" in overall
+    assert "| model-000 (550 K) | model-001 (550 K) |" in overall
 
 
 @pytest.mark.slow
@@ -281,3 +287,41 @@ def test_resume_after_failed_single_points_reuses_what_was_done(original, truth,
     # finished; asking again changes nothing, asking for more rounds would go on (here: says it is done)
     again = explore(None, out, restart=True, progress=False, overrides={"cp2k": FAKE})
     assert again["finished"] == "1 iterations done" and len(again["iterations"]) == 1
+
+
+# ----------------------------------------------------------------------------- reports from explore.json alone
+def _state_with_runs() -> dict:
+    ref = {"mean_temperature_K": 540.0, "hoh_angle_mean_deg": 105.0, "hydrogens_changed_oxygen": 9.0}
+    spread = {"mean_temperature_K": 20.0, "hoh_angle_mean_deg": 0.45, "hydrogens_changed_oxygen": 5.0, "stretches": 20}
+
+    def runs(angle_550, angle_650):
+        return [{"temperature_K": 550.0, "rundir": "r", "fidelity": {"hoh_angle_mean_deg": angle_550},
+                 "fidelity_spread": spread},
+                {"temperature_K": 650.0, "rundir": "r", "fidelity": {"hoh_angle_mean_deg": angle_650},
+                 "fidelity_spread": {"error": "should not be used: 650 K is farther from the reference"}}]
+    return {"config": {"data": ["d"], "cp2k_input": "in.inp", "temperatures": [550.0, 650.0], "steps": 10, "dt": 0.5,
+                       "frames": 4}, "threshold": 0.2, "reference_observables": ref, "reference_span_fs": 250.0,
+            "model": "models/model-002.json", "finished": "2 iterations done",
+            "iterations": [{"index": 1, "model": "models/model-000.json", "runs": runs(105.4, 106.0), "selected": []},
+                           {"index": 2, "model": "models/model-001.json", "runs": runs(105.2, 106.1), "selected": []}]}
+
+
+def test_reports_show_each_models_dynamics_with_the_references_sampling_noise():
+    from mldyn.explore.report import iteration_report, overall_report
+
+    state = _state_with_runs()
+    overall = overall_report(state)
+    assert "## Learned dynamics of each model against the reference" in overall
+    assert "| CP2K (original run) | model-000 (550 K) | model-001 (550 K) |" in overall
+    assert "sampling noise of a 250 fs run (SD)" in overall and "over 20 consecutive stretches of 250 fs" in overall
+    row = next(line for line in overall.splitlines() if line.startswith("| H–O–H angle, mean"))
+    assert row.split("|")[3:-1] == [" 105.00 ", " 105.40 ", " 105.20 ", " +0.400 ", " +0.200 ", " 0.450 "]
+    counts = next(line for line in overall.splitlines() if line.startswith("| Hydrogens that changed oxygen"))
+    assert counts.rstrip().endswith("| n/a |")  # grows with the run's length: no noise figure
+    assert "The final model (model-002) has had no exploration run" in overall
+    it = iteration_report(state, state["iterations"][0])
+    assert "sampling noise of a 250 fs run (SD)" in it and "| learned 550 K | learned 650 K |" in it
+    # without an estimate the report says why instead of showing a column
+    state["iterations"][0]["runs"][0]["fidelity_spread"] = {"error": "a run of 5 fs holds 0 whole stretches"}
+    it = iteration_report(state, state["iterations"][0])
+    assert "sampling noise of a" not in it and "Sampling noise of the reference not shown: a run of 5 fs" in it

@@ -20,7 +20,8 @@ Water conventions:
 
 Main entry points: :func:`analyze` (all series, for plots) and :func:`summarize` (scalars).
 Modules: :mod:`.frames` (atoms, minimum image), :mod:`.thermo`, :mod:`.water`, :mod:`.spectra`,
-:mod:`.rdf`, :mod:`.dynamics` (VACF, VDOS), :mod:`.summary`.
+:mod:`.rdf`, :mod:`.dynamics` (VACF, VDOS), :mod:`.summary`, :mod:`.sampling_noise` (how precisely a
+run of a given length pins each observable).
 """
 from .contacts import closest_pairs
 from .dynamics import velocity_autocorrelation, vibrational_dos

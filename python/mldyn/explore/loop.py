@@ -207,6 +207,9 @@ def _explore(state: "_State", cfg: ExploreConfig, outdir: Path, progress: bool) 
     if "reference_observables" not in state.data:
         state.data["reference_observables"] = _observables(original[0])
         state.save()
+    if "reference_span_fs" not in state.data:  # explorations from before it was recorded get it on restart
+        state.data["reference_span_fs"] = _span(original[0])
+        state.save()
     model_path = _model(state, cfg, original, 0, progress)
     threshold = state.data.get("threshold")
     if threshold is None:
@@ -227,7 +230,7 @@ def _explore(state: "_State", cfg: ExploreConfig, outdir: Path, progress: bool) 
             rec["runs"] = _explore_md(cfg, outdir, i, model_path, progress)
             state.save()
         if "selected" not in rec:
-            _select(cfg, outdir, rec, i, model_path, threshold, progress)
+            _select(cfg, outdir, rec, i, model_path, threshold, state.data["reference_span_fs"], progress)
             state.save()
         if not rec["selected"]:
             rec["done"] = True
@@ -387,7 +390,7 @@ def _compressed_start(init: str, factor: float, path: Path) -> str:
 
 
 def _select(cfg: ExploreConfig, outdir: Path, rec: dict, i: int, model_path: Path, threshold: float,
-            progress: bool) -> None:
+            reference_span_fs: float | None, progress: bool) -> None:
     from ..io.xyz import write_extxyz
     from ..model import load_model
     from ..report.compare import load_run
@@ -404,6 +407,7 @@ def _select(cfg: ExploreConfig, outdir: Path, rec: dict, i: int, model_path: Pat
         run["uncertainty_percentiles_eV_A"] = {str(q): float(np.percentile(s, q)) for q in (50, 90, 99, 100)}
         run["frames_above_threshold"] = int(np.count_nonzero(s > threshold))
         run["fidelity"] = _observables(traj)
+        run["fidelity_spread"] = _spread(traj, reference_span_fs)
     taken = select_frames(scores, times, threshold, cfg.frames, cfg.min_separation_fs)
     rec["threshold_eV_A"] = threshold
     rec["selected"] = [{"run": r, "frame": f, "time_fs": float(times[r][f]), "uncertainty_eV_A": float(scores[r][f])}
@@ -428,6 +432,28 @@ def _observables(dataset) -> dict:
         return {k: (float(v) if isinstance(v, (int, float, np.floating, np.integer)) else v)
                 for k, v in summarize(dataset).items()}
     except (ValueError, KeyError, IndexError) as exc:  # not water, too short: the report says so
+        return {"error": str(exc)[:200]}
+
+
+def _span(dataset) -> float | None:
+    """The time the original run covers (fs), or None without real times (independent frames)."""
+    from ..analysis.sampling_noise import run_span_fs
+
+    if not dataset.has_times or dataset.n_frames < 2:
+        return None
+    return run_span_fs(dataset)
+
+
+def _spread(traj, span_fs: float | None) -> dict:
+    """The sampling noise of a run as long as the reference (:func:`mldyn.analysis.sampling_noise.stretch_spread`
+    over the exploration run); {"error": why} when it cannot be estimated."""
+    from ..analysis.sampling_noise import stretch_spread
+
+    if span_fs is None:
+        return {"error": "the reference run has no times (independent frames)"}
+    try:
+        return stretch_spread(traj, span_fs)
+    except (ValueError, KeyError, IndexError) as exc:
         return {"error": str(exc)[:200]}
 
 

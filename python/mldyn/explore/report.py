@@ -3,7 +3,9 @@ the record in explore.json alone (so they can be written again at any time)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+from ..analysis.sampling_noise import GROWS_WITH_LENGTH
 from ..report.compare import comparison_rows, format_table
 
 __all__ = ["iteration_report", "overall_report"]
@@ -60,14 +62,66 @@ def iteration_report(state: dict, rec: dict) -> str:
     if ref and "error" not in ref and runs:
         labels = ["CP2K (original run)"] + [f"learned {r['temperature_K']:g} K" + (
             f" x{r['density_factor']:g}" if r.get("density_factor", 1.0) != 1.0 else "") for r in runs]
+        extra, why = _noise_column(state, runs)
         out += ["", "## Learned dynamics of this iteration's model against the reference", "",
-                format_table(comparison_rows(ref, [_numbers(r["fidelity"]) for r in runs]), labels)]
+                format_table(comparison_rows(ref, [_numbers(r["fidelity"]) for r in runs]), labels, extra=extra),
+                "", why]
     return "\n".join(out) + "\n"
+
+
+def _closest_to_reference(state: dict, runs: list) -> dict:
+    """The run at the original density whose temperature is closest to the reference run's mean temperature."""
+    t_ref = (state.get("reference_observables") or {}).get("mean_temperature_K")
+    same = [r for r in runs if r.get("density_factor", 1.0) == 1.0] or runs
+    return same[0] if t_ref is None else min(same, key=lambda r: abs(r["temperature_K"] - t_ref))
+
+
+def _noise_column(state: dict, runs: list) -> tuple:
+    """(the extra table column of the reference's sampling noise or None, the sentence that explains it)."""
+    run = _closest_to_reference(state, runs)
+    spread = run.get("fidelity_spread") or {}
+    span = state.get("reference_span_fs")
+    if not spread or "error" in spread or span is None:
+        why = spread.get("error") if isinstance(spread, dict) and spread.get("error") else "not estimated"
+        return None, f"Sampling noise of the reference not shown: {why}."
+    head = f"sampling noise of a {span:g} fs run (SD)"
+    noise = {k: v for k, v in _numbers(spread).items() if k not in GROWS_WITH_LENGTH}
+    return (head, noise), (
+        f"Sampling noise: how much a run as long as the reference ({span:g} fs) varies by chance, the standard "
+        f"deviation of each quantity over {spread['stretches']} consecutive stretches of {span:g} fs of the learned "
+        f"{run['temperature_K']:g} K run. A learned value that differs from the reference's by less than about twice "
+        f"this is as close as the reference can tell; so is a change between models smaller than that (a learned run's "
+        f"own noise is about √{spread['stretches']} times smaller). Counts and "
+        f"closest contacts grow with a run's length (the learned runs are longer than the reference), so they get none.")
+
+
+def _dynamics_over_models(state: dict) -> list[str]:
+    """The observables of each model's exploration run nearest the reference temperature, side by side."""
+    ref = _numbers(state.get("reference_observables") or {})
+    iters = [rec for rec in state.get("iterations", [])
+             if [r for r in rec.get("runs", []) if r.get("fidelity") and "error" not in r["fidelity"]]]
+    if not ref or "error" in ref or not iters:
+        return []
+    picked = [_closest_to_reference(state, [r for r in rec["runs"] if r.get("fidelity") and "error" not in
+                                            r["fidelity"]]) for rec in iters]
+    labels = ["CP2K (original run)"] + [f"{Path(rec.get('model', '?')).stem} ({run['temperature_K']:g} K)"
+                                        for rec, run in zip(iters, picked)]
+    extra, why = _noise_column(state, picked[:1])
+    final = state.get("model")
+    unexplored = ([] if final is None or any(rec.get("model") == final for rec in iters) else
+                  [f"The final model ({Path(final).stem}) has had no exploration run: judge it with `mldyn run` and "
+                   f"`mldyn compare`.", ""])
+    return ["", "## Learned dynamics of each model against the reference", "",
+            "Each model's exploration run (made in the next iteration) at the temperature nearest the reference's.",
+            ""] + unexplored + [
+            format_table(comparison_rows(ref, [_numbers(r["fidelity"]) for r in picked]), labels, extra=extra),
+            "", why]
 
 
 def overall_report(state: dict) -> str:
     """One table over the iterations: frames added, errors before and after, the held-out errors of each model
-    on the original run's test block, and the observables of the first temperature's run."""
+    on the original run's test block, and the observables of each model's run nearest the reference temperature
+    with the reference's sampling noise."""
     cfg = state["config"]
     out = ["# mldyn explore", "", f"Data: {', '.join(map(str, cfg['data']))}; CP2K deck: `{cfg['cp2k_input']}`; "
            f"temperatures {', '.join(f'{t:g}' for t in cfg['temperatures'])} K, {cfg['steps']} steps of {cfg['dt']:g} "
@@ -91,5 +145,6 @@ def overall_report(state: dict) -> str:
                          for sp, v in b.items())
         out.append(f"| {rec['index']} | {above} | {len(rec.get('selected', []))} | "
                    f"{(rec.get('labels') or {}).get('frames', 0)} | {errs or '-'} |")
+    out += _dynamics_over_models(state)
     out += ["", "Each iteration's report (runs, uncertainty, observables against the reference): iter-NNN/report.md."]
     return "\n".join(out) + "\n"

@@ -176,14 +176,20 @@ def _fmt(x, dec: int, signed: bool = False) -> str:
     return f"{x:+.{dec}f}" if signed else f"{x:.{dec}f}"
 
 
-def format_table(rows, labels, markdown: bool = True) -> str:
-    """The comparison table (reference, each run, each run's difference) as Markdown or aligned plain text."""
+def format_table(rows, labels, markdown: bool = True, extra: tuple | None = None) -> str:
+    """The comparison table (reference, each run, each run's difference) as Markdown or aligned plain text.
+    ``extra = (header, {key: value})`` appends one more column (n/a for keys it lacks), such as the
+    sampling noise of the reference (:mod:`mldyn.analysis.sampling_noise`)."""
     runs = labels[1:]
     head = (["quantity", "unit", labels[0]] + list(runs) +
             [f"{lab} − {labels[0]}" if len(runs) > 1 else f"difference ({lab} − {labels[0]})" for lab in runs])
     body = [[label, unit, _fmt(a, dec)] + [_fmt(b, dec) for b in bs] +
             [_fmt(d, dec + (1 if dec else 0), signed=True) for d in ds]
             for _, label, unit, dec, a, bs, ds in rows]
+    if extra is not None:
+        head.append(extra[0])
+        for r, (key, _, _, dec, *_rest) in zip(body, rows):
+            r.append(_fmt(extra[1].get(key, math.nan), dec + (1 if dec else 0)))
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
         lines += ["| " + " | ".join(r) + " |" for r in body]
