@@ -154,8 +154,8 @@ def _window_spread(rundir: Path, window_fs: float, cache: Path) -> dict:
     from mldyn.report.compare import load_run
 
     data, _ = load_run(rundir)
-    out = stretch_spread(data, window_fs)
-    out.update({k: float(np.std(v, ddof=1)) for k, v in _closest_per_window(data, window_fs).items()})
+    out = stretch_spread(data, window_fs, skip_fs=window_fs)  # as mldyn explore: the first stretch is the start-up
+    out.update({k: float(np.std(v[1:], ddof=1)) for k, v in _closest_per_window(data, window_fs).items()})
     cache.write_text(json.dumps(out, indent=1))
     return out
 
@@ -255,7 +255,7 @@ def main() -> None:
                 out["observables"][label] = _observables(rundir, window_fs)
                 if k == 0:
                     out["window_spread"] = _window_spread(
-                        rundir, window_fs, work / f"model0-{T:g}K-{args.steps}-spread-{window_fs:g}fs.json")
+                        rundir, window_fs, work / f"model0-{T:g}K-{args.steps}-spread-{window_fs:g}fs-skip1.json")
         if args.seeds:
             out["repeated"][label] = _repeated(path, init, args.temperatures[0], args.seeds, args.seed_steps, window_fs,
                                                work / f"model{k}-repeated-{args.seeds}x{args.seed_steps}.json")
@@ -455,10 +455,10 @@ def _repeated_section(repeated: dict, ref: dict, labels: list, args, window_fs: 
                            + [f"{s}: vs original run only" for s in short[1:]], rows),
             ""] + [f"{s}: {t['closer']} closer, {t['farther']} farther, {t['same']} the same within the runs' noise."
                    for s, t in zip(short[1:], tally.values())] + [""] + _resolution_lines(
-        stats, ref, labels, spread, f"{args.steps * 0.5 / 1000:g} ps run at {args.temperatures[0]:g} K")
+        stats, ref, labels, spread, f"{args.steps * 0.5 / 1000:g} ps run at {args.temperatures[0]:g} K", window_fs)
 
 
-def _resolution_lines(stats: dict, ref: dict, labels: list, spread: dict, run: str) -> list:
+def _resolution_lines(stats: dict, ref: dict, labels: list, spread: dict, run: str, window_fs: float) -> list:
     """What the reference can resolve: the original-run model's distance to CP2K and each model's change
     against it, in units of the reference's own sampling noise (one run as long as CP2K's)."""
     keys = [k for k in REPEAT_KEYS if spread.get(k, 0) > 0 and k in ref]
@@ -475,7 +475,28 @@ def _resolution_lines(stats: dict, ref: dict, labels: list, spread: dict, run: s
         moved = {k: abs(stats[lab][k][0] - stats[labels[0]][k][0]) / spread[k] for k in keys}
         top = max(moved, key=moved.get)
         lines.append(f"{lab.split(' (')[0]} moves the means by at most {moved[top]:.2f} of them ({top}).")
+        lines += _reference_needed(moved, window_fs)
     return [" ".join(lines), ""]
+
+
+def _reference_needed(moved: dict, window_fs: float) -> list:
+    """How long a CP2K reference would have to be to tell two models apart whose means differ by ``moved``
+    (in units of the sampling noise of a ``window_fs`` run): at 2 SD, on which side of the midpoint between
+    them the CP2K mean lies when it sits at one of them, i.e. noise below a quarter of the change; the noise
+    falls as 1 / sqrt(length). The cost per step is the bundled run's own (CPU time per step in its .ener)."""
+    from mldyn.data import bundled_h2o32_path
+
+    need_ps = sorted((window_fs * (4.0 / m) ** 2 / 1000.0, k) for k, m in moved.items() if m > 0)[:3]
+    if not need_ps:
+        return []
+    ener = np.loadtxt(Path(bundled_h2o32_path()) / "H2O-32-1.ener", ndmin=2)
+    step_s, dt_fs = float(np.median(ener[:, 6])), float(np.median(np.diff(ener[:, 1])))
+    steps = need_ps[0][0] * 1000.0 / dt_fs
+    return [f"Telling at 2 SD which of the two is nearer CP2K needs its noise below a quarter of the change between them: "
+            f"with the noise falling as 1/sqrt(length), a reference of at least "
+            + ", ".join(f"{ps:.0f} ps ({k})" for ps, k in need_ps)
+            + f", the shortest {steps:,.0f} steps of {dt_fs:g} fs, {steps * step_s / 86400:.1f} days at the bundled "
+            f"run's {step_s:.1f} s per step (its .ener)."]
 
 
 #: What the tables cannot say about the run they were made from (kept with the script that writes them).

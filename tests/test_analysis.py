@@ -386,33 +386,44 @@ def _stitched(d: Dataset, pieces) -> Dataset:
                    s.forces_fnc, None, d.times_f[0] + dt * np.arange(len(idx)))
 
 
-def test_stretch_spread_is_the_sd_over_whole_stretches_as_long_as_the_reference(h2o32):
+def _sd_oracle(values) -> float:
+    """The documented statistic, from its definition: SD (ddof 1) of the finite values; NaN for fewer than 2 or no spread."""
+    v = [x for x in values if math.isfinite(x)]
+    if len(v) < 2 or max(v) == min(v):
+        return math.nan
+    m = sum(v) / len(v)
+    return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
+
+
+@pytest.mark.parametrize("every", [1, 2])
+def test_stretch_spread_is_the_sd_over_whole_stretches_as_long_as_the_reference(h2o32, every):
     from mldyn.analysis.sampling_noise import GROWS_WITH_LENGTH, run_span_fs, stretch_spread
     from mldyn.analysis.summary import summarize
 
     dt = float(np.median(np.diff(h2o32.times_f)))
     assert run_span_fs(h2o32.subset(range(100))) == pytest.approx(100 * dt)
-    # stretches A, B, A (and 50 frames too few for a fourth): values a, b, a have SD |a - b| / sqrt(3)
-    run = _stitched(h2o32, [(0, 100), (100, 200), (0, 100), (300, 350)])
-    got = stretch_spread(run, 100 * dt)
-    a, b = summarize(h2o32.subset(range(100))), summarize(h2o32.subset(range(100, 200)))
+    # a start-up stretch to skip, then stretches A, B, A (every `every`-th frame, as a run saves them) and 50
+    # frames too few for a fourth: 100 * dt fs stretches hold 100 / every frames at the run's own spacing
+    run = _stitched(h2o32, [(500, 600), (0, 100), (100, 200), (0, 100), (300, 350)]).subset(
+        range(0, 450, every))
+    got = stretch_spread(run, 100 * dt, skip_fs=100 * dt)
+    a, b = (summarize(h2o32.subset(range(lo, lo + 100, every))) for lo in (0, 100))
     assert got["stretches"] == 3
     assert "n_frames" not in got and "duration_fs" not in got and set(GROWS_WITH_LENGTH) <= set(got)
-    checked = 0
+    finite = 0
     for key, value in got.items():
         if key == "stretches":
             continue
-        want = abs(a[key] - b[key]) / math.sqrt(3)
+        want = _sd_oracle([a[key], b[key], a[key]])  # |a - b| / sqrt(3) where both are defined and differ
         if math.isfinite(want):
             assert value == pytest.approx(want, rel=1e-9, abs=1e-12), key
-            checked += 1
+            finite += 1
         else:
             assert math.isnan(value), key
-    assert checked >= 15
-    assert got["hoh_angle_mean_deg"] > 0
-    # the same stretch three times: no spread at all
+    assert finite >= 15 and got["hoh_angle_mean_deg"] > 0
+    # the same stretch three times: no spread to estimate (NaN, not a perfect 0)
     same = stretch_spread(_stitched(h2o32, [(0, 100)] * 3), 100 * dt)
-    assert same["hoh_angle_mean_deg"] == pytest.approx(0, abs=1e-9) and same["g_OO_peak_height"] == pytest.approx(0, abs=1e-9)
+    assert math.isnan(same["hoh_angle_mean_deg"]) and math.isnan(same["g_OO_peak_height"])
 
 
 def test_stretch_spread_refuses_a_run_too_short_for_three_stretches(h2o32):
@@ -421,7 +432,11 @@ def test_stretch_spread_refuses_a_run_too_short_for_three_stretches(h2o32):
     dt = float(np.median(np.diff(h2o32.times_f)))
     with pytest.raises(ValueError, match=r"holds 2 whole stretches of 50 fs .* the spread needs 3: run longer"):
         stretch_spread(h2o32.subset(range(int(round(125 / dt)))), 50.0)
+    with pytest.raises(ValueError, match=r"\(300 frames, 50 fs of them skipped\) holds 2 whole stretches"):
+        stretch_spread(h2o32.subset(range(int(round(150 / dt)))), 50.0, skip_fs=50.0)
     with pytest.raises(ValueError, match="stretch length must be > 0 fs"):
         stretch_spread(h2o32, 0.0)
-    with pytest.raises(ValueError, match="needs at least 2 frames"):
+    with pytest.raises(ValueError, match="needs at least two frames for the sampling noise"):
         stretch_spread(h2o32.subset([0]), 10.0)
+    with pytest.raises(ValueError, match="frames are not evenly spaced in time .* the sampling noise of a run's length"):
+        stretch_spread(h2o32.subset(list(range(100)) + list(range(200, 400))), 20.0)

@@ -218,8 +218,14 @@ def test_loop_writes_reports(explored):
     assert "H–O–H angle, mean" in it1 and "learned 900 K" in it1
     # the reference's sampling noise, from stretches as long as the original run (50 frames of 0.5 fs)
     assert state["reference_span_fs"] == pytest.approx(25.0)
-    spread = state["iterations"][0]["runs"][0]["fidelity_spread"]
-    assert spread["stretches"] >= 3 and spread["hoh_angle_mean_deg"] > 0
+    from mldyn.analysis.sampling_noise import stretch_spread
+    from mldyn.report.compare import load_run
+
+    run = state["iterations"][0]["runs"][0]
+    want = stretch_spread(load_run(out / run["rundir"])[0], 25.0, skip_fs=25.0)  # the first stretch is the start-up
+    assert run["fidelity_spread"]["stretches"] == want["stretches"] >= 3
+    assert run["fidelity_spread"]["hoh_angle_mean_deg"] == pytest.approx(want["hoh_angle_mean_deg"])
+    assert want["hoh_angle_mean_deg"] > 0
     assert "sampling noise of a 25 fs run (SD)" in it1 and "sampling noise of a 25 fs run (SD)" in overall
     assert "| model-000 (550 K) | model-001 (550 K) |" in overall
 
@@ -325,3 +331,10 @@ def test_reports_show_each_models_dynamics_with_the_references_sampling_noise():
     state["iterations"][0]["runs"][0]["fidelity_spread"] = {"error": "a run of 5 fs holds 0 whole stretches"}
     it = iteration_report(state, state["iterations"][0])
     assert "sampling noise of a" not in it and "Sampling noise of the reference not shown: a run of 5 fs" in it
+    # the overall table then takes the noise of the next model's run, and says whose it is
+    overall = overall_report(state)
+    assert "sampling noise of a 250 fs run (SD)" in overall and "of the learned 550 K run of model-001" in overall
+    # a run that stopped is not the one whose noise is shown, even at the nearest temperature
+    state["iterations"][1]["runs"][0]["stopped"] = "contact"
+    state["iterations"][1]["runs"][1]["fidelity_spread"] = dict(state["iterations"][1]["runs"][0]["fidelity_spread"])
+    assert "of the learned 650 K run" in iteration_report(state, state["iterations"][1])

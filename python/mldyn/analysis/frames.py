@@ -26,16 +26,17 @@ def frame_chunks(n_frames: int, per_frame: int):
         yield slice(a, min(n_frames, a + step))
 
 
-def uniform_dt(times_f: np.ndarray, what: str = "the trajectory") -> float:
-    """Time step (fs) of evenly spaced frames; ValueError if the spacing is not uniform (0.1 % tolerance)."""
+def uniform_dt(times_f: np.ndarray, what: str = "the trajectory", need: str = "a time series spectrum") -> float:
+    """Time step (fs) of evenly spaced frames; ValueError if the spacing is not uniform (0.1 % tolerance).
+    ``need`` names what asks for it in the message."""
     t = np.asarray(times_f, dtype=float)
     if t.size < 2:
-        raise ValueError(f"{what}: needs at least two frames for a time series spectrum")
+        raise ValueError(f"{what}: needs at least two frames for {need}")
     dt = np.diff(t)
     step = float(np.median(dt))
     if not step > 0 or np.max(np.abs(dt - step)) > 1e-3 * step:
         raise ValueError(f"{what}: frames are not evenly spaced in time (steps {dt.min():g}..{dt.max():g} fs); "
-                         f"spectra need a uniform time step")
+                         f"{need} needs a uniform time step")
     return step
 
 

@@ -407,7 +407,7 @@ def _select(cfg: ExploreConfig, outdir: Path, rec: dict, i: int, model_path: Pat
         run["uncertainty_percentiles_eV_A"] = {str(q): float(np.percentile(s, q)) for q in (50, 90, 99, 100)}
         run["frames_above_threshold"] = int(np.count_nonzero(s > threshold))
         run["fidelity"] = _observables(traj)
-        run["fidelity_spread"] = _spread(traj, reference_span_fs)
+        run["fidelity_spread"] = _spread(traj, reference_span_fs, run.get("stopped"))
     taken = select_frames(scores, times, threshold, cfg.frames, cfg.min_separation_fs)
     rec["threshold_eV_A"] = threshold
     rec["selected"] = [{"run": r, "frame": f, "time_fs": float(times[r][f]), "uncertainty_eV_A": float(scores[r][f])}
@@ -436,23 +436,28 @@ def _observables(dataset) -> dict:
 
 
 def _span(dataset) -> float | None:
-    """The time the original run covers (fs), or None without real times (independent frames)."""
+    """The time the original run covers (fs), or None without real, evenly spaced times (independent frames)."""
     from ..analysis.sampling_noise import run_span_fs
 
-    if not dataset.has_times or dataset.n_frames < 2:
+    if not dataset.has_times:
         return None
-    return run_span_fs(dataset)
+    try:
+        return run_span_fs(dataset)
+    except ValueError:
+        return None
 
 
-def _spread(traj, span_fs: float | None) -> dict:
+def _spread(traj, span_fs: float | None, stopped: str | None) -> dict:
     """The sampling noise of a run as long as the reference (:func:`mldyn.analysis.sampling_noise.stretch_spread`
-    over the exploration run); {"error": why} when it cannot be estimated."""
+    over the exploration run, its first stretch left out as the start-up); {"error": why} when not estimated."""
     from ..analysis.sampling_noise import stretch_spread
 
     if span_fs is None:
-        return {"error": "the reference run has no times (independent frames)"}
+        return {"error": "the reference run has no evenly spaced times"}
+    if stopped:
+        return {"error": "the run stopped early (its last stretches hold the failure, not the noise)"}
     try:
-        return stretch_spread(traj, span_fs)
+        return stretch_spread(traj, span_fs, skip_fs=span_fs)
     except (ValueError, KeyError, IndexError) as exc:
         return {"error": str(exc)[:200]}
 

@@ -62,7 +62,7 @@ def iteration_report(state: dict, rec: dict) -> str:
     if ref and "error" not in ref and runs:
         labels = ["CP2K (original run)"] + [f"learned {r['temperature_K']:g} K" + (
             f" x{r['density_factor']:g}" if r.get("density_factor", 1.0) != 1.0 else "") for r in runs]
-        extra, why = _noise_column(state, runs)
+        extra, why = _noise_column(state, [_closest_to_reference(state, runs)] + runs)
         out += ["", "## Learned dynamics of this iteration's model against the reference", "",
                 format_table(comparison_rows(ref, [_numbers(r["fidelity"]) for r in runs]), labels, extra=extra),
                 "", why]
@@ -70,29 +70,40 @@ def iteration_report(state: dict, rec: dict) -> str:
 
 
 def _closest_to_reference(state: dict, runs: list) -> dict:
-    """The run at the original density whose temperature is closest to the reference run's mean temperature."""
+    """The run nearest the reference: one that ran to the end if any, at the original density if any, at the
+    temperature closest to the reference run's mean temperature."""
     t_ref = (state.get("reference_observables") or {}).get("mean_temperature_K")
-    same = [r for r in runs if r.get("density_factor", 1.0) == 1.0] or runs
-    return same[0] if t_ref is None else min(same, key=lambda r: abs(r["temperature_K"] - t_ref))
+    pool = [r for r in runs if not r.get("stopped")] or runs
+    pool = [r for r in pool if r.get("density_factor", 1.0) == 1.0] or pool
+    return pool[0] if t_ref is None else min(pool, key=lambda r: abs(r["temperature_K"] - t_ref))
 
 
-def _noise_column(state: dict, runs: list) -> tuple:
-    """(the extra table column of the reference's sampling noise or None, the sentence that explains it)."""
-    run = _closest_to_reference(state, runs)
-    spread = run.get("fidelity_spread") or {}
+def _run_name(run: dict) -> str:
+    rho = run.get("density_factor", 1.0)
+    return f"{run['temperature_K']:g} K" + (f" (density x {rho:g})" if rho != 1.0 else "")
+
+
+def _noise_column(state: dict, runs: list, whose: str = "") -> tuple:
+    """(the extra table column of the reference's sampling noise from the first of ``runs`` that has it, or None;
+    the sentence that explains it). ``whose`` names the runs' model in the sentence."""
     span = state.get("reference_span_fs")
-    if not spread or "error" in spread or span is None:
-        why = spread.get("error") if isinstance(spread, dict) and spread.get("error") else "not estimated"
-        return None, f"Sampling noise of the reference not shown: {why}."
+    usable = [r for r in runs if (r.get("fidelity_spread") or {}).get("stretches")]
+    if not usable or span is None:
+        errors = [r["fidelity_spread"]["error"] for r in runs if (r.get("fidelity_spread") or {}).get("error")]
+        return None, f"Sampling noise of the reference not shown: {errors[0] if errors else 'not estimated'}."
+    run = usable[0]
+    spread = run["fidelity_spread"]
     head = f"sampling noise of a {span:g} fs run (SD)"
     noise = {k: v for k, v in _numbers(spread).items() if k not in GROWS_WITH_LENGTH}
     return (head, noise), (
         f"Sampling noise: how much a run as long as the reference ({span:g} fs) varies by chance, the standard "
         f"deviation of each quantity over {spread['stretches']} consecutive stretches of {span:g} fs of the learned "
-        f"{run['temperature_K']:g} K run. A learned value that differs from the reference's by less than about twice "
-        f"this is as close as the reference can tell; so is a change between models smaller than that (a learned run's "
-        f"own noise is about √{spread['stretches']} times smaller). Counts and "
-        f"closest contacts grow with a run's length (the learned runs are longer than the reference), so they get none.")
+        f"{_run_name(run)} run{whose} (its first stretch left out as the start-up; n/a where no stretch differs, "
+        f"as for an event none of them saw). A learned value within about twice this of the reference's is as "
+        f"close as the reference can tell; telling which of two models is nearer takes a change between them of "
+        f"about four times this (a learned run's own noise is smaller, by at most √{spread['stretches'] + 1}). "
+        f"Counts and closest contacts grow with a run's length (the learned runs are longer than the reference), "
+        f"so they get none.")
 
 
 def _dynamics_over_models(state: dict) -> list[str]:
@@ -104,9 +115,11 @@ def _dynamics_over_models(state: dict) -> list[str]:
         return []
     picked = [_closest_to_reference(state, [r for r in rec["runs"] if r.get("fidelity") and "error" not in
                                             r["fidelity"]]) for rec in iters]
-    labels = ["CP2K (original run)"] + [f"{Path(rec.get('model', '?')).stem} ({run['temperature_K']:g} K)"
+    labels = ["CP2K (original run)"] + [f"{Path(rec.get('model', '?')).stem} ({_run_name(run)})"
                                         for rec, run in zip(iters, picked)]
-    extra, why = _noise_column(state, picked[:1])
+    with_noise = [(rec, run) for rec, run in zip(iters, picked) if (run.get("fidelity_spread") or {}).get("stretches")]
+    extra, why = _noise_column(state, [run for _, run in with_noise] or picked,
+                               f" of {Path(with_noise[0][0].get('model', '?')).stem}" if with_noise else "")
     final = state.get("model")
     unexplored = ([] if final is None or any(rec.get("model") == final for rec in iters) else
                   [f"The final model ({Path(final).stem}) has had no exploration run: judge it with `mldyn run` and "
