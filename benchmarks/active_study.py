@@ -520,6 +520,15 @@ NOTES = """
   but the H-O-H spread widens to 9.0 deg and the hops rise to 1.02. Labels of rare, uncertain frames do not
   change that. Exploration moves every observable's mean by at most 0.34 of the reference's noise. The
   held-out force errors fall on every one of the 100 held-out frames, for both species.
+- The whole budget of the issue's target (2026-12-05 09:20, `explore6`: `--threshold 0.15 --seed 7`, so that each
+  iteration finds 24 frames to label; this study with `--write` to a scratch file): 3 iterations of 24 single
+  points (72 labels, 15 min of CP2K, 16.7 min in all; the chosen ridge O 1e-5, H 1e-9 in every refit).
+  Held-out O 0.240 -> 0.214, H 0.304 -> 0.298 (lower on 97 and 96 of the 100 frames); all 100 ps runs at 550
+  and 650 K stable; repeated runs: 4 closer (H-O-H mean 105.20 -> 105.14 against 105.07, g_OO, g_OH and g_HH peak heights),
+  2 farther (the closest O-O and H-H per 300 fs: the labels hold closer pairs), 8 the same; hops 0.65 -> 0.61.
+  The largest move is 0.62 of the reference's noise (closest H-H); telling at 2 SD which model is nearer CP2K
+  would take a CP2K reference of at least 12 ps (1.5 days at 5.4 s per step). Twice the labels move the
+  dynamics further in the same directions, still well inside what the 300 fs reference can resolve.
 - The previous measurement of today's recipe (2026-12-05 06:01, `explore3`, the start frame's velocities in
   every run): 24, 11 and 7 single points, 16.0 min; held-out O 0.240 -> 0.215, H 0.304 -> 0.300; repeated
   runs 1 closer (H-O-H mean), 0 farther, 8 the same of the first 9 observables here; hops 0.65 -> 0.61.
