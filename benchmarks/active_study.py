@@ -233,11 +233,13 @@ def main() -> None:
     state = json.loads((ex / "explore.json").read_text())
     work = Path(args.work) if args.work else ex / "study"
     work.mkdir(exist_ok=True)
+    args.work = str(work)
     init = state["config"]["init"]
+    from mldyn.analysis.sampling_noise import run_span_fs
     from mldyn.io import load_dataset
 
     reference = load_dataset(args.reference)
-    window_fs = float(reference.times_f[-1] - reference.times_f[0]) + float(np.median(np.diff(reference.times_f)))
+    window_fs = run_span_fs(reference)
     models = {"original run only (model-000)": ex / "models" / "model-000.json",
               f"after mldyn explore ({state.get('model')})": ex / "model.json"}
     for w in args.refit_weights:
@@ -273,9 +275,11 @@ def main() -> None:
 
 
 def _figure(args, k: int) -> Path:
-    """benchmarks/<report's name>_calibration_<k>.png (active_calibration_<k>.png for ACTIVE.md)."""
-    stem = Path(args.write).stem.lower() if args.write else "active"
-    return HERE / f"{stem}_calibration_{k}.png"
+    """<report's name>_calibration_<k>.png beside the written report (active_calibration_<k>.png beside ACTIVE.md),
+    or in the work directory when no report is written."""
+    if not args.write:
+        return Path(args.work) / f"active_calibration_{k}.png"
+    return Path(args.write).with_name(f"{Path(args.write).stem.lower()}_calibration_{k}.png")
 
 
 def _cp2k_seconds(explore: Path) -> tuple[float, int]:
@@ -351,7 +355,8 @@ def report(state: dict, out: dict, ref: dict, args) -> str:
               markdown_table(["model", "species", "RMS predicted error (eV/Å)", "RMS actual error (eV/Å)",
                               "Spearman, predicted vs actual error", "mean uncertainty (eV/Å)",
                               "largest uncertainty (eV/Å)"], rows),
-              f"Figures: `benchmarks/{_figure(args, 0).name}` (model-000), `{_figure(args, 1).name}` (explored).", ""]
+              f"Figures beside this report: `{_figure(args, 0).name}` (model-000), `{_figure(args, 1).name}` "
+              f"(explored).", ""]
     rows = []
     for rec in state["iterations"]:
         c = out["explored"].get(rec["index"])
